@@ -1,0 +1,401 @@
+//! The CPU backend: OpenBLAS GEMMs through ndarray, element-wise work with rayon over rows.
+//!
+//! Every element-wise result depends only on its own inputs and every reduction runs in a fixed
+//! order, so results do not depend on the number of rayon threads.
+
+use std::marker::PhantomData;
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{ArrayView2, ArrayViewMut2};
+use rayon::prelude::*;
+
+use super::{Act, AdamStep, Backend, DiffusionOps, Gemm, Scalar};
+use crate::diffusion::{self, Layout, LossWeights, Schedule};
+
+/// Rows per rayon task: small enough to balance, large enough to amortise the dispatch.
+const MIN_ROWS: usize = 16;
+
+extern "C" {
+    fn openblas_set_num_threads(n: libc::c_int);
+    fn openblas_get_num_threads() -> libc::c_int;
+}
+
+/// Sets the number of OpenBLAS threads (process-wide; OpenBLAS has no per-call setting).
+pub fn set_blas_threads(n: usize) {
+    // SAFETY: plain setter of OpenBLAS's global thread count.
+    unsafe { openblas_set_num_threads(n.max(1) as libc::c_int) }
+}
+
+/// The current number of OpenBLAS threads.
+pub fn blas_threads() -> usize {
+    // SAFETY: plain getter.
+    unsafe { openblas_get_num_threads() as usize }
+}
+
+/// Host backend over elements of type `E` (f32 in use, f64 for gradient checks).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CpuBackend<E: Scalar = f32> {
+    _e: PhantomData<E>,
+}
+
+impl<E: Scalar> CpuBackend<E> {
+    pub fn new() -> Self {
+        CpuBackend { _e: PhantomData }
+    }
+}
+
+#[inline]
+fn silu<E: Scalar>(x: E) -> E {
+    x / (E::one() + (E::zero() - x).exp())
+}
+
+#[inline]
+fn silu_grad<E: Scalar>(x: E) -> E {
+    let s = E::one() / (E::one() + (E::zero() - x).exp());
+    s * (E::one() + x * (E::one() - s))
+}
+
+#[inline]
+fn apply<E: Scalar>(act: Act, x: E) -> E {
+    match act {
+        Act::Identity => x,
+        Act::Relu => {
+            if x > E::zero() {
+                x
+            } else {
+                E::zero()
+            }
+        }
+        Act::Silu => silu(x),
+    }
+}
+
+impl<E: Scalar> Backend for CpuBackend<E> {
+    type Elem = E;
+    type Buf = Vec<E>;
+
+    fn name(&self) -> String {
+        "cpu".into()
+    }
+
+    fn alloc(&self, len: usize) -> Vec<E> {
+        vec![E::zero(); len]
+    }
+
+    fn buf_len(&self, buf: &Vec<E>) -> usize {
+        buf.len()
+    }
+
+    fn upload(&self, dst: &mut Vec<E>, off: usize, src: &[E]) {
+        dst[off..off + src.len()].copy_from_slice(src);
+    }
+
+    fn download(&self, src: &Vec<E>, off: usize, dst: &mut [E]) {
+        dst.copy_from_slice(&src[off..off + dst.len()]);
+    }
+
+    fn fill(&self, dst: &mut Vec<E>, off: usize, len: usize, value: f64) {
+        dst[off..off + len]
+            .iter_mut()
+            .for_each(|v| *v = E::from_f64(value));
+    }
+
+    fn gemm(
+        &self,
+        g: Gemm,
+        a: &Vec<E>,
+        a_off: usize,
+        b: &Vec<E>,
+        b_off: usize,
+        c: &mut Vec<E>,
+        c_off: usize,
+    ) {
+        let (ar, ac) = if g.trans_a { (g.k, g.m) } else { (g.m, g.k) };
+        let (br, bc) = if g.trans_b { (g.n, g.k) } else { (g.k, g.n) };
+        let av =
+            ArrayView2::from_shape((ar, ac), &a[a_off..a_off + ar * ac]).expect("gemm: A shape");
+        let bv =
+            ArrayView2::from_shape((br, bc), &b[b_off..b_off + br * bc]).expect("gemm: B shape");
+        let mut cv = ArrayViewMut2::from_shape((g.m, g.n), &mut c[c_off..c_off + g.m * g.n])
+            .expect("gemm: C shape");
+        let av = if g.trans_a { av.reversed_axes() } else { av };
+        let bv = if g.trans_b { bv.reversed_axes() } else { bv };
+        general_mat_mul(E::from_f64(g.alpha), &av, &bv, E::from_f64(g.beta), &mut cv);
+    }
+
+    fn bias_act(
+        &self,
+        x: &mut Vec<E>,
+        rows: usize,
+        cols: usize,
+        bias: &Vec<E>,
+        bias_off: usize,
+        act: Act,
+        out: Option<&mut Vec<E>>,
+    ) {
+        let b = &bias[bias_off..bias_off + cols];
+        let x = &mut x[..rows * cols];
+        match out {
+            None => x.par_chunks_mut(cols).with_min_len(MIN_ROWS).for_each(|r| {
+                for (v, &bb) in r.iter_mut().zip(b) {
+                    *v = apply(act, *v + bb);
+                }
+            }),
+            Some(out) => x
+                .par_chunks_mut(cols)
+                .zip(out[..rows * cols].par_chunks_mut(cols))
+                .with_min_len(MIN_ROWS)
+                .for_each(|(r, o)| {
+                    for ((v, &bb), o) in r.iter_mut().zip(b).zip(o.iter_mut()) {
+                        *v = *v + bb;
+                        *o = apply(act, *v);
+                    }
+                }),
+        }
+    }
+
+    fn add_act(&self, src: &Vec<E>, dst: &mut Vec<E>, len: usize, act: Act) {
+        dst[..len]
+            .par_iter_mut()
+            .zip(&src[..len])
+            .with_min_len(4096)
+            .for_each(|(d, &s)| *d = *d + apply(act, s));
+    }
+
+    fn act_backward(&self, g: &mut Vec<E>, saved: &Vec<E>, len: usize, act: Act) {
+        let it = g[..len]
+            .par_iter_mut()
+            .zip(&saved[..len])
+            .with_min_len(4096);
+        match act {
+            Act::Identity => {}
+            Act::Relu => it.for_each(|(g, &s)| {
+                if s <= E::zero() {
+                    *g = E::zero()
+                }
+            }),
+            Act::Silu => it.for_each(|(g, &s)| *g = *g * silu_grad(s)),
+        }
+    }
+
+    fn col_sum(
+        &self,
+        g: &Vec<E>,
+        rows: usize,
+        cols: usize,
+        dst: &mut Vec<E>,
+        dst_off: usize,
+        beta: f64,
+    ) {
+        let d = &mut dst[dst_off..dst_off + cols];
+        let beta = E::from_f64(beta);
+        d.iter_mut().for_each(|v| *v = *v * beta);
+        for r in g[..rows * cols].chunks_exact(cols) {
+            for (v, &x) in d.iter_mut().zip(r) {
+                *v = *v + x;
+            }
+        }
+    }
+
+    fn timestep_embedding(&self, t: &Vec<E>, rows: usize, dim: usize, out: &mut Vec<E>) {
+        let half = dim / 2;
+        out[..rows * dim]
+            .par_chunks_mut(dim)
+            .zip(&t[..rows])
+            .with_min_len(MIN_ROWS)
+            .for_each(|(o, &tv)| {
+                let tv = tv.to_f64();
+                for i in 0..half {
+                    let f = (-(10000f64.ln()) * i as f64 / half as f64).exp();
+                    let (s, c) = (tv * f).sin_cos();
+                    o[i] = E::from_f64(c);
+                    o[half + i] = E::from_f64(s);
+                }
+                if dim % 2 == 1 {
+                    o[dim - 1] = E::zero();
+                }
+            });
+    }
+
+    fn gather_rows(
+        &self,
+        table: &Vec<E>,
+        table_off: usize,
+        idx: &Vec<E>,
+        rows: usize,
+        cols: usize,
+        dst: &mut Vec<E>,
+    ) {
+        dst[..rows * cols]
+            .par_chunks_mut(cols)
+            .zip(&idx[..rows])
+            .with_min_len(MIN_ROWS)
+            .for_each(|(d, &i)| {
+                let s = table_off + i.to_f64() as usize * cols;
+                d.copy_from_slice(&table[s..s + cols]);
+            });
+    }
+
+    fn scatter_add_rows(
+        &self,
+        src: &Vec<E>,
+        idx: &Vec<E>,
+        rows: usize,
+        cols: usize,
+        dst: &mut Vec<E>,
+        dst_off: usize,
+    ) {
+        for (r, &i) in src[..rows * cols].chunks_exact(cols).zip(&idx[..rows]) {
+            let s = dst_off + i.to_f64() as usize * cols;
+            for (d, &v) in dst[s..s + cols].iter_mut().zip(r) {
+                *d = *d + v;
+            }
+        }
+    }
+
+    fn adamw(
+        &self,
+        params: &mut Vec<E>,
+        grads: &Vec<E>,
+        m: &mut Vec<E>,
+        v: &mut Vec<E>,
+        ema: &mut Vec<E>,
+        len: usize,
+        s: AdamStep,
+    ) {
+        let bc1 = 1.0 - s.beta1.powi(s.t as i32);
+        let bc2 = 1.0 - s.beta2.powi(s.t as i32);
+        let (b1, b2) = (E::from_f64(s.beta1), E::from_f64(s.beta2));
+        let (ob1, ob2) = (E::from_f64(1.0 - s.beta1), E::from_f64(1.0 - s.beta2));
+        let step = E::from_f64(s.lr / bc1);
+        let inv_bc2 = E::from_f64(1.0 / bc2);
+        let eps = E::from_f64(s.eps);
+        let decay = E::from_f64(1.0 - s.lr * s.weight_decay);
+        let (er, oer) = (E::from_f64(s.ema_rate), E::from_f64(1.0 - s.ema_rate));
+        const CHUNK: usize = 4096;
+        params[..len]
+            .par_chunks_mut(CHUNK)
+            .zip(grads[..len].par_chunks(CHUNK))
+            .zip(m[..len].par_chunks_mut(CHUNK))
+            .zip(v[..len].par_chunks_mut(CHUNK))
+            .zip(ema[..len].par_chunks_mut(CHUNK))
+            .for_each(|((((p, g), m), v), e)| {
+                for i in 0..p.len() {
+                    m[i] = b1 * m[i] + ob1 * g[i];
+                    v[i] = b2 * v[i] + ob2 * g[i] * g[i];
+                    let denom = (v[i] * inv_bc2).sqrt() + eps;
+                    p[i] = p[i] * decay - step * m[i] / denom;
+                    e[i] = er * e[i] + oer * p[i];
+                }
+            });
+    }
+}
+
+impl DiffusionOps for CpuBackend<f32> {
+    fn q_sample(
+        &self,
+        layout: &Layout,
+        sched: &Schedule,
+        x0: &Vec<f32>,
+        t: &Vec<f32>,
+        rows: usize,
+        seed: u64,
+        stream: u64,
+        xt: &mut Vec<f32>,
+        eps: &mut Vec<f32>,
+    ) {
+        let w = layout.width();
+        let nn = layout.n_num.max(1);
+        xt[..rows * w]
+            .par_chunks_mut(w)
+            .zip(eps[..rows * nn].par_chunks_mut(nn))
+            .enumerate()
+            .with_min_len(MIN_ROWS)
+            .for_each(|(i, (xr, er))| {
+                let mut rng = diffusion::row_rng(seed, stream, i as u64);
+                let er = &mut er[..layout.n_num];
+                diffusion::q_sample_row(
+                    layout,
+                    sched,
+                    t[i] as usize,
+                    &x0[i * w..(i + 1) * w],
+                    &mut rng,
+                    xr,
+                    er,
+                );
+            });
+    }
+
+    fn loss_grad(
+        &self,
+        layout: &Layout,
+        sched: &Schedule,
+        out: &Vec<f32>,
+        x0: &Vec<f32>,
+        xt: &Vec<f32>,
+        eps: &Vec<f32>,
+        t: &Vec<f32>,
+        rows: usize,
+        w: LossWeights,
+        dout: &mut Vec<f32>,
+        row_loss: &mut Vec<f32>,
+    ) {
+        let wd = layout.width();
+        let nn = layout.n_num.max(1);
+        dout[..rows * wd]
+            .par_chunks_mut(wd)
+            .zip(row_loss[..rows].par_iter_mut())
+            .enumerate()
+            .with_min_len(MIN_ROWS)
+            .for_each_init(Vec::new, |scratch, (i, (d, l))| {
+                let r = i * wd..(i + 1) * wd;
+                *l = diffusion::loss_grad_row(
+                    layout,
+                    sched,
+                    t[i] as usize,
+                    &out[r.clone()],
+                    &x0[r.clone()],
+                    &xt[r],
+                    &eps[i * nn..i * nn + layout.n_num],
+                    w,
+                    d,
+                    scratch,
+                );
+            });
+    }
+
+    fn prior(&self, layout: &Layout, x: &mut Vec<f32>, rows: usize, seed: u64, stream: u64) {
+        let w = layout.width();
+        x[..rows * w]
+            .par_chunks_mut(w)
+            .enumerate()
+            .with_min_len(MIN_ROWS)
+            .for_each(|(i, xr)| {
+                let mut rng = diffusion::row_rng(seed, stream, i as u64);
+                diffusion::prior_row(layout, xr, &mut rng);
+            });
+    }
+
+    fn p_sample(
+        &self,
+        layout: &Layout,
+        sched: &Schedule,
+        t: usize,
+        out: &Vec<f32>,
+        x: &mut Vec<f32>,
+        rows: usize,
+        seed: u64,
+        stream: u64,
+    ) {
+        let w = layout.width();
+        x[..rows * w]
+            .par_chunks_mut(w)
+            .zip(out[..rows * w].par_chunks(w))
+            .enumerate()
+            .with_min_len(MIN_ROWS)
+            .for_each_init(Vec::new, |scratch, (i, (xr, o))| {
+                let mut rng = diffusion::row_rng(seed, stream, i as u64);
+                diffusion::p_sample_row(layout, sched, t, o, xr, &mut rng, scratch);
+            });
+    }
+}

@@ -1,0 +1,230 @@
+//! The compute backend: the few primitives that the denoiser, the optimizer and the diffusion
+//! need, on buffers that the backend owns (host memory for the CPU backend; device memory for
+//! a GPU backend). Layers above hold buffer handles and offsets, never arrays of activations,
+//! so a whole training or sampling step can stay on one device.
+//!
+//! All matrices are dense and row-major; a matrix inside a buffer is addressed by its offset.
+
+mod cpu;
+
+pub use cpu::{blas_threads, set_blas_threads, CpuBackend};
+
+use crate::diffusion::{Layout, LossWeights, Schedule};
+
+/// Element type of a backend's buffers (f32 for training and sampling; f64 for checks).
+pub trait Scalar:
+    ndarray::LinalgScalar + PartialOrd + Send + Sync + std::fmt::Debug + 'static
+{
+    fn from_f64(v: f64) -> Self;
+    fn to_f64(self) -> f64;
+    fn exp(self) -> Self;
+    fn sqrt(self) -> Self;
+}
+
+impl Scalar for f32 {
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+    fn exp(self) -> Self {
+        f32::exp(self)
+    }
+    fn sqrt(self) -> Self {
+        f32::sqrt(self)
+    }
+}
+
+impl Scalar for f64 {
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+    fn exp(self) -> Self {
+        f64::exp(self)
+    }
+    fn sqrt(self) -> Self {
+        f64::sqrt(self)
+    }
+}
+
+/// Activation functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    Identity,
+    Relu,
+    Silu,
+}
+
+/// Shape of `C = alpha·op(A)·op(B) + beta·C`: op(A) is m×k, op(B) is k×n, all row-major and
+/// dense (leading dimensions follow from the shapes).
+#[derive(Debug, Clone, Copy)]
+pub struct Gemm {
+    pub trans_a: bool,
+    pub trans_b: bool,
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub alpha: f64,
+    pub beta: f64,
+}
+
+/// AdamW hyper-parameters for one step, with the EMA rate of the sampling weights.
+#[derive(Debug, Clone, Copy)]
+pub struct AdamStep {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub weight_decay: f64,
+    /// 1-based step count (for bias correction).
+    pub t: u64,
+    /// EMA rate: ema ← rate·ema + (1 − rate)·params.
+    pub ema_rate: f64,
+}
+
+/// The primitives of the denoiser and the optimizer.
+pub trait Backend: Send + Sync {
+    type Elem: Scalar;
+    /// An owned buffer of `Elem`.
+    type Buf: Send + Sync;
+
+    /// A human-readable name ("cpu", "cuda:0").
+    fn name(&self) -> String;
+    /// A zeroed buffer.
+    fn alloc(&self, len: usize) -> Self::Buf;
+    fn buf_len(&self, buf: &Self::Buf) -> usize;
+    /// Copies host values into `dst[off..]`.
+    fn upload(&self, dst: &mut Self::Buf, off: usize, src: &[Self::Elem]);
+    /// Copies `src[off..off + dst.len()]` to the host.
+    fn download(&self, src: &Self::Buf, off: usize, dst: &mut [Self::Elem]);
+    /// Sets `dst[off..off + len]` to `value`.
+    fn fill(&self, dst: &mut Self::Buf, off: usize, len: usize, value: f64);
+    /// General matrix multiply on matrices at offsets in three distinct buffers.
+    fn gemm(
+        &self,
+        g: Gemm,
+        a: &Self::Buf,
+        a_off: usize,
+        b: &Self::Buf,
+        b_off: usize,
+        c: &mut Self::Buf,
+        c_off: usize,
+    );
+    /// `x ← x + bias` row-wise on a rows×cols matrix, then the activation, in place or, with
+    /// `out`, into `out` (x then keeps the pre-activation).
+    fn bias_act(
+        &self,
+        x: &mut Self::Buf,
+        rows: usize,
+        cols: usize,
+        bias: &Self::Buf,
+        bias_off: usize,
+        act: Act,
+        out: Option<&mut Self::Buf>,
+    );
+    /// `dst ← dst + act(src)` on the first `len` elements.
+    fn add_act(&self, src: &Self::Buf, dst: &mut Self::Buf, len: usize, act: Act);
+    /// `g ← g ⊙ act'(saved)` on the first `len` elements, where `saved` is the activation's
+    /// output for ReLU and its input for SiLU.
+    fn act_backward(&self, g: &mut Self::Buf, saved: &Self::Buf, len: usize, act: Act);
+    /// `dst[off..off+cols] ← beta·dst + Σ_rows g` (a bias gradient), summed in row order.
+    fn col_sum(
+        &self,
+        g: &Self::Buf,
+        rows: usize,
+        cols: usize,
+        dst: &mut Self::Buf,
+        dst_off: usize,
+        beta: f64,
+    );
+    /// Sinusoidal embedding of the timesteps held in `t` (one per row): [cos(t·f), sin(t·f)],
+    /// f_i = 10000^(−i/(dim/2)).
+    fn timestep_embedding(&self, t: &Self::Buf, rows: usize, dim: usize, out: &mut Self::Buf);
+    /// `dst[i] ← table[idx[i]]` for rows of width `cols` (`idx` holds row indices as values).
+    fn gather_rows(
+        &self,
+        table: &Self::Buf,
+        table_off: usize,
+        idx: &Self::Buf,
+        rows: usize,
+        cols: usize,
+        dst: &mut Self::Buf,
+    );
+    /// `dst[idx[i]] += src[i]` for rows of width `cols`, in row order.
+    fn scatter_add_rows(
+        &self,
+        src: &Self::Buf,
+        idx: &Self::Buf,
+        rows: usize,
+        cols: usize,
+        dst: &mut Self::Buf,
+        dst_off: usize,
+    );
+    /// One fused AdamW step on all parameters, then the EMA update.
+    fn adamw(
+        &self,
+        params: &mut Self::Buf,
+        grads: &Self::Buf,
+        m: &mut Self::Buf,
+        v: &mut Self::Buf,
+        ema: &mut Self::Buf,
+        len: usize,
+        step: AdamStep,
+    );
+}
+
+/// The diffusion's per-batch updates (f32): noising, loss and gradient, ancestral steps.
+/// Random numbers come from per-row streams keyed by (`seed`, `stream`, row), so results do
+/// not depend on how rows are split across threads.
+pub trait DiffusionOps: Backend<Elem = f32> {
+    /// x_t and the Gaussian noise ε for the first `rows` rows of `x0` at the per-row steps `t`.
+    #[allow(clippy::too_many_arguments)]
+    fn q_sample(
+        &self,
+        layout: &Layout,
+        sched: &Schedule,
+        x0: &Self::Buf,
+        t: &Self::Buf,
+        rows: usize,
+        seed: u64,
+        stream: u64,
+        xt: &mut Self::Buf,
+        eps: &mut Self::Buf,
+    );
+    /// The gradient of the weighted loss with respect to the model output, into `dout`;
+    /// per-row losses into `row_loss`.
+    #[allow(clippy::too_many_arguments)]
+    fn loss_grad(
+        &self,
+        layout: &Layout,
+        sched: &Schedule,
+        out: &Self::Buf,
+        x0: &Self::Buf,
+        xt: &Self::Buf,
+        eps: &Self::Buf,
+        t: &Self::Buf,
+        rows: usize,
+        w: LossWeights,
+        dout: &mut Self::Buf,
+        row_loss: &mut Self::Buf,
+    );
+    /// x_T for the first `rows` rows.
+    fn prior(&self, layout: &Layout, x: &mut Self::Buf, rows: usize, seed: u64, stream: u64);
+    /// One ancestral step at timestep `t` for the first `rows` rows of `x`, in place.
+    #[allow(clippy::too_many_arguments)]
+    fn p_sample(
+        &self,
+        layout: &Layout,
+        sched: &Schedule,
+        t: usize,
+        out: &Self::Buf,
+        x: &mut Self::Buf,
+        rows: usize,
+        seed: u64,
+        stream: u64,
+    );
+}

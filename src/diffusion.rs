@@ -1,0 +1,515 @@
+//! The TabDDPM diffusion: cosine schedule, Gaussian part (ε-prediction, MSE) and multinomial
+//! part (Hoogeboom et al. 2021, KL to the true posterior), as per-row functions.
+//!
+//! Backends apply these row functions to whole batches (the CPU backend with rayon over rows);
+//! keeping them here keeps one definition of the mathematics. Categorical states are one-hot,
+//! so the multinomial posteriors have closed forms in probability space and the only
+//! transcendental work per level is the softmax of the model's logits.
+
+use rand_xoshiro::rand_core::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use serde::{Deserialize, Serialize};
+
+/// Schedule constants per timestep (f64 at construction, read as f32 in the row functions).
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub steps: usize,
+    pub alpha: Vec<f64>,
+    pub alpha_bar: Vec<f64>,
+    pub beta: Vec<f64>,
+}
+
+impl Schedule {
+    /// The cosine schedule of Nichol & Dhariwal: ᾱ(t) = f(t)/f(0), f(t) = cos²((t/T + s)/(1 + s)·π/2),
+    /// β_t = min(1 − ᾱ(t+1)/ᾱ(t), 0.999), s = 0.008.
+    pub fn cosine(steps: usize) -> Schedule {
+        let s = 0.008;
+        let f = |t: f64| {
+            (((t / steps as f64 + s) / (1.0 + s)) * std::f64::consts::FRAC_PI_2)
+                .cos()
+                .powi(2)
+        };
+        let beta: Vec<f64> = (0..steps)
+            .map(|i| (1.0 - f(i as f64 + 1.0) / f(i as f64)).min(0.999))
+            .collect();
+        let alpha: Vec<f64> = beta.iter().map(|b| 1.0 - b).collect();
+        let mut alpha_bar = Vec::with_capacity(steps);
+        let mut acc = 1.0;
+        for a in &alpha {
+            acc *= a;
+            alpha_bar.push(acc);
+        }
+        Schedule {
+            steps,
+            alpha,
+            alpha_bar,
+            beta,
+        }
+    }
+
+    /// ᾱ_{t−1}, with ᾱ_{−1} = 1.
+    pub fn alpha_bar_prev(&self, t: usize) -> f64 {
+        if t == 0 {
+            1.0
+        } else {
+            self.alpha_bar[t - 1]
+        }
+    }
+}
+
+/// Where the numeric part and the one-hot blocks lie in a row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Layout {
+    pub n_num: usize,
+    /// Size of each one-hot block, in order after the numeric part.
+    pub blocks: Vec<usize>,
+}
+
+impl Layout {
+    pub fn width(&self) -> usize {
+        self.n_num + self.blocks.iter().sum::<usize>()
+    }
+}
+
+/// A random stream for one row of one step: the same numbers whatever the thread count.
+pub fn row_rng(seed: u64, stream: u64, row: u64) -> Xoshiro256PlusPlus {
+    let mut z = seed
+        ^ splitmix(
+            stream.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                ^ splitmix(row.wrapping_add(0xD1B5_4A32_D192_ED03)),
+        );
+    let mut s = [0u8; 32];
+    for chunk in s.chunks_mut(8) {
+        z = splitmix(z);
+        chunk.copy_from_slice(&z.to_le_bytes());
+    }
+    Xoshiro256PlusPlus::from_seed(s)
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Uniform in (0, 1).
+pub fn uniform(rng: &mut Xoshiro256PlusPlus) -> f64 {
+    ((rng.next_u64() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)
+}
+
+/// Standard normals by Box–Muller, two at a time.
+pub fn fill_normal(rng: &mut Xoshiro256PlusPlus, out: &mut [f32]) {
+    let mut i = 0;
+    while i < out.len() {
+        let (u1, u2) = (uniform(rng), uniform(rng));
+        let r = (-2.0 * u1.ln()).sqrt();
+        let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
+        out[i] = (r * c) as f32;
+        if i + 1 < out.len() {
+            out[i + 1] = (r * s) as f32;
+        }
+        i += 2;
+    }
+}
+
+/// Index of the hot entry of a one-hot block.
+#[inline]
+fn hot(block: &[f32]) -> usize {
+    block.iter().position(|&v| v > 0.5).unwrap_or(0)
+}
+
+/// Draws from unnormalised probabilities with one uniform and writes a one-hot block.
+#[inline]
+fn draw_one_hot(weights: &[f32], total: f32, u: f64, out: &mut [f32]) {
+    let target = u as f32 * total;
+    let mut acc = 0.0f32;
+    let mut pick = weights.len() - 1;
+    for (k, &w) in weights.iter().enumerate() {
+        acc += w;
+        if target < acc {
+            pick = k;
+            break;
+        }
+    }
+    out.iter_mut().for_each(|v| *v = 0.0);
+    out[pick] = 1.0;
+}
+
+/// Forward noising of one row: x_t from x_0 at step `t`; writes the Gaussian noise used.
+pub fn q_sample_row(
+    layout: &Layout,
+    sched: &Schedule,
+    t: usize,
+    x0: &[f32],
+    rng: &mut Xoshiro256PlusPlus,
+    xt: &mut [f32],
+    eps: &mut [f32],
+) {
+    let ab = sched.alpha_bar[t];
+    let (sa, s1) = (ab.sqrt() as f32, (1.0 - ab).sqrt() as f32);
+    fill_normal(rng, eps);
+    for j in 0..layout.n_num {
+        xt[j] = sa * x0[j] + s1 * eps[j];
+    }
+    let mut off = layout.n_num;
+    let mut w: Vec<f32> = Vec::with_capacity(16);
+    for &k in &layout.blocks {
+        let c = ((1.0 - ab) / k as f64) as f32;
+        let h = hot(&x0[off..off + k]);
+        w.clear();
+        w.extend((0..k).map(|i| if i == h { ab as f32 + c } else { c }));
+        draw_one_hot(&w, 1.0, uniform(rng), &mut xt[off..off + k]);
+        off += k;
+    }
+}
+
+/// Weights of the two loss parts, already divided by the batch size.
+#[derive(Debug, Clone, Copy)]
+pub struct LossWeights {
+    /// Multiplies the mean squared error over numeric columns.
+    pub gaussian: f32,
+    /// Multiplies the sum of block KLs (1 / number of blocks / batch).
+    pub multinomial: f32,
+}
+
+impl LossWeights {
+    pub fn new(layout: &Layout, batch: usize) -> LossWeights {
+        let b = batch.max(1) as f32;
+        LossWeights {
+            gaussian: if layout.n_num > 0 {
+                1.0 / layout.n_num as f32 / b
+            } else {
+                0.0
+            },
+            multinomial: if layout.blocks.is_empty() {
+                0.0
+            } else {
+                1.0 / layout.blocks.len() as f32 / b
+            },
+        }
+    }
+}
+
+/// The training loss of one row and its gradient with respect to the model output.
+///
+/// Gaussian part: Σ (ε̂ − ε)² · `w.gaussian`. Multinomial part per block, with p = softmax(z)
+/// the predicted x_0, p' = w·p + (1 − w)/K (w = ᾱ_{t−1}, 1 at t = 0), b = α_t x_t + (1 − α_t)/K,
+/// and the model posterior π ∝ p' ⊙ b: KL(θ ‖ π) against the true posterior θ for t > 0 and
+/// −ln π[x_0] at t = 0. The gradient with respect to z is s − p·Σs, s = w·p ⊙ (π − r)/p'
+/// (r = θ, or x_0 at t = 0). Returns the row's unweighted loss (gaussian mean + block mean).
+pub fn loss_grad_row(
+    layout: &Layout,
+    sched: &Schedule,
+    t: usize,
+    out: &[f32],
+    x0: &[f32],
+    xt: &[f32],
+    eps: &[f32],
+    w: LossWeights,
+    dout: &mut [f32],
+    scratch: &mut Vec<f32>,
+) -> f32 {
+    let mut lg = 0.0f32;
+    for j in 0..layout.n_num {
+        let d = out[j] - eps[j];
+        lg += d * d;
+        dout[j] = 2.0 * d * w.gaussian;
+    }
+    let mut lm = 0.0f32;
+    let a = sched.alpha[t];
+    let wp = sched.alpha_bar_prev(t);
+    let mut off = layout.n_num;
+    for &k in &layout.blocks {
+        let kf = k as f64;
+        let z = &out[off..off + k];
+        let (h0, ht) = (hot(&x0[off..off + k]), hot(&xt[off..off + k]));
+        // b_k takes two values; ln b likewise.
+        let (b_hot, b_cold) = ((a + (1.0 - a) / kf) as f32, ((1.0 - a) / kf) as f32);
+        let c = ((1.0 - wp) / kf) as f32;
+        let wpf = wp as f32;
+        scratch.clear();
+        scratch.resize(3 * k, 0.0);
+        let (p, rest) = scratch.split_at_mut(k);
+        let (pa, pi) = rest.split_at_mut(k);
+        let m = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sp = 0.0f32;
+        for i in 0..k {
+            p[i] = (z[i] - m).exp();
+            sp += p[i];
+        }
+        let mut su = 0.0f32;
+        for i in 0..k {
+            p[i] /= sp;
+            pa[i] = wpf * p[i] + c;
+            pi[i] = pa[i] * if i == ht { b_hot } else { b_cold };
+            su += pi[i];
+        }
+        pi.iter_mut().for_each(|v| *v /= su);
+        // True posterior θ (t > 0) or x_0 (t = 0): at most four distinct values.
+        let (r_of, loss) = if t == 0 {
+            let lp = if wp == 1.0 {
+                // ln π[x0] = ln p[x0] + ln b[x0] − ln Σ p b, with ln p from the log-softmax.
+                (z[h0] - m - sp.ln()) + (if h0 == ht { b_hot } else { b_cold }).ln() - su.ln()
+            } else {
+                pi[h0].max(f32::MIN_POSITIVE).ln()
+            };
+            (Theta::OneHot(h0), -lp)
+        } else {
+            let q_hot = (wp + (1.0 - wp) / kf) as f32;
+            let q_cold = c;
+            let val = |i: usize| {
+                (if i == h0 { q_hot } else { q_cold }) * (if i == ht { b_hot } else { b_cold })
+            };
+            let norm: f32 = if h0 == ht {
+                val(h0) + (k - 1) as f32 * q_cold * b_cold
+            } else {
+                val(h0) + val(ht) + (k - 2) as f32 * q_cold * b_cold
+            };
+            let mut kl = 0.0f32;
+            for i in 0..k {
+                let th = val(i) / norm;
+                if th > 0.0 {
+                    kl += th * (th.ln() - pi[i].max(f32::MIN_POSITIVE).ln());
+                }
+            }
+            (
+                Theta::Posterior {
+                    h0,
+                    ht,
+                    q_hot,
+                    q_cold,
+                    b_hot,
+                    b_cold,
+                    norm,
+                },
+                kl.max(0.0),
+            )
+        };
+        lm += loss;
+        let g = &mut dout[off..off + k];
+        let mut ssum = 0.0f32;
+        for i in 0..k {
+            let s = wpf * p[i] * (pi[i] - r_of.at(i)) / pa[i];
+            g[i] = s;
+            ssum += s;
+        }
+        for i in 0..k {
+            g[i] = (g[i] - p[i] * ssum) * w.multinomial;
+        }
+        off += k;
+    }
+    let lg = if layout.n_num > 0 {
+        lg / layout.n_num as f32
+    } else {
+        0.0
+    };
+    let lm = if layout.blocks.is_empty() {
+        0.0
+    } else {
+        lm / layout.blocks.len() as f32
+    };
+    lg + lm
+}
+
+enum Theta {
+    OneHot(usize),
+    Posterior {
+        h0: usize,
+        ht: usize,
+        q_hot: f32,
+        q_cold: f32,
+        b_hot: f32,
+        b_cold: f32,
+        norm: f32,
+    },
+}
+
+impl Theta {
+    #[inline]
+    fn at(&self, i: usize) -> f32 {
+        match *self {
+            Theta::OneHot(h) => (i == h) as u8 as f32,
+            Theta::Posterior {
+                h0,
+                ht,
+                q_hot,
+                q_cold,
+                b_hot,
+                b_cold,
+                norm,
+            } => {
+                (if i == h0 { q_hot } else { q_cold }) * (if i == ht { b_hot } else { b_cold })
+                    / norm
+            }
+        }
+    }
+}
+
+/// One ancestral step x_t → x_{t−1} for one row, in place. Gaussian part: the posterior mean
+/// from the predicted x_0 (from ε̂) with TabDDPM's "fixed large" variance; no noise at t = 0.
+/// Multinomial part: a draw from π ∝ (w·softmax(z) + (1 − w)/K) ⊙ (α_t x_t + (1 − α_t)/K).
+pub fn p_sample_row(
+    layout: &Layout,
+    sched: &Schedule,
+    t: usize,
+    out: &[f32],
+    x: &mut [f32],
+    rng: &mut Xoshiro256PlusPlus,
+    scratch: &mut Vec<f32>,
+) {
+    let ab = sched.alpha_bar[t];
+    let abp = sched.alpha_bar_prev(t);
+    let beta = sched.beta[t];
+    let a = sched.alpha[t];
+    let c0 = (1.0 / ab).sqrt();
+    let c1 = (1.0 / ab - 1.0).sqrt();
+    let m1 = beta * abp.sqrt() / (1.0 - ab);
+    let m2 = (1.0 - abp) * a.sqrt() / (1.0 - ab);
+    let var = if t == 0 {
+        // "fixed large": the first entry is the posterior variance at t = 1.
+        if sched.steps > 1 {
+            sched.beta[1] * (1.0 - sched.alpha_bar[0]) / (1.0 - sched.alpha_bar[1])
+        } else {
+            0.0
+        }
+    } else {
+        beta
+    };
+    let sd = var.sqrt() as f32;
+    if layout.n_num > 0 {
+        scratch.clear();
+        scratch.resize(layout.n_num, 0.0);
+        if t > 0 {
+            fill_normal(rng, scratch);
+        }
+        for j in 0..layout.n_num {
+            let xj = x[j] as f64;
+            let x0 = c0 * xj - c1 * out[j] as f64;
+            let mean = m1 * x0 + m2 * xj;
+            x[j] = mean as f32 + if t > 0 { sd * scratch[j] } else { 0.0 };
+        }
+    }
+    let mut off = layout.n_num;
+    for &k in &layout.blocks {
+        let kf = k as f64;
+        let z = &out[off..off + k];
+        let ht = hot(&x[off..off + k]);
+        let (b_hot, b_cold) = ((a + (1.0 - a) / kf) as f32, ((1.0 - a) / kf) as f32);
+        let c = ((1.0 - abp) / kf) as f32;
+        let m = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        scratch.clear();
+        let mut sp = 0.0f32;
+        for &zi in z {
+            let e = (zi - m).exp();
+            sp += e;
+            scratch.push(e);
+        }
+        let mut su = 0.0f32;
+        for (i, v) in scratch.iter_mut().enumerate() {
+            *v = (abp as f32 * *v / sp + c) * if i == ht { b_hot } else { b_cold };
+            su += *v;
+        }
+        let u = uniform(rng);
+        draw_one_hot(scratch, su, u, &mut x[off..off + k]);
+        off += k;
+    }
+}
+
+/// Initial state x_T for one row: Gaussian noise and uniform categories.
+pub fn prior_row(layout: &Layout, x: &mut [f32], rng: &mut Xoshiro256PlusPlus) {
+    fill_normal(rng, &mut x[..layout.n_num]);
+    let mut off = layout.n_num;
+    for &k in &layout.blocks {
+        let pick = ((uniform(rng) * k as f64) as usize).min(k - 1);
+        x[off..off + k].iter_mut().for_each(|v| *v = 0.0);
+        x[off + pick] = 1.0;
+        off += k;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cosine_schedule_matches_reference_values() {
+        let s = Schedule::cosine(1000);
+        // ᾱ decreases from ≈1 to ≈0, β capped at 0.999.
+        assert!(s.alpha_bar[0] > 0.9999 && s.alpha_bar[0] < 1.0);
+        assert!(s.alpha_bar[999] < 1e-6);
+        assert!(s.beta.iter().all(|&b| b > 0.0 && b <= 0.999));
+        assert!(s.alpha_bar.windows(2).all(|w| w[1] < w[0]));
+        // f(1)/f(0) for s = 0.008, T = 1000, computed independently.
+        let f = |t: f64| {
+            (((t / 1000.0 + 0.008) / 1.008) * std::f64::consts::FRAC_PI_2)
+                .cos()
+                .powi(2)
+        };
+        assert!((s.alpha_bar[0] - f(1.0) / f(0.0)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn multinomial_gradient_matches_finite_differences() {
+        let layout = Layout {
+            n_num: 2,
+            blocks: vec![3, 4],
+        };
+        let sched = Schedule::cosine(50);
+        let x0 = [0.3f32, -1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0];
+        let xt = [0.1f32, 0.4, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0];
+        let eps = [0.5f32, -0.2];
+        let out = [0.2f32, 0.1, 0.7, -0.4, 1.1, 0.3, -0.8, 0.05, 0.6];
+        let w = LossWeights::new(&layout, 1);
+        let mut scratch = Vec::new();
+        for t in [0usize, 1, 7, 30, 49] {
+            let mut g = [0f32; 9];
+            loss_grad_row(
+                &layout,
+                &sched,
+                t,
+                &out,
+                &x0,
+                &xt,
+                &eps,
+                w,
+                &mut g,
+                &mut scratch,
+            );
+            for i in 0..9 {
+                let h = 1e-2f32;
+                let mut o = out;
+                o[i] += h;
+                let mut d = [0f32; 9];
+                let lp = loss_grad_row(
+                    &layout,
+                    &sched,
+                    t,
+                    &o,
+                    &x0,
+                    &xt,
+                    &eps,
+                    w,
+                    &mut d,
+                    &mut scratch,
+                );
+                o[i] -= 2.0 * h;
+                let lm = loss_grad_row(
+                    &layout,
+                    &sched,
+                    t,
+                    &o,
+                    &x0,
+                    &xt,
+                    &eps,
+                    w,
+                    &mut d,
+                    &mut scratch,
+                );
+                // Weights 1/n_num and 1/n_blocks (batch 1) make the gradient that of the row loss.
+                let fd = (lp - lm) / (2.0 * h);
+                assert!((fd - g[i]).abs() < 2e-3, "t={t} i={i} fd={fd} g={}", g[i]);
+            }
+        }
+    }
+}

@@ -1,0 +1,460 @@
+//! The fitted encoder: a table ↔ the model's row vectors.
+//!
+//! Row layout: `[numeric part | one-hot blocks]`. Numeric columns go through a quantile
+//! transform to a standard normal (as scikit-learn's `QuantileTransformer(output_distribution
+//! = "normal")`, which TabDDPM uses); each categorical column is a one-hot block; a missing
+//! categorical value is a level of its own at the end of its block; a numeric column with
+//! missing values adds a two-level block (present, missing) and its missing values are imputed
+//! at the median (0 in normal space). A categorical target column is not part of the row: it
+//! is the label that conditions the denoiser.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::stats::{interp_mid, norm_cdf, norm_ppf, percentile_sorted};
+use crate::table::{ColumnData, ColumnKind, Schema, Table, MISSING};
+
+/// Quantile transform bound, as scikit-learn's `BOUNDS_THRESHOLD`.
+const BOUNDS: f64 = 1e-7;
+/// Numeric columns with at most this many distinct values are snapped to them on output.
+const SNAP_MAX_DISTINCT: usize = 32;
+/// Categorical columns with more levels than this are refused (identifiers, free text).
+const MAX_LEVELS: usize = 1000;
+
+/// The fitted transform of one numeric column.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NumericEncoder {
+    pub column: usize,
+    /// Quantiles of the observed values at `references`, non-decreasing.
+    pub quantiles: Vec<f64>,
+    pub references: Vec<f64>,
+    pub integer: bool,
+    /// The distinct observed values when there are few of them.
+    pub snap: Option<Vec<f64>>,
+    /// Index of this column's missing-indicator block, when it has missing values.
+    pub missing_block: Option<usize>,
+}
+
+/// Where a one-hot block comes from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum BlockSource {
+    /// A categorical column; the block's last level is "missing" when `has_missing`.
+    Column { column: usize, has_missing: bool },
+    /// The missing indicator of a numeric column: level 0 present, level 1 missing.
+    MissingIndicator { column: usize },
+}
+
+/// One one-hot block of the encoded row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CatBlock {
+    pub source: BlockSource,
+    /// Number of levels in the block (K).
+    pub size: usize,
+}
+
+/// The label that conditions generation (a categorical target column).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LabelSpec {
+    pub column: usize,
+    pub n_classes: usize,
+    /// Class counts in the training rows (used to draw labels for sampling).
+    pub counts: Vec<f64>,
+}
+
+/// The fitted encoder.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Encoder {
+    pub schema: Schema,
+    pub numeric: Vec<NumericEncoder>,
+    pub blocks: Vec<CatBlock>,
+    pub label: Option<LabelSpec>,
+}
+
+/// Encoded rows.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    /// Row-major `n × width`.
+    pub x: Vec<f32>,
+    /// Class index per row when the encoder has a label.
+    pub labels: Option<Vec<u32>>,
+    pub n: usize,
+}
+
+/// Checks that a table can be learned, with messages that say what to do.
+pub fn check_trainable(table: &Table, target: Option<&str>) -> Result<Option<usize>> {
+    let n = table.n_rows();
+    if n < 2 {
+        return Err(Error::data(format!(
+            "the data have {n} row(s); at least 2 are needed to fit a model"
+        )));
+    }
+    for (spec, col) in table.schema().columns.iter().zip(table.columns()) {
+        let name = &spec.name;
+        let missing = col.missing_count();
+        if missing == n {
+            return Err(Error::data(format!(
+                "column '{name}' is missing in every row: drop it"
+            )));
+        }
+        match (&spec.kind, col) {
+            (ColumnKind::Numeric { .. }, ColumnData::Numeric(v)) => {
+                let first = v.iter().copied().find(|x| !x.is_nan()).unwrap_or(0.0);
+                if missing == 0 && v.iter().all(|&x| x == first) {
+                    return Err(Error::data(format!(
+                        "column '{name}' is constant ({first} in every row): it carries no information; drop it and add it back to the synthetic rows if needed"
+                    )));
+                }
+            }
+            (ColumnKind::Categorical { levels }, ColumnData::Categorical(v)) => {
+                let mut used = vec![false; levels.len()];
+                for &c in v {
+                    if c != MISSING {
+                        used[c as usize] = true;
+                    }
+                }
+                let n_used = used.iter().filter(|&&u| u).count();
+                if n_used == 1 && missing == 0 {
+                    let l = &levels[used.iter().position(|&u| u).unwrap_or(0)];
+                    return Err(Error::data(format!(
+                        "column '{name}' has one level ('{l}') in every row: it carries no information; drop it and add it back to the synthetic rows if needed"
+                    )));
+                }
+                if levels.len() > MAX_LEVELS || (levels.len() > 50 && levels.len() * 2 > n) {
+                    return Err(Error::data(format!(
+                        "column '{name}' has {} distinct values in {n} rows: it looks like an identifier or free text, which a generator should not learn; drop it, group rare values into fewer levels, or, if its values are numbers, declare it with --numeric {name}",
+                        levels.len()
+                    )));
+                }
+            }
+            _ => unreachable!("Table::new checks kinds"),
+        }
+    }
+    let Some(target) = target else {
+        return Ok(None);
+    };
+    let t = table.schema().require(target)?;
+    let col = table.column(t);
+    if col.missing_count() > 0 {
+        return Err(Error::data(format!(
+            "target column '{target}' has {} missing value(s); remove those rows or choose another target",
+            col.missing_count()
+        )));
+    }
+    if let (ColumnKind::Categorical { levels }, ColumnData::Categorical(v)) =
+        (&table.schema().columns[t].kind, col)
+    {
+        let first = v[0];
+        if v.iter().all(|&c| c == first) {
+            return Err(Error::data(format!(
+                "target column '{target}' has one class ('{}'): a target needs at least two",
+                levels[first as usize]
+            )));
+        }
+    }
+    Ok(Some(t))
+}
+
+impl Encoder {
+    /// Fits the encoder on a table. `target`, when categorical, becomes the label.
+    pub fn fit(table: &Table, target: Option<usize>) -> Result<Encoder> {
+        let schema = table.schema().clone();
+        let n = table.n_rows();
+        let mut numeric = Vec::new();
+        let mut blocks = Vec::new();
+        let mut label = None;
+        let mut indicator_for = Vec::new();
+        for (j, (spec, col)) in schema.columns.iter().zip(table.columns()).enumerate() {
+            match (&spec.kind, col) {
+                (ColumnKind::Categorical { levels }, ColumnData::Categorical(v)) => {
+                    if Some(j) == target {
+                        let mut counts = vec![0.0; levels.len()];
+                        for &c in v {
+                            counts[c as usize] += 1.0;
+                        }
+                        label = Some(LabelSpec {
+                            column: j,
+                            n_classes: levels.len(),
+                            counts,
+                        });
+                        continue;
+                    }
+                    let has_missing = v.contains(&MISSING);
+                    blocks.push(CatBlock {
+                        source: BlockSource::Column {
+                            column: j,
+                            has_missing,
+                        },
+                        size: levels.len() + has_missing as usize,
+                    });
+                }
+                (ColumnKind::Numeric { integer }, ColumnData::Numeric(v)) => {
+                    let mut obs: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+                    if obs.is_empty() {
+                        return Err(Error::data(format!(
+                            "column '{}' is missing in every row: drop it",
+                            spec.name
+                        )));
+                    }
+                    obs.sort_by(f64::total_cmp);
+                    let nq = (obs.len() / 30).clamp(10, 1000);
+                    let references: Vec<f64> =
+                        (0..nq).map(|i| i as f64 / (nq - 1) as f64).collect();
+                    let mut quantiles: Vec<f64> = references
+                        .iter()
+                        .map(|&r| percentile_sorted(&obs, r))
+                        .collect();
+                    for i in 1..nq {
+                        quantiles[i] = quantiles[i].max(quantiles[i - 1]);
+                    }
+                    let mut distinct = obs.clone();
+                    distinct.dedup();
+                    let snap = (distinct.len() <= SNAP_MAX_DISTINCT).then_some(distinct);
+                    if obs.len() < n {
+                        indicator_for.push(numeric.len());
+                    }
+                    numeric.push(NumericEncoder {
+                        column: j,
+                        quantiles,
+                        references,
+                        integer: *integer,
+                        snap,
+                        missing_block: None,
+                    });
+                }
+                _ => unreachable!("Table::new checks kinds"),
+            }
+        }
+        for k in indicator_for {
+            numeric[k].missing_block = Some(blocks.len());
+            blocks.push(CatBlock {
+                source: BlockSource::MissingIndicator {
+                    column: numeric[k].column,
+                },
+                size: 2,
+            });
+        }
+        Ok(Encoder {
+            schema,
+            numeric,
+            blocks,
+            label,
+        })
+    }
+
+    /// Width of the numeric part.
+    pub fn n_numeric(&self) -> usize {
+        self.numeric.len()
+    }
+    /// Sizes of the one-hot blocks.
+    pub fn block_sizes(&self) -> Vec<usize> {
+        self.blocks.iter().map(|b| b.size).collect()
+    }
+    /// Width of an encoded row.
+    pub fn width(&self) -> usize {
+        self.numeric.len() + self.blocks.iter().map(|b| b.size).sum::<usize>()
+    }
+    /// Number of label classes (0 without a label).
+    pub fn n_classes(&self) -> usize {
+        self.label.as_ref().map_or(0, |l| l.n_classes)
+    }
+
+    /// Encodes a table that has this encoder's schema.
+    pub fn encode(&self, table: &Table) -> Result<Encoded> {
+        if table.schema() != &self.schema {
+            return Err(Error::invalid(
+                "the table's schema differs from the encoder's (conform the table first)",
+            ));
+        }
+        let n = table.n_rows();
+        let w = self.width();
+        let mut x = vec![0.0f32; n * w];
+        for (k, ne) in self.numeric.iter().enumerate() {
+            let ColumnData::Numeric(v) = table.column(ne.column) else {
+                unreachable!()
+            };
+            for i in 0..n {
+                x[i * w + k] = if v[i].is_nan() {
+                    0.0
+                } else {
+                    ne.forward(v[i]) as f32
+                };
+            }
+        }
+        let mut off = self.numeric.len();
+        for b in &self.blocks {
+            match b.source {
+                BlockSource::Column {
+                    column,
+                    has_missing,
+                } => {
+                    let ColumnData::Categorical(v) = table.column(column) else {
+                        unreachable!()
+                    };
+                    for i in 0..n {
+                        let c = if v[i] == MISSING {
+                            if !has_missing {
+                                return Err(Error::data(format!(
+                                    "column '{}', row {}: missing, but the model saw no missing values in this column",
+                                    self.schema.columns[column].name,
+                                    i + 1
+                                )));
+                            }
+                            b.size - 1
+                        } else {
+                            v[i] as usize
+                        };
+                        x[i * w + off + c] = 1.0;
+                    }
+                }
+                BlockSource::MissingIndicator { column } => {
+                    let ColumnData::Numeric(v) = table.column(column) else {
+                        unreachable!()
+                    };
+                    for i in 0..n {
+                        x[i * w + off + v[i].is_nan() as usize] = 1.0;
+                    }
+                }
+            }
+            off += b.size;
+        }
+        for (ne, col) in self.numeric.iter().map(|ne| (ne, ne.column)) {
+            if ne.missing_block.is_none() && table.column(col).missing_count() > 0 {
+                return Err(Error::data(format!(
+                    "column '{}' has missing values, but the model saw none in this column",
+                    self.schema.columns[col].name
+                )));
+            }
+        }
+        let labels = self.label.as_ref().map(|l| {
+            let ColumnData::Categorical(v) = table.column(l.column) else {
+                unreachable!()
+            };
+            v.clone()
+        });
+        if let Some(ls) = &labels {
+            if ls.contains(&MISSING) {
+                return Err(Error::data("the target column has missing values"));
+            }
+        }
+        Ok(Encoded { x, labels, n })
+    }
+
+    /// Decodes rows: numeric values through the inverse transform, each block by its hot (or
+    /// largest) entry, labels by index.
+    pub fn decode(&self, x: &[f32], labels: Option<&[u32]>, n: usize) -> Result<Table> {
+        let w = self.width();
+        if x.len() != n * w {
+            return Err(Error::invalid("encoded rows have the wrong size"));
+        }
+        let mut columns: Vec<Option<ColumnData>> = vec![None; self.schema.columns.len()];
+        let mut off = self.numeric.len();
+        let mut block_values: Vec<Vec<u32>> = Vec::with_capacity(self.blocks.len());
+        for b in &self.blocks {
+            let vals = (0..n)
+                .map(|i| {
+                    let row = &x[i * w + off..i * w + off + b.size];
+                    let mut best = 0;
+                    for (k, &v) in row.iter().enumerate() {
+                        if v > row[best] {
+                            best = k;
+                        }
+                    }
+                    best as u32
+                })
+                .collect();
+            block_values.push(vals);
+            off += b.size;
+        }
+        for (b, vals) in self.blocks.iter().zip(&block_values) {
+            if let BlockSource::Column {
+                column,
+                has_missing,
+            } = b.source
+            {
+                let miss = b.size as u32 - 1;
+                let codes = vals
+                    .iter()
+                    .map(|&c| if has_missing && c == miss { MISSING } else { c })
+                    .collect();
+                columns[column] = Some(ColumnData::Categorical(codes));
+            }
+        }
+        for (k, ne) in self.numeric.iter().enumerate() {
+            let vals = (0..n)
+                .map(|i| {
+                    let missing = ne.missing_block.is_some_and(|b| block_values[b][i] == 1);
+                    if missing {
+                        f64::NAN
+                    } else {
+                        ne.inverse(x[i * w + k] as f64)
+                    }
+                })
+                .collect();
+            columns[ne.column] = Some(ColumnData::Numeric(vals));
+        }
+        if let Some(l) = &self.label {
+            let ls = labels.ok_or_else(|| Error::invalid("labels are required to decode"))?;
+            if ls.len() != n || ls.iter().any(|&c| c as usize >= l.n_classes) {
+                return Err(Error::invalid(
+                    "labels have the wrong size or an unknown class",
+                ));
+            }
+            columns[l.column] = Some(ColumnData::Categorical(ls.to_vec()));
+        }
+        let columns = columns
+            .into_iter()
+            .map(|c| c.ok_or_else(|| Error::invalid("encoder does not cover every column")))
+            .collect::<Result<Vec<_>>>()?;
+        Table::new(self.schema.clone(), columns)
+    }
+}
+
+impl NumericEncoder {
+    /// Value → standard-normal score.
+    pub fn forward(&self, v: f64) -> f64 {
+        let q = &self.quantiles;
+        let p = if v - BOUNDS < q[0] {
+            0.0
+        } else if v + BOUNDS > q[q.len() - 1] {
+            1.0
+        } else {
+            interp_mid(v, q, &self.references)
+        };
+        let lim = norm_ppf(1.0 - BOUNDS);
+        norm_ppf(p.clamp(BOUNDS, 1.0 - BOUNDS)).clamp(-lim, lim)
+    }
+
+    /// Standard-normal score → value in the observed range, rounded or snapped as fitted.
+    pub fn inverse(&self, z: f64) -> f64 {
+        let q = &self.quantiles;
+        let p = norm_cdf(z);
+        let mut v = if p - BOUNDS < 0.0 {
+            q[0]
+        } else if p + BOUNDS > 1.0 {
+            q[q.len() - 1]
+        } else {
+            interp_linear(p, &self.references, q)
+        };
+        if let Some(s) = &self.snap {
+            let i = s.partition_point(|&u| u < v);
+            v = if i == 0 {
+                s[0]
+            } else if i == s.len() || (v - s[i - 1]) <= (s[i] - v) {
+                s[i - 1]
+            } else {
+                s[i]
+            };
+        } else if self.integer {
+            v = v.round();
+        }
+        v.clamp(q[0], q[q.len() - 1])
+    }
+}
+
+/// Plain linear interpolation on strictly increasing `xp`.
+fn interp_linear(x: f64, xp: &[f64], fp: &[f64]) -> f64 {
+    let hi = xp.partition_point(|&v| v < x).clamp(1, xp.len() - 1);
+    let (x0, x1) = (xp[hi - 1], xp[hi]);
+    fp[hi - 1] + (x - x0) / (x1 - x0) * (fp[hi] - fp[hi - 1])
+}

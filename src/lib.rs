@@ -1,0 +1,18 @@
+//! synthvol: a tabular diffusion synthesizer (TabDDPM) with differential privacy.
+//!
+//! Layers, in the order data flow through them (see DESIGN.md): [`table`] → [`encode`] →
+//! [`diffusion`] → [`nn`] → [`backend`] → [`train`] → [`model`] → [`metrics`].
+
+pub mod backend;
+pub mod diffusion;
+pub mod encode;
+pub mod error;
+pub mod nn;
+pub mod stats;
+pub mod table;
+
+pub use error::{Error, ErrorKind, Result};
+
+// Link OpenBLAS (BLAS and LAPACK) for ndarray's GEMMs and ndarray-linalg.
+extern crate blas_src;
+extern crate openblas_src;

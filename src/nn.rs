@@ -1,0 +1,444 @@
+//! The denoiser of TabDDPM (MLPDiffusion): h = Linear(d_in → d_t)(x) + MLP_t(sinusoid(t))
+//! [+ SiLU(Embed(y))], then [Linear → ReLU] blocks, then a linear head back to d_in.
+//!
+//! All parameters live in one flat buffer (weights stored out×in, as PyTorch does), so the
+//! optimizer, the EMA and DP noise are single passes. The backward pass keeps, for every linear
+//! layer, its input A and output gradient G in the workspace; [`Denoiser::linear_layers`] says
+//! where they are, for per-sample gradient norms.
+
+use rand_xoshiro::rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{Act, Backend, Gemm, Scalar};
+use crate::diffusion::{fill_normal, uniform};
+
+/// Shape of a denoiser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DenoiserConfig {
+    /// Width of an encoded row (input and output).
+    pub d_in: usize,
+    /// Width of the time embedding and of the first hidden representation.
+    pub dim_t: usize,
+    /// Widths of the [Linear → ReLU] blocks.
+    pub layers: Vec<usize>,
+    /// Number of label classes (0: unconditional).
+    pub n_classes: usize,
+}
+
+/// A weight matrix and its bias inside the flat parameter buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinearParams {
+    pub w: usize,
+    pub b: usize,
+    pub fan_in: usize,
+    pub fan_out: usize,
+}
+
+/// Which workspace buffer holds a matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    X,
+    Tfe,
+    TAct,
+    H,
+    DH,
+    DT,
+    Act(usize),
+    DAct(usize),
+    Out,
+    DOut,
+}
+
+/// A linear layer with where its input A and output gradient G are kept after backward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinearLayer {
+    pub params: LinearParams,
+    pub a: Slot,
+    pub g: Slot,
+}
+
+/// The denoiser's parameter layout and its passes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Denoiser {
+    pub config: DenoiserConfig,
+    pub proj: LinearParams,
+    pub time1: LinearParams,
+    pub time2: LinearParams,
+    /// Offset of the label embedding table (n_classes × dim_t).
+    pub embed: Option<usize>,
+    pub blocks: Vec<LinearParams>,
+    pub head: LinearParams,
+    pub n_params: usize,
+}
+
+/// Activations and gradients for up to `capacity` rows, owned by the backend.
+pub struct Workspace<B: Backend> {
+    pub capacity: usize,
+    /// Input rows (capacity × d_in), filled by the caller.
+    pub x: B::Buf,
+    /// Timestep of each row, as a value.
+    pub t: B::Buf,
+    /// Label of each row, as a value.
+    pub y: B::Buf,
+    pub tfe: B::Buf,
+    pub t_pre: B::Buf,
+    pub t_act: B::Buf,
+    pub h: B::Buf,
+    pub emb_pre: B::Buf,
+    pub acts: Vec<B::Buf>,
+    pub out: B::Buf,
+    pub dout: B::Buf,
+    pub dacts: Vec<B::Buf>,
+    pub dh: B::Buf,
+    pub dt: B::Buf,
+    pub demb: B::Buf,
+    pub dx: B::Buf,
+}
+
+impl Denoiser {
+    pub fn new(config: DenoiserConfig) -> Denoiser {
+        let mut off = 0;
+        let mut lin = |fan_in: usize, fan_out: usize| {
+            let p = LinearParams {
+                w: off,
+                b: off + fan_in * fan_out,
+                fan_in,
+                fan_out,
+            };
+            off += fan_in * fan_out + fan_out;
+            p
+        };
+        let dt = config.dim_t;
+        let proj = lin(config.d_in, dt);
+        let time1 = lin(dt, dt);
+        let time2 = lin(dt, dt);
+        let mut prev = dt;
+        let mut blocks = Vec::new();
+        for &w in &config.layers {
+            blocks.push(lin(prev, w));
+            prev = w;
+        }
+        let head = lin(prev, config.d_in);
+        let embed = (config.n_classes > 0).then(|| {
+            let e = off;
+            off += config.n_classes * dt;
+            e
+        });
+        Denoiser {
+            config,
+            proj,
+            time1,
+            time2,
+            embed,
+            blocks,
+            head,
+            n_params: off,
+        }
+    }
+
+    /// Every linear layer, with where its A and G are kept (the embedding is not linear here:
+    /// its per-row gradient is a row of the SiLU-scaled dh, kept in `demb`).
+    pub fn linear_layers(&self) -> Vec<LinearLayer> {
+        let mut v = vec![
+            LinearLayer {
+                params: self.proj,
+                a: Slot::X,
+                g: Slot::DH,
+            },
+            LinearLayer {
+                params: self.time1,
+                a: Slot::Tfe,
+                g: Slot::DT,
+            },
+            LinearLayer {
+                params: self.time2,
+                a: Slot::TAct,
+                g: Slot::DH,
+            },
+        ];
+        for (i, &p) in self.blocks.iter().enumerate() {
+            let a = if i == 0 { Slot::H } else { Slot::Act(i - 1) };
+            v.push(LinearLayer {
+                params: p,
+                a,
+                g: Slot::DAct(i),
+            });
+        }
+        let a = if self.blocks.is_empty() {
+            Slot::H
+        } else {
+            Slot::Act(self.blocks.len() - 1)
+        };
+        v.push(LinearLayer {
+            params: self.head,
+            a,
+            g: Slot::DOut,
+        });
+        v
+    }
+
+    /// Multiply-adds of one forward pass per row (for GFLOP/s figures: ×2 per forward,
+    /// ×6 per training step).
+    pub fn macs_per_row(&self) -> usize {
+        self.linear_layers()
+            .iter()
+            .map(|l| l.params.fan_in * l.params.fan_out)
+            .sum()
+    }
+
+    /// PyTorch's default initialisation: U(±1/√fan_in) for linear layers, N(0, 1) for the
+    /// embedding.
+    pub fn init_params(&self, seed: u64) -> Vec<f32> {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut p = vec![0f32; self.n_params];
+        let mut layers: Vec<LinearParams> = vec![self.proj, self.time1, self.time2];
+        layers.extend(&self.blocks);
+        layers.push(self.head);
+        for l in layers {
+            let bound = 1.0 / (l.fan_in as f64).sqrt();
+            for v in &mut p[l.w..l.b + l.fan_out] {
+                *v = ((2.0 * uniform(&mut rng) - 1.0) * bound) as f32;
+            }
+        }
+        if let Some(e) = self.embed {
+            fill_normal(
+                &mut rng,
+                &mut p[e..e + self.config.n_classes * self.config.dim_t],
+            );
+        }
+        p
+    }
+
+    /// Buffers for up to `capacity` rows.
+    pub fn workspace<B: Backend>(&self, be: &B, capacity: usize) -> Workspace<B> {
+        let c = capacity;
+        let (d, dt) = (self.config.d_in, self.config.dim_t);
+        Workspace {
+            capacity: c,
+            x: be.alloc(c * d),
+            t: be.alloc(c),
+            y: be.alloc(c),
+            tfe: be.alloc(c * dt),
+            t_pre: be.alloc(c * dt),
+            t_act: be.alloc(c * dt),
+            h: be.alloc(c * dt),
+            emb_pre: be.alloc(if self.embed.is_some() { c * dt } else { 0 }),
+            acts: self
+                .config
+                .layers
+                .iter()
+                .map(|&w| be.alloc(c * w))
+                .collect(),
+            out: be.alloc(c * d),
+            dout: be.alloc(c * d),
+            dacts: self
+                .config
+                .layers
+                .iter()
+                .map(|&w| be.alloc(c * w))
+                .collect(),
+            dh: be.alloc(c * dt),
+            dt: be.alloc(c * dt),
+            demb: be.alloc(if self.embed.is_some() { c * dt } else { 0 }),
+            dx: be.alloc(c * d),
+        }
+    }
+
+    /// `out ← denoiser(x, t, y)` for the first `rows` rows of the workspace.
+    pub fn forward<B: Backend>(&self, be: &B, params: &B::Buf, ws: &mut Workspace<B>, rows: usize) {
+        assert!(rows <= ws.capacity, "batch larger than the workspace");
+        let dt = self.config.dim_t;
+        linear_fwd(be, self.proj, params, &ws.x, &mut ws.h, rows, 0.0);
+        be.bias_act(
+            &mut ws.h,
+            rows,
+            dt,
+            params,
+            self.proj.b,
+            Act::Identity,
+            None,
+        );
+        be.timestep_embedding(&ws.t, rows, dt, &mut ws.tfe);
+        linear_fwd(be, self.time1, params, &ws.tfe, &mut ws.t_pre, rows, 0.0);
+        be.bias_act(
+            &mut ws.t_pre,
+            rows,
+            dt,
+            params,
+            self.time1.b,
+            Act::Silu,
+            Some(&mut ws.t_act),
+        );
+        linear_fwd(be, self.time2, params, &ws.t_act, &mut ws.h, rows, 1.0);
+        be.bias_act(
+            &mut ws.h,
+            rows,
+            dt,
+            params,
+            self.time2.b,
+            Act::Identity,
+            None,
+        );
+        if let Some(e) = self.embed {
+            be.gather_rows(params, e, &ws.y, rows, dt, &mut ws.emb_pre);
+            be.add_act(&ws.emb_pre, &mut ws.h, rows * dt, Act::Silu);
+        }
+        for (i, &l) in self.blocks.iter().enumerate() {
+            let (done, rest) = ws.acts.split_at_mut(i);
+            let input = if i == 0 { &ws.h } else { &done[i - 1] };
+            linear_fwd(be, l, params, input, &mut rest[0], rows, 0.0);
+            be.bias_act(&mut rest[0], rows, l.fan_out, params, l.b, Act::Relu, None);
+        }
+        let last = ws.acts.last().unwrap_or(&ws.h);
+        linear_fwd(be, self.head, params, last, &mut ws.out, rows, 0.0);
+        be.bias_act(
+            &mut ws.out,
+            rows,
+            self.config.d_in,
+            params,
+            self.head.b,
+            Act::Identity,
+            None,
+        );
+    }
+
+    /// Gradients of Σ dout ⊙ out with respect to every parameter (into `grads`, overwritten)
+    /// and, when `input_grad`, with respect to x (into `ws.dx`). Needs the forward pass first;
+    /// leaves every layer's G in the workspace.
+    pub fn backward<B: Backend>(
+        &self,
+        be: &B,
+        params: &B::Buf,
+        grads: &mut B::Buf,
+        ws: &mut Workspace<B>,
+        rows: usize,
+        input_grad: bool,
+    ) {
+        let dt = self.config.dim_t;
+        let nb = self.blocks.len();
+        // Head.
+        {
+            let a = ws.acts.last().unwrap_or(&ws.h);
+            linear_bwd_params(be, self.head, &ws.dout, a, grads, rows);
+            let g_in = if nb > 0 {
+                &mut ws.dacts[nb - 1]
+            } else {
+                &mut ws.dh
+            };
+            linear_bwd_input(be, self.head, params, &ws.dout, g_in, rows);
+        }
+        // Blocks, last to first.
+        for i in (0..nb).rev() {
+            let l = self.blocks[i];
+            be.act_backward(&mut ws.dacts[i], &ws.acts[i], rows * l.fan_out, Act::Relu);
+            let a = if i == 0 { &ws.h } else { &ws.acts[i - 1] };
+            linear_bwd_params(be, l, &ws.dacts[i], a, grads, rows);
+            let (lo, hi) = ws.dacts.split_at_mut(i);
+            let g_in = if i == 0 { &mut ws.dh } else { &mut lo[i - 1] };
+            linear_bwd_input(be, l, params, &hi[0], g_in, rows);
+        }
+        // h = proj(x) + time2(silu(time1(tfe))) + silu(embed[y]).
+        linear_bwd_params(be, self.proj, &ws.dh, &ws.x, grads, rows);
+        if input_grad {
+            linear_bwd_input(be, self.proj, params, &ws.dh, &mut ws.dx, rows);
+        }
+        linear_bwd_params(be, self.time2, &ws.dh, &ws.t_act, grads, rows);
+        linear_bwd_input(be, self.time2, params, &ws.dh, &mut ws.dt, rows);
+        be.act_backward(&mut ws.dt, &ws.t_pre, rows * dt, Act::Silu);
+        linear_bwd_params(be, self.time1, &ws.dt, &ws.tfe, grads, rows);
+        if let Some(e) = self.embed {
+            be.fill(grads, e, self.config.n_classes * dt, 0.0);
+            be.fill(&mut ws.demb, 0, rows * dt, 0.0);
+            be.add_act(&ws.dh, &mut ws.demb, rows * dt, Act::Identity);
+            be.act_backward(&mut ws.demb, &ws.emb_pre, rows * dt, Act::Silu);
+            be.scatter_add_rows(&ws.demb, &ws.y, rows, dt, grads, e);
+        }
+    }
+
+    /// The workspace buffer behind a slot.
+    pub fn slot<'a, B: Backend>(&self, ws: &'a Workspace<B>, s: Slot) -> &'a B::Buf {
+        match s {
+            Slot::X => &ws.x,
+            Slot::Tfe => &ws.tfe,
+            Slot::TAct => &ws.t_act,
+            Slot::H => &ws.h,
+            Slot::DH => &ws.dh,
+            Slot::DT => &ws.dt,
+            Slot::Act(i) => &ws.acts[i],
+            Slot::DAct(i) => &ws.dacts[i],
+            Slot::Out => &ws.out,
+            Slot::DOut => &ws.dout,
+        }
+    }
+}
+
+/// `y ← x·Wᵀ + beta·y` (bias added separately).
+fn linear_fwd<B: Backend>(
+    be: &B,
+    l: LinearParams,
+    params: &B::Buf,
+    x: &B::Buf,
+    y: &mut B::Buf,
+    rows: usize,
+    beta: f64,
+) {
+    let g = Gemm {
+        trans_a: false,
+        trans_b: true,
+        m: rows,
+        n: l.fan_out,
+        k: l.fan_in,
+        alpha: 1.0,
+        beta,
+    };
+    be.gemm(g, x, 0, params, l.w, y, 0);
+}
+
+/// `dW ← Gᵀ·A`, `db ← Σ_rows G`.
+fn linear_bwd_params<B: Backend>(
+    be: &B,
+    l: LinearParams,
+    g: &B::Buf,
+    a: &B::Buf,
+    grads: &mut B::Buf,
+    rows: usize,
+) {
+    let gm = Gemm {
+        trans_a: true,
+        trans_b: false,
+        m: l.fan_out,
+        n: l.fan_in,
+        k: rows,
+        alpha: 1.0,
+        beta: 0.0,
+    };
+    be.gemm(gm, g, 0, a, 0, grads, l.w);
+    be.col_sum(g, rows, l.fan_out, grads, l.b, 0.0);
+}
+
+/// `dA ← G·W`.
+fn linear_bwd_input<B: Backend>(
+    be: &B,
+    l: LinearParams,
+    params: &B::Buf,
+    g: &B::Buf,
+    da: &mut B::Buf,
+    rows: usize,
+) {
+    let gm = Gemm {
+        trans_a: false,
+        trans_b: false,
+        m: rows,
+        n: l.fan_in,
+        k: l.fan_out,
+        alpha: 1.0,
+        beta: 0.0,
+    };
+    be.gemm(gm, g, 0, params, l.w, da, 0);
+}
+
+/// Converts parameters between element types (f32 weights → f64 for checks).
+pub fn convert<A: Scalar, C: Scalar>(v: &[A]) -> Vec<C> {
+    v.iter().map(|&x| C::from_f64(x.to_f64())).collect()
+}
