@@ -4,12 +4,16 @@
 //! [`diffusion`] → [`nn`] → [`backend`] → [`train`] → [`model`] → [`metrics`].
 
 pub mod backend;
+pub mod datasets;
 pub mod diffusion;
 pub mod encode;
 pub mod error;
+pub mod metrics;
+pub mod model;
 pub mod nn;
 pub mod stats;
 pub mod table;
+pub mod train;
 
 pub use error::{Error, ErrorKind, Result};
 

@@ -1,0 +1,146 @@
+//! The model file: a magic number, a format version, a JSON header (schema, encoder, network
+//! shape, training record), the weights as little-endian f32, and a CRC-32 of everything
+//! before it. A truncated, corrupted, foreign or future-version file is an error that says so.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Synthesizer, TrainingRecord};
+use crate::encode::Encoder;
+use crate::error::{Error, Result};
+use crate::nn::{Denoiser, DenoiserConfig};
+
+const MAGIC: &[u8; 8] = b"SYNTHVOL";
+/// The format this build writes and the newest it reads.
+pub const FORMAT_VERSION: u32 = 1;
+const FIXED: usize = 8 + 4 + 4 + 8;
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    encoder: Encoder,
+    net: DenoiserConfig,
+    timesteps: usize,
+    record: TrainingRecord,
+}
+
+impl Synthesizer {
+    /// The model as bytes (what `save` writes).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let header = Header {
+            encoder: self.encoder.clone(),
+            net: self.net.clone(),
+            timesteps: self.timesteps,
+            record: self.record.clone(),
+        };
+        let json = serde_json::to_vec(&header)
+            .map_err(|e| Error::format(format!("cannot serialise the model: {e}")))?;
+        let mut out = Vec::with_capacity(FIXED + json.len() + 8 + 4 * self.weights.len() + 4);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+        out.extend_from_slice(&json);
+        out.extend_from_slice(&(self.weights.len() as u64).to_le_bytes());
+        for w in &self.weights {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        Ok(out)
+    }
+
+    /// Reads a model from bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Synthesizer> {
+        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(Error::format(
+                "not a synthvol model (the magic number is missing)",
+            ));
+        }
+        if bytes.len() < FIXED {
+            return Err(Error::format(
+                "the model is truncated (shorter than its fixed header)",
+            ));
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+        if version > FORMAT_VERSION {
+            return Err(Error::format(format!(
+                "the model uses format version {version}, written by a newer synthvol; this build ({}) reads versions up to {FORMAT_VERSION}",
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
+        if version == 0 {
+            return Err(Error::format(
+                "the model declares format version 0, which does not exist",
+            ));
+        }
+        let hlen = u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes"));
+        let truncated = || Error::format("the model is truncated");
+        let hend = (FIXED as u64)
+            .checked_add(hlen)
+            .filter(|&e| e + 8 <= bytes.len() as u64)
+            .ok_or_else(truncated)? as usize;
+        let nw = u64::from_le_bytes(bytes[hend..hend + 8].try_into().expect("8 bytes"));
+        let wend = nw
+            .checked_mul(4)
+            .and_then(|b| b.checked_add(hend as u64 + 8))
+            .ok_or_else(truncated)?;
+        if wend + 4 > bytes.len() as u64 {
+            return Err(truncated());
+        }
+        let wend = wend as usize;
+        if wend + 4 != bytes.len() {
+            return Err(Error::format(
+                "the model has trailing bytes after its checksum",
+            ));
+        }
+        let stored = u32::from_le_bytes(bytes[wend..wend + 4].try_into().expect("4 bytes"));
+        if crc32fast::hash(&bytes[..wend]) != stored {
+            return Err(Error::format("the model is corrupted (checksum mismatch)"));
+        }
+        let header: Header = serde_json::from_slice(&bytes[FIXED..hend])
+            .map_err(|e| Error::format(format!("the model's header is invalid: {e}")))?;
+        let weights: Vec<f32> = bytes[hend + 8..wend]
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect();
+        let net = Denoiser::new(header.net.clone());
+        if net.n_params != weights.len()
+            || header.net.d_in != header.encoder.width()
+            || header.net.n_classes != header.encoder.n_classes()
+            || header.timesteps < 2
+        {
+            return Err(Error::format(
+                "the model is inconsistent (weights do not match its network shape)",
+            ));
+        }
+        if weights.iter().any(|w| !w.is_finite()) {
+            return Err(Error::format(
+                "the model's weights contain non-finite values",
+            ));
+        }
+        Ok(Synthesizer {
+            encoder: header.encoder,
+            net: header.net,
+            timesteps: header.timesteps,
+            weights,
+            record: header.record,
+        })
+    }
+
+    /// Writes the model to a file: first to a temporary file beside it, then renamed, so an
+    /// interrupted write never leaves a half-written model under the final name.
+    pub fn save(&self, path: &std::path::Path) -> Result<()> {
+        let bytes = self.to_bytes()?;
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".partial");
+        let tmp = std::path::PathBuf::from(tmp);
+        std::fs::write(&tmp, bytes).map_err(|e| Error::io(tmp.display(), e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path.display(), e))
+    }
+
+    /// Reads a model from a file.
+    pub fn load(path: &std::path::Path) -> Result<Synthesizer> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
+        Synthesizer::from_bytes(&bytes)
+            .map_err(|e| Error::new(e.kind, format!("{}: {}", path.display(), e.message)))
+    }
+}

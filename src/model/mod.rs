@@ -1,0 +1,334 @@
+//! The synthesizer: schema + encoder + denoiser weights + what was done to make them;
+//! fit, sample, and a versioned, checksummed file format.
+
+mod format;
+
+pub use format::FORMAT_VERSION;
+
+use rand_xoshiro::rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{set_blas_threads, Backend, CpuBackend, DiffusionOps};
+use crate::diffusion::{uniform, Layout, Schedule};
+use crate::encode::{check_trainable, Encoder};
+use crate::error::{Error, Result};
+use crate::nn::{Denoiser, DenoiserConfig};
+use crate::table::Table;
+use crate::train::{train, OptimConfig, Progress, ProgressFn};
+
+/// How to fit a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitOptions {
+    /// A target column: when categorical, generation is conditioned on it (and its class
+    /// frequencies are kept); when numeric, it is learned like the other columns.
+    pub target: Option<String>,
+    /// Widths of the denoiser's hidden blocks.
+    pub layers: Vec<usize>,
+    /// Width of the time embedding.
+    pub dim_t: usize,
+    /// Number of diffusion steps T.
+    pub timesteps: usize,
+    pub optim: OptimConfig,
+    pub seed: u64,
+    /// Threads for the call (0: all cores).
+    pub threads: usize,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        FitOptions {
+            target: None,
+            layers: vec![512, 512],
+            dim_t: 128,
+            timesteps: 200,
+            optim: OptimConfig::default(),
+            seed: 0,
+            threads: 0,
+        }
+    }
+}
+
+/// What fitting recorded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainingRecord {
+    pub n_rows: usize,
+    pub options: FitOptions,
+    /// (step, mean loss over the window ending there).
+    pub loss_history: Vec<(usize, f64)>,
+    pub seconds: f64,
+    pub backend: String,
+    /// The synthvol version that fitted the model.
+    pub version: String,
+}
+
+/// A fitted synthesizer. Immutable once fitted; sampling takes `&self`.
+#[derive(Debug, Clone)]
+pub struct Synthesizer {
+    pub encoder: Encoder,
+    pub net: DenoiserConfig,
+    pub timesteps: usize,
+    /// EMA weights, used for sampling.
+    pub weights: Vec<f32>,
+    pub record: TrainingRecord,
+}
+
+/// Runs `work` on a local pool of `threads` rayon threads (0: all cores) with as many BLAS
+/// threads, while the calling thread relays progress: the callback runs only on the calling
+/// thread, and when it returns `false` the work sees cancellation at its next report.
+pub(crate) fn run_parallel<T: Send>(
+    threads: usize,
+    progress: ProgressFn,
+    work: impl FnOnce(ProgressFn) -> T + Send,
+) -> Result<T> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let n = if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .map_err(|e| Error::invalid(format!("cannot start {n} threads: {e}")))?;
+    let cancel = AtomicBool::new(false);
+    let (tx, rx) = std::sync::mpsc::channel::<Progress>();
+    let joined = std::thread::scope(|s| {
+        let cancel = &cancel;
+        let pool = &pool;
+        let handle = s.spawn(move || {
+            pool.install(move || {
+                set_blas_threads(n);
+                let mut relay = |p: &Progress| {
+                    let _ = tx.send(*p);
+                    !cancel.load(Ordering::Relaxed)
+                };
+                work(&mut relay)
+            })
+        });
+        for p in rx {
+            if !cancel.load(Ordering::Relaxed) && !progress(&p) {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        }
+        handle.join()
+    });
+    match joined {
+        Ok(v) => Ok(v),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+impl Synthesizer {
+    /// Fits a model to a table.
+    pub fn fit(table: &Table, opts: &FitOptions, progress: ProgressFn) -> Result<Synthesizer> {
+        validate_options(opts)?;
+        let target = check_trainable(table, opts.target.as_deref())?;
+        let start = std::time::Instant::now();
+        let encoder = Encoder::fit(table, target)?;
+        let data = encoder.encode(table)?;
+        let cfg = DenoiserConfig {
+            d_in: encoder.width(),
+            dim_t: opts.dim_t,
+            layers: opts.layers.clone(),
+            n_classes: encoder.n_classes(),
+        };
+        let net = Denoiser::new(cfg.clone());
+        let layout = Layout {
+            n_num: encoder.n_numeric(),
+            blocks: encoder.block_sizes(),
+        };
+        let sched = Schedule::cosine(opts.timesteps);
+        let init = net.init_params(opts.seed);
+        let be = CpuBackend::<f32>::new();
+        let trained = run_parallel(opts.threads, progress, |p| {
+            train(
+                &be,
+                &net,
+                &layout,
+                &sched,
+                &data,
+                &opts.optim,
+                &init,
+                opts.seed ^ 0x5EED,
+                p,
+            )
+        })??;
+        Ok(Synthesizer {
+            encoder,
+            net: cfg,
+            timesteps: opts.timesteps,
+            weights: trained.ema,
+            record: TrainingRecord {
+                n_rows: table.n_rows(),
+                options: opts.clone(),
+                loss_history: trained.loss_history,
+                seconds: start.elapsed().as_secs_f64(),
+                backend: be.name(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            },
+        })
+    }
+
+    /// The schema of the tables this model generates.
+    pub fn schema(&self) -> &crate::table::Schema {
+        &self.encoder.schema
+    }
+
+    /// Draws `n` synthetic rows. The same seed gives the same rows, whatever the thread count.
+    pub fn sample(
+        &self,
+        n: usize,
+        seed: u64,
+        opts: &SampleOptions,
+        progress: ProgressFn,
+    ) -> Result<Table> {
+        if n == 0 {
+            return Err(Error::invalid(
+                "the number of rows to sample must be at least 1",
+            ));
+        }
+        if opts.batch_size == 0 {
+            return Err(Error::invalid("the sampling batch size must be at least 1"));
+        }
+        let be = CpuBackend::<f32>::new();
+        let (x, labels) = run_parallel(opts.threads, progress, |p| {
+            self.sample_encoded(&be, n, seed, opts.batch_size, p)
+        })??;
+        self.encoder.decode(&x, labels.as_deref(), n)
+    }
+
+    fn sample_encoded<B: DiffusionOps>(
+        &self,
+        be: &B,
+        n: usize,
+        seed: u64,
+        batch: usize,
+        progress: ProgressFn,
+    ) -> Result<(Vec<f32>, Option<Vec<u32>>)> {
+        let net = Denoiser::new(self.net.clone());
+        let layout = Layout {
+            n_num: self.encoder.n_numeric(),
+            blocks: self.encoder.block_sizes(),
+        };
+        let sched = Schedule::cosine(self.timesteps);
+        let w = layout.width();
+        let batch = batch.min(n);
+        let mut params = be.alloc(net.n_params);
+        be.upload(&mut params, 0, &self.weights);
+        let mut ws = net.workspace(be, batch);
+        let mut x = vec![0f32; n * w];
+        let labels = self.draw_labels(n, seed);
+        let n_batches = n.div_ceil(batch);
+        let total = n_batches * self.timesteps;
+        let mut y_host = vec![0f32; batch];
+        for b in 0..n_batches {
+            let lo = b * batch;
+            let rows = batch.min(n - lo);
+            if let Some(l) = &labels {
+                for (d, &c) in y_host.iter_mut().zip(&l[lo..lo + rows]) {
+                    *d = c as f32;
+                }
+                be.upload(&mut ws.y, 0, &y_host[..rows]);
+            }
+            let stream0 = (b as u64) << 32;
+            be.prior(&layout, &mut ws.x, rows, seed, stream0 | 0xFFFF_FFFF);
+            for t in (0..self.timesteps).rev() {
+                be.fill(&mut ws.t, 0, rows, t as f64);
+                net.forward(be, &params, &mut ws, rows);
+                be.p_sample(
+                    &layout,
+                    &sched,
+                    t,
+                    &ws.out,
+                    &mut ws.x,
+                    rows,
+                    seed,
+                    stream0 | t as u64,
+                );
+                let p = Progress {
+                    stage: "sample",
+                    done: b * self.timesteps + (self.timesteps - t),
+                    total,
+                    loss: f64::NAN,
+                };
+                if !progress(&p) {
+                    return Err(Error::cancelled());
+                }
+            }
+            be.download(&ws.x, 0, &mut x[lo * w..(lo + rows) * w]);
+        }
+        Ok((x, labels))
+    }
+
+    /// Labels for sampling, drawn from the training class frequencies.
+    fn draw_labels(&self, n: usize, seed: u64) -> Option<Vec<u32>> {
+        let l = self.encoder.label.as_ref()?;
+        let total: f64 = l.counts.iter().sum();
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x1ABE_1000);
+        Some(
+            (0..n)
+                .map(|_| {
+                    let u = uniform(&mut rng) * total;
+                    let mut acc = 0.0;
+                    for (k, &c) in l.counts.iter().enumerate() {
+                        acc += c;
+                        if u < acc {
+                            return k as u32;
+                        }
+                    }
+                    (l.counts.len() - 1) as u32
+                })
+                .collect(),
+        )
+    }
+}
+
+/// How to sample.
+#[derive(Debug, Clone)]
+pub struct SampleOptions {
+    /// Rows denoised together.
+    pub batch_size: usize,
+    /// Threads for the call (0: all cores).
+    pub threads: usize,
+}
+
+impl Default for SampleOptions {
+    fn default() -> Self {
+        SampleOptions {
+            batch_size: 4096,
+            threads: 0,
+        }
+    }
+}
+
+fn validate_options(o: &FitOptions) -> Result<()> {
+    if o.layers.is_empty() || o.layers.iter().any(|&w| w == 0 || w > 65536) {
+        return Err(Error::invalid(format!(
+            "layer widths must be between 1 and 65536 and at least one layer is needed, got {:?}",
+            o.layers
+        )));
+    }
+    if o.dim_t < 2 || o.dim_t % 2 == 1 {
+        return Err(Error::invalid(format!(
+            "the time-embedding width must be even and at least 2, got {}",
+            o.dim_t
+        )));
+    }
+    if !(2..=100_000).contains(&o.timesteps) {
+        return Err(Error::invalid(format!(
+            "timesteps must be between 2 and 100000, got {}",
+            o.timesteps
+        )));
+    }
+    if !(0.0..1.0).contains(&o.optim.ema_rate) {
+        return Err(Error::invalid(format!(
+            "the EMA rate must be in [0, 1), got {}",
+            o.optim.ema_rate
+        )));
+    }
+    if !(o.optim.weight_decay >= 0.0) {
+        return Err(Error::invalid("weight decay must be non-negative"));
+    }
+    Ok(())
+}
