@@ -6,9 +6,10 @@
 //! so the multinomial posteriors have closed forms in probability space and the only
 //! transcendental work per level is the softmax of the model's logits.
 
-use rand_xoshiro::rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
+
+pub use crate::rng::{fill_normal, row_rng, uniform};
 
 /// Schedule constants per timestep (f64 at construction, read as f32 in the row functions).
 #[derive(Debug, Clone)]
@@ -68,48 +69,6 @@ pub struct Layout {
 impl Layout {
     pub fn width(&self) -> usize {
         self.n_num + self.blocks.iter().sum::<usize>()
-    }
-}
-
-/// A random stream for one row of one step: the same numbers whatever the thread count.
-pub fn row_rng(seed: u64, stream: u64, row: u64) -> Xoshiro256PlusPlus {
-    let mut z = seed
-        ^ splitmix(
-            stream.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                ^ splitmix(row.wrapping_add(0xD1B5_4A32_D192_ED03)),
-        );
-    let mut s = [0u8; 32];
-    for chunk in s.chunks_mut(8) {
-        z = splitmix(z);
-        chunk.copy_from_slice(&z.to_le_bytes());
-    }
-    Xoshiro256PlusPlus::from_seed(s)
-}
-
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// Uniform in (0, 1).
-pub fn uniform(rng: &mut Xoshiro256PlusPlus) -> f64 {
-    ((rng.next_u64() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)
-}
-
-/// Standard normals by Box–Muller, two at a time.
-pub fn fill_normal(rng: &mut Xoshiro256PlusPlus, out: &mut [f32]) {
-    let mut i = 0;
-    while i < out.len() {
-        let (u1, u2) = (uniform(rng), uniform(rng));
-        let r = (-2.0 * u1.ln()).sqrt();
-        let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
-        out[i] = (r * c) as f32;
-        if i + 1 < out.len() {
-            out[i + 1] = (r * s) as f32;
-        }
-        i += 2;
     }
 }
 
@@ -509,6 +468,75 @@ mod tests {
                 // Weights 1/n_num and 1/n_blocks (batch 1) make the gradient that of the row loss.
                 let fd = (lp - lm) / (2.0 * h);
                 assert!((fd - g[i]).abs() < 2e-3, "t={t} i={i} fd={fd} g={}", g[i]);
+            }
+        }
+    }
+
+    /// The model parameterises π ∝ (w·p + (1 − w)/K) ⊙ b, and training drives π to the exact
+    /// reverse transition Σ_{x0} p(x0 | x_t) q(x_{t−1} | x_t, x0). Feeding the p that yields it
+    /// ("the perfect model"), the ancestral chain must reproduce the data's marginal.
+    #[test]
+    fn multinomial_chain_with_perfect_model_reproduces_the_marginal() {
+        let m = [0.51f64, 0.23, 0.215, 0.045];
+        let k = m.len();
+        let kf = k as f64;
+        let layout = Layout {
+            n_num: 0,
+            blocks: vec![k],
+        };
+        for steps in [20usize, 100] {
+            let sched = Schedule::cosine(steps);
+            let n = 20000;
+            let mut counts = vec![0usize; k];
+            let mut scratch = Vec::new();
+            for row in 0..n {
+                let mut rng = row_rng(1, 2, row as u64);
+                let mut x = vec![0f32; k];
+                prior_row(&layout, &mut x, &mut rng);
+                for t in (0..steps).rev() {
+                    let j = hot(&x);
+                    let (ab, abp, a) =
+                        (sched.alpha_bar[t], sched.alpha_bar_prev(t), sched.alpha[t]);
+                    let qt = |i: usize, ab: f64| ab * (i == j) as u8 as f64 + (1.0 - ab) / kf; // q(x_t = j | x_0 = i)
+                    let post: Vec<f64> = (0..k).map(|i| m[i] * qt(i, ab)).collect();
+                    let z: f64 = post.iter().sum();
+                    let b: Vec<f64> = (0..k)
+                        .map(|l| a * (l == j) as u8 as f64 + (1.0 - a) / kf)
+                        .collect();
+                    // r_l = Σ_i p(x0 = i | x_t) q(x_{t−1} = l | x_t, x0 = i)
+                    let mut r = vec![0.0; k];
+                    for i in 0..k {
+                        let q: Vec<f64> = (0..k)
+                            .map(|l| (abp * (l == i) as u8 as f64 + (1.0 - abp) / kf) * b[l])
+                            .collect();
+                        let qs: f64 = q.iter().sum();
+                        for l in 0..k {
+                            r[l] += post[i] / z * q[l] / qs;
+                        }
+                    }
+                    let out: Vec<f32> = if t == 0 {
+                        (0..k).map(|l| (r[l] / b[l]).ln() as f32).collect()
+                    } else {
+                        let lam = 1.0 / (0..k).map(|l| r[l] / b[l]).sum::<f64>();
+                        (0..k)
+                            .map(|l| {
+                                ((lam * r[l] / b[l] - (1.0 - abp) / kf) / abp)
+                                    .max(1e-30)
+                                    .ln() as f32
+                            })
+                            .collect()
+                    };
+                    p_sample_row(&layout, &sched, t, &out, &mut x, &mut rng, &mut scratch);
+                }
+                counts[hot(&x)] += 1;
+            }
+            for i in 0..k {
+                let f = counts[i] as f64 / n as f64;
+                assert!(
+                    (f - m[i]).abs() < 0.012,
+                    "T={steps} level {i}: {f} vs {}",
+                    m[i]
+                );
             }
         }
     }

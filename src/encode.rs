@@ -5,12 +5,19 @@
 //! = "normal")`, which TabDDPM uses); each categorical column is a one-hot block; a missing
 //! categorical value is a level of its own at the end of its block; a numeric column with
 //! missing values adds a two-level block (present, missing) and its missing values are imputed
-//! at the median (0 in normal space). A categorical target column is not part of the row: it
+//! by a standard-normal draw (so the numeric value says nothing about missingness). Values that
+//! carry a share of the rows ("atoms": every value of a column with few distinct values, and
+//! any value held by at least 1% of rows, like the zeros of a capital-gain column) are
+//! dequantised: encoded at a seeded random position inside their interval of the empirical
+//! CDF, and decoded back to exactly that value. Without this, the Gaussian part would have to
+//! learn point masses, whose ε-prediction target is a steep sawtooth that swamps the shared
+//! network (and skews the categorical columns learned beside it). A categorical target column is not part of the row: it
 //! is the label that conditions the denoiser.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::rng::{fill_normal, row_rng, uniform};
 use crate::stats::{interp_mid, norm_cdf, norm_ppf, percentile_sorted};
 use crate::table::{ColumnData, ColumnKind, Schema, Table, MISSING};
 
@@ -20,6 +27,18 @@ const BOUNDS: f64 = 1e-7;
 const SNAP_MAX_DISTINCT: usize = 32;
 /// Categorical columns with more levels than this are refused (identifiers, free text).
 const MAX_LEVELS: usize = 1000;
+/// A value held by at least this share of the observed rows is an atom.
+const ATOM_SHARE: f64 = 0.01;
+/// Seed of the encoder's dequantisation and imputation draws (fixed: encoding is reproducible).
+const ENCODE_SEED: u64 = 0x0E4C_0DE5;
+
+/// A value with a share of the rows, and its interval [lo, hi] of the empirical CDF.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Atom {
+    pub value: f64,
+    pub lo: f64,
+    pub hi: f64,
+}
 
 /// The fitted transform of one numeric column.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,6 +50,8 @@ pub struct NumericEncoder {
     pub integer: bool,
     /// The distinct observed values when there are few of them.
     pub snap: Option<Vec<f64>>,
+    /// Values holding a share of the rows, in increasing order.
+    pub atoms: Vec<Atom>,
     /// Index of this column's missing-indicator block, when it has missing values.
     pub missing_block: Option<usize>,
 }
@@ -89,6 +110,32 @@ pub fn check_trainable(table: &Table, target: Option<&str>) -> Result<Option<usi
             "the data have {n} row(s); at least 2 are needed to fit a model"
         )));
     }
+    // The target first: its messages are more specific than the per-column ones.
+    let target_index = match target {
+        None => None,
+        Some(target) => {
+            let t = table.schema().require(target)?;
+            let col = table.column(t);
+            if col.missing_count() > 0 {
+                return Err(Error::data(format!(
+                    "target column '{target}' has {} missing value(s); remove those rows or choose another target",
+                    col.missing_count()
+                )));
+            }
+            if let (ColumnKind::Categorical { levels }, ColumnData::Categorical(v)) =
+                (&table.schema().columns[t].kind, col)
+            {
+                let first = v[0];
+                if v.iter().all(|&c| c == first) {
+                    return Err(Error::data(format!(
+                        "target column '{target}' has one class ('{}'): a target needs at least two",
+                        levels[first as usize]
+                    )));
+                }
+            }
+            Some(t)
+        }
+    };
     for (spec, col) in table.schema().columns.iter().zip(table.columns()) {
         let name = &spec.name;
         let missing = col.missing_count();
@@ -130,29 +177,7 @@ pub fn check_trainable(table: &Table, target: Option<&str>) -> Result<Option<usi
             _ => unreachable!("Table::new checks kinds"),
         }
     }
-    let Some(target) = target else {
-        return Ok(None);
-    };
-    let t = table.schema().require(target)?;
-    let col = table.column(t);
-    if col.missing_count() > 0 {
-        return Err(Error::data(format!(
-            "target column '{target}' has {} missing value(s); remove those rows or choose another target",
-            col.missing_count()
-        )));
-    }
-    if let (ColumnKind::Categorical { levels }, ColumnData::Categorical(v)) =
-        (&table.schema().columns[t].kind, col)
-    {
-        let first = v[0];
-        if v.iter().all(|&c| c == first) {
-            return Err(Error::data(format!(
-                "target column '{target}' has one class ('{}'): a target needs at least two",
-                levels[first as usize]
-            )));
-        }
-    }
-    Ok(Some(t))
+    Ok(target_index)
 }
 
 impl Encoder {
@@ -209,7 +234,23 @@ impl Encoder {
                     }
                     let mut distinct = obs.clone();
                     distinct.dedup();
-                    let snap = (distinct.len() <= SNAP_MAX_DISTINCT).then_some(distinct);
+                    let few = distinct.len() <= SNAP_MAX_DISTINCT;
+                    let snap = few.then_some(distinct);
+                    let nobs = obs.len() as f64;
+                    let mut atoms = Vec::new();
+                    let mut start = 0;
+                    while start < obs.len() {
+                        let end = start + obs[start..].partition_point(|&x| x == obs[start]);
+                        let share = (end - start) as f64 / nobs;
+                        if few || share >= ATOM_SHARE {
+                            atoms.push(Atom {
+                                value: obs[start],
+                                lo: start as f64 / nobs,
+                                hi: end as f64 / nobs,
+                            });
+                        }
+                        start = end;
+                    }
                     if obs.len() < n {
                         indicator_for.push(numeric.len());
                     }
@@ -219,6 +260,7 @@ impl Encoder {
                         references,
                         integer: *integer,
                         snap,
+                        atoms,
                         missing_block: None,
                     });
                 }
@@ -274,10 +316,13 @@ impl Encoder {
                 unreachable!()
             };
             for i in 0..n {
+                let mut rng = row_rng(ENCODE_SEED, k as u64, i as u64);
                 x[i * w + k] = if v[i].is_nan() {
-                    0.0
+                    let mut z = [0f32; 1];
+                    fill_normal(&mut rng, &mut z);
+                    z[0]
                 } else {
-                    ne.forward(v[i]) as f32
+                    ne.forward(v[i], uniform(&mut rng)) as f32
                 };
             }
         }
@@ -411,10 +456,17 @@ impl Encoder {
 }
 
 impl NumericEncoder {
-    /// Value → standard-normal score.
-    pub fn forward(&self, v: f64) -> f64 {
+    /// Value → standard-normal score; `jitter` in (0, 1) places an atom inside its interval.
+    pub fn forward(&self, v: f64, jitter: f64) -> f64 {
         let q = &self.quantiles;
-        let p = if v - BOUNDS < q[0] {
+        let atom = self
+            .atoms
+            .binary_search_by(|a| a.value.total_cmp(&v))
+            .ok()
+            .map(|i| self.atoms[i]);
+        let p = if let Some(a) = atom {
+            a.lo + jitter * (a.hi - a.lo)
+        } else if v - BOUNDS < q[0] {
             0.0
         } else if v + BOUNDS > q[q.len() - 1] {
             1.0
@@ -429,6 +481,10 @@ impl NumericEncoder {
     pub fn inverse(&self, z: f64) -> f64 {
         let q = &self.quantiles;
         let p = norm_cdf(z);
+        let i = self.atoms.partition_point(|a| a.hi < p);
+        if let Some(a) = self.atoms.get(i).filter(|a| a.lo <= p) {
+            return a.value;
+        }
         let mut v = if p - BOUNDS < 0.0 {
             q[0]
         } else if p + BOUNDS > 1.0 {

@@ -163,6 +163,9 @@ pub fn train<B: DiffusionOps>(
         );
         net.backward(be, &params, &mut grads, &mut ws, batch, false);
         let lr = cfg.lr * (1.0 - step as f64 / cfg.steps as f64);
+        // EMA warm-up: early on, a fixed rate of 0.999 would leave the sampling weights mostly
+        // at their random initial values (0.999^300 ≈ 0.74), a blend that samples badly.
+        let ema_rate = cfg.ema_rate.min((1.0 + step as f64) / (10.0 + step as f64));
         let s = AdamStep {
             lr,
             beta1: 0.9,
@@ -170,7 +173,7 @@ pub fn train<B: DiffusionOps>(
             eps: 1e-8,
             weight_decay: cfg.weight_decay,
             t: step as u64 + 1,
-            ema_rate: cfg.ema_rate,
+            ema_rate,
         };
         be.adamw(
             &mut params,

@@ -75,13 +75,13 @@ pub struct Synthesizer {
 
 /// Runs `work` on a local pool of `threads` rayon threads (0: all cores) with as many BLAS
 /// threads, while the calling thread relays progress: the callback runs only on the calling
-/// thread, and when it returns `false` the work sees cancellation at its next report.
+/// thread, each report waits for its answer, and a `false` answer cancels the work at that
+/// report.
 pub(crate) fn run_parallel<T: Send>(
     threads: usize,
     progress: ProgressFn,
     work: impl FnOnce(ProgressFn) -> T + Send,
 ) -> Result<T> {
-    use std::sync::atomic::{AtomicBool, Ordering};
     let n = if threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
@@ -91,24 +91,23 @@ pub(crate) fn run_parallel<T: Send>(
         .num_threads(n)
         .build()
         .map_err(|e| Error::invalid(format!("cannot start {n} threads: {e}")))?;
-    let cancel = AtomicBool::new(false);
-    let (tx, rx) = std::sync::mpsc::channel::<Progress>();
+    let (report_tx, report_rx) = std::sync::mpsc::channel::<Progress>();
+    let (answer_tx, answer_rx) = std::sync::mpsc::channel::<bool>();
     let joined = std::thread::scope(|s| {
-        let cancel = &cancel;
         let pool = &pool;
         let handle = s.spawn(move || {
             pool.install(move || {
                 set_blas_threads(n);
-                let mut relay = |p: &Progress| {
-                    let _ = tx.send(*p);
-                    !cancel.load(Ordering::Relaxed)
-                };
+                let mut relay =
+                    |p: &Progress| report_tx.send(*p).is_ok() && answer_rx.recv().unwrap_or(false);
                 work(&mut relay)
             })
         });
-        for p in rx {
-            if !cancel.load(Ordering::Relaxed) && !progress(&p) {
-                cancel.store(true, Ordering::Relaxed);
+        let mut go_on = true;
+        for p in report_rx {
+            go_on = go_on && progress(&p);
+            if answer_tx.send(go_on).is_err() {
+                break;
             }
         }
         handle.join()

@@ -1,0 +1,361 @@
+//! The command line on good and bad input: every bad input is a clear message naming the
+//! column or line, a non-zero exit code, and never a panic.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_synthvol"))
+}
+
+struct Run {
+    code: i32,
+    stderr: String,
+}
+
+fn run(args: &[&str]) -> Run {
+    let out = bin().args(args).output().expect("run synthvol");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "synthvol panicked: {stderr}");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stderr,
+    }
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).expect("write");
+    p
+}
+
+const QUICK: [&str; 8] = [
+    "--steps",
+    "5",
+    "--layers",
+    "8",
+    "--timesteps",
+    "4",
+    "--batch-size",
+    "8",
+];
+
+fn fit(data: &Path, extra: &[&str], out: &Path) -> Run {
+    let mut args = vec![
+        "fit",
+        "--data",
+        data.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+    ];
+    args.extend_from_slice(&QUICK);
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+fn good_csv() -> String {
+    let mut s = String::from("age,city,score,label\n");
+    for i in 0..60 {
+        s += &format!(
+            "{},{},{:.2},{}\n",
+            20 + i % 40,
+            ["Oslo", "Lima", "Pune"][i % 3],
+            (i as f64 * 0.37).sin() * 10.0,
+            ["no", "yes"][i % 2]
+        );
+    }
+    s
+}
+
+/// Runs a failing fit and checks its message.
+fn fit_fails(csv: &[u8], extra: &[&str], expect: &[&str]) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = write(dir.path(), "data.csv", csv);
+    let r = fit(&data, extra, &dir.path().join("m.svmodel"));
+    assert_ne!(r.code, 0, "expected failure, stderr: {}", r.stderr);
+    for e in expect {
+        assert!(r.stderr.contains(e), "expected {e:?} in: {}", r.stderr);
+    }
+    assert!(
+        !dir.path().join("m.svmodel").exists(),
+        "no model is written on failure"
+    );
+}
+
+#[test]
+fn fit_sample_evaluate_round_trip() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = write(dir.path(), "data.csv", good_csv().as_bytes());
+    let model = dir.path().join("m.svmodel");
+    let r = fit(&data, &["--target", "label"], &model);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let syn = dir.path().join("syn.csv");
+    let r = run(&[
+        "sample",
+        "--model",
+        model.to_str().unwrap(),
+        "--rows",
+        "50",
+        "--seed",
+        "3",
+        "--out",
+        syn.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = std::fs::read_to_string(&syn).expect("read");
+    assert_eq!(text.lines().count(), 51);
+    assert_eq!(text.lines().next(), Some("age,city,score,label"));
+    let json = dir.path().join("r.json");
+    let r = run(&[
+        "evaluate",
+        "--real",
+        data.to_str().unwrap(),
+        "--synthetic",
+        syn.to_str().unwrap(),
+        "--holdout",
+        data.to_str().unwrap(),
+        "--target",
+        "label",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("valid JSON");
+    assert!(report["fidelity"]["mean_column_score"].as_f64().is_some());
+    assert!(report["utility"]["synthetic"]["accuracy"]
+        .as_f64()
+        .is_some());
+}
+
+#[test]
+fn empty_file() {
+    fit_fails(b"", &[], &["is empty"]);
+}
+
+#[test]
+fn header_only() {
+    fit_fails(b"a,b\n", &[], &["header but no data rows"]);
+}
+
+#[test]
+fn ragged_rows() {
+    fit_fails(
+        b"a,b,c\n1,2,3\n4,5\n",
+        &[],
+        &["line 3", "2 fields", "header has 3"],
+    );
+}
+
+#[test]
+fn all_missing_column() {
+    let mut s = good_csv().replace("age,city,score,label", "age,city,score,label,empty");
+    s = s
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                l.to_string()
+            } else {
+                format!("{l},")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    fit_fails(s.as_bytes(), &[], &["'empty'", "missing in every row"]);
+}
+
+#[test]
+fn constant_column() {
+    let s = good_csv()
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l},k")
+            } else {
+                format!("{l},5")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    fit_fails(s.as_bytes(), &[], &["'k'", "constant"]);
+}
+
+#[test]
+fn categorical_with_one_level() {
+    let s = good_csv()
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l},unit")
+            } else {
+                format!("{l},kg")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    fit_fails(s.as_bytes(), &[], &["'unit'", "one level"]);
+}
+
+#[test]
+fn categorical_with_too_many_levels() {
+    let mut s = String::from("id,x\n");
+    for i in 0..300 {
+        s += &format!("P{i:05},{}\n", i % 7);
+    }
+    fit_fails(s.as_bytes(), &[], &["'id'", "identifier", "drop it"]);
+}
+
+#[test]
+fn target_missing_or_with_one_class() {
+    fit_fails(
+        good_csv().as_bytes(),
+        &["--target", "nope"],
+        &["no column 'nope'", "age, city, score, label"],
+    );
+    let s = good_csv().replace(",yes\n", ",no\n");
+    fit_fails(
+        s.as_bytes(),
+        &["--target", "label"],
+        &["'label'", "one class"],
+    );
+}
+
+#[test]
+fn non_finite_numbers() {
+    for bad in ["NaN", "inf", "-Infinity"] {
+        let s = good_csv().replacen("\n21,", &format!("\n{bad},"), 1);
+        fit_fails(
+            s.as_bytes(),
+            &[],
+            &["line 3", "'age'", "not a finite number"],
+        );
+    }
+}
+
+#[test]
+fn invalid_utf8() {
+    let mut bytes = good_csv().into_bytes();
+    let pos = bytes.iter().position(|&b| b == b'O').expect("an O");
+    bytes[pos] = 0xFF;
+    fit_fails(&bytes, &[], &["invalid UTF-8", "line 2"]);
+}
+
+#[test]
+fn unknown_override_column() {
+    fit_fails(
+        good_csv().as_bytes(),
+        &["--categorical", "agee"],
+        &["'agee'", "not in"],
+    );
+}
+
+#[test]
+fn missing_input_file() {
+    let r = run(&[
+        "fit",
+        "--data",
+        "/nonexistent/x.csv",
+        "--out",
+        "/tmp/m.svmodel",
+    ]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("/nonexistent/x.csv"), "{}", r.stderr);
+}
+
+#[test]
+fn bad_model_files_and_zero_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = write(dir.path(), "data.csv", good_csv().as_bytes());
+    let model = dir.path().join("m.svmodel");
+    assert_eq!(fit(&data, &[], &model).code, 0);
+    let bytes = std::fs::read(&model).expect("model");
+    let out = dir.path().join("s.csv");
+    let sample = |m: &Path, rows: &str| {
+        run(&[
+            "sample",
+            "--model",
+            m.to_str().unwrap(),
+            "--rows",
+            rows,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+
+    let r = sample(&model, "0");
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("--rows must be at least 1"),
+        "{}",
+        r.stderr
+    );
+
+    let truncated = write(dir.path(), "t.svmodel", &bytes[..bytes.len() / 2]);
+    let r = sample(&truncated, "5");
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("truncated"), "{}", r.stderr);
+
+    let mut c = bytes.clone();
+    let mid = c.len() / 2;
+    c[mid] ^= 1;
+    let corrupted = write(dir.path(), "c.svmodel", &c);
+    let r = sample(&corrupted, "5");
+    assert!(
+        r.code != 0 && r.stderr.contains("corrupted"),
+        "{}",
+        r.stderr
+    );
+
+    let mut f = bytes.clone();
+    f[8] = 42;
+    let future = write(dir.path(), "f.svmodel", &f);
+    let r = sample(&future, "5");
+    assert!(
+        r.code != 0 && r.stderr.contains("format version 42"),
+        "{}",
+        r.stderr
+    );
+
+    let r = sample(&data, "5");
+    assert!(
+        r.code != 0 && r.stderr.contains("not a synthvol model"),
+        "{}",
+        r.stderr
+    );
+    assert!(!out.exists(), "nothing written on failure");
+}
+
+#[test]
+fn evaluate_rejects_mismatched_tables() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let real = write(dir.path(), "real.csv", good_csv().as_bytes());
+    let other = write(dir.path(), "other.csv", b"age,town\n3,Oslo\n");
+    let r = run(&[
+        "evaluate",
+        "--real",
+        real.to_str().unwrap(),
+        "--synthetic",
+        other.to_str().unwrap(),
+    ]);
+    assert!(
+        r.code != 0 && r.stderr.contains("column 'city' is missing"),
+        "{}",
+        r.stderr
+    );
+    let unseen = write(
+        dir.path(),
+        "u.csv",
+        good_csv().replace("Oslo", "Bergen").as_bytes(),
+    );
+    let r = run(&[
+        "evaluate",
+        "--real",
+        real.to_str().unwrap(),
+        "--synthetic",
+        unseen.to_str().unwrap(),
+    ]);
+    assert!(r.code != 0 && r.stderr.contains("'Bergen'"), "{}", r.stderr);
+}

@@ -1,0 +1,102 @@
+//! Shared fixtures for the integration tests.
+#![allow(dead_code)]
+
+use synthvol::model::{FitOptions, Synthesizer};
+use synthvol::table::{ColumnData, ColumnKind, ColumnSpec, Schema, Table, MISSING};
+use synthvol::train::Progress;
+
+/// A small mixed table: a normal column, an integer column with few values, a skewed column
+/// with 10% missing, a categorical column with missing values, and a binary target.
+pub fn mixed_table(n: usize, seed: u64) -> Table {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut u = || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let (mut a, mut b, mut c, mut d, mut y) = (vec![], vec![], vec![], vec![], vec![]);
+    for _ in 0..n {
+        let z = (-2.0 * u().ln()).sqrt() * (std::f64::consts::TAU * u()).cos();
+        a.push(10.0 + 3.0 * z);
+        b.push((u() * 5.0).floor());
+        c.push(if u() < 0.1 {
+            f64::NAN
+        } else {
+            (u() * 3.0).exp()
+        });
+        d.push(if u() < 0.05 {
+            MISSING
+        } else if z > 0.5 {
+            0
+        } else {
+            (u() * 3.0) as u32
+        });
+        y.push((z + 0.5 * (u() - 0.5) > 0.0) as u32);
+    }
+    let schema = Schema {
+        columns: vec![
+            ColumnSpec {
+                name: "a".into(),
+                kind: ColumnKind::Numeric { integer: false },
+            },
+            ColumnSpec {
+                name: "b".into(),
+                kind: ColumnKind::Numeric { integer: true },
+            },
+            ColumnSpec {
+                name: "c".into(),
+                kind: ColumnKind::Numeric { integer: false },
+            },
+            ColumnSpec {
+                name: "d".into(),
+                kind: ColumnKind::Categorical {
+                    levels: vec!["x".into(), "y".into(), "z".into()],
+                },
+            },
+            ColumnSpec {
+                name: "y".into(),
+                kind: ColumnKind::Categorical {
+                    levels: vec!["no".into(), "yes".into()],
+                },
+            },
+        ],
+    };
+    Table::new(
+        schema,
+        vec![
+            ColumnData::Numeric(a),
+            ColumnData::Numeric(b),
+            ColumnData::Numeric(c),
+            ColumnData::Categorical(d),
+            ColumnData::Categorical(y),
+        ],
+    )
+    .expect("valid table")
+}
+
+/// Small, fast training settings.
+pub fn quick_options(threads: usize) -> FitOptions {
+    let mut o = FitOptions {
+        target: Some("y".into()),
+        layers: vec![32, 32],
+        dim_t: 16,
+        timesteps: 20,
+        seed: 7,
+        threads,
+        ..FitOptions::default()
+    };
+    o.optim.steps = 40;
+    o.optim.batch_size = 64;
+    o
+}
+
+pub fn no_progress() -> impl FnMut(&Progress) -> bool {
+    |_: &Progress| true
+}
+
+pub fn fit(table: &Table, opts: &FitOptions) -> Synthesizer {
+    Synthesizer::fit(table, opts, &mut no_progress()).expect("fit")
+}
