@@ -32,6 +32,57 @@ pub fn blas_threads() -> usize {
     unsafe { openblas_get_num_threads() as usize }
 }
 
+/// Stack size of the threads that run BLAS and LAPACK: OpenBLAS keeps large work arrays on
+/// the stack (its parallel LU overflows a 2 MiB thread stack), and a library cannot rely on
+/// its caller's stack, so all such work runs on threads made here.
+const STACK_BYTES: usize = 64 << 20;
+
+/// Runs `work` on a local pool of `threads` rayon threads (0: all cores) with as many BLAS
+/// threads, while the calling thread relays progress reports: the callback runs only on the
+/// calling thread, each report waits for its answer, and the work sees a `false` answer at
+/// that report (it is expected to stop there).
+pub fn run_parallel<P: Send + Clone, T: Send>(
+    threads: usize,
+    progress: &mut dyn FnMut(&P) -> bool,
+    work: impl FnOnce(&mut dyn FnMut(&P) -> bool) -> T + Send,
+) -> crate::Result<T> {
+    let n = if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .stack_size(STACK_BYTES)
+        .build()
+        .map_err(|e| crate::Error::invalid(format!("cannot start {n} threads: {e}")))?;
+    let (report_tx, report_rx) = std::sync::mpsc::channel::<P>();
+    let (answer_tx, answer_rx) = std::sync::mpsc::channel::<bool>();
+    let joined = std::thread::scope(|s| {
+        let pool = &pool;
+        let handle = s.spawn(move || {
+            pool.install(move || {
+                set_blas_threads(n);
+                let mut relay =
+                    |p: &P| report_tx.send(p.clone()).is_ok() && answer_rx.recv().unwrap_or(false);
+                work(&mut relay)
+            })
+        });
+        let mut go_on = true;
+        for p in report_rx {
+            go_on = go_on && progress(&p);
+            if answer_tx.send(go_on).is_err() {
+                break;
+            }
+        }
+        handle.join()
+    });
+    match joined {
+        Ok(v) => Ok(v),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
 /// Host backend over elements of type `E` (f32 in use, f64 for gradient checks).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CpuBackend<E: Scalar = f32> {

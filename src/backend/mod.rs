@@ -7,7 +7,7 @@
 
 mod cpu;
 
-pub use cpu::{blas_threads, set_blas_threads, CpuBackend};
+pub use cpu::{blas_threads, run_parallel, set_blas_threads, CpuBackend};
 
 use crate::diffusion::{Layout, LossWeights, Schedule};
 

@@ -9,6 +9,7 @@ pub use logistic::{FeatureMap, LogisticRegression};
 
 use serde::Serialize;
 
+use crate::backend::run_parallel;
 use crate::error::{Error, Result};
 use crate::table::{ColumnData, ColumnKind, Table, MISSING};
 
@@ -63,7 +64,20 @@ pub struct Report {
 }
 
 /// Evaluates `synthetic` against `real`; with a target and a holdout, also utility.
+///
+/// Runs on the library's own threads (see [`crate::backend::run_parallel`]).
 pub fn evaluate(
+    real: &Table,
+    synthetic: &Table,
+    holdout: Option<&Table>,
+    target: Option<&str>,
+) -> Result<Report> {
+    run_parallel::<(), _>(0, &mut |_| true, |_| {
+        evaluate_here(real, synthetic, holdout, target)
+    })?
+}
+
+fn evaluate_here(
     real: &Table,
     synthetic: &Table,
     holdout: Option<&Table>,

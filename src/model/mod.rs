@@ -9,7 +9,7 @@ use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{set_blas_threads, Backend, CpuBackend, DiffusionOps};
+use crate::backend::{run_parallel, Backend, CpuBackend, DiffusionOps};
 use crate::diffusion::{uniform, Layout, Schedule};
 use crate::encode::{check_trainable, Encoder};
 use crate::error::{Error, Result};
@@ -71,51 +71,6 @@ pub struct Synthesizer {
     /// EMA weights, used for sampling.
     pub weights: Vec<f32>,
     pub record: TrainingRecord,
-}
-
-/// Runs `work` on a local pool of `threads` rayon threads (0: all cores) with as many BLAS
-/// threads, while the calling thread relays progress: the callback runs only on the calling
-/// thread, each report waits for its answer, and a `false` answer cancels the work at that
-/// report.
-pub(crate) fn run_parallel<T: Send>(
-    threads: usize,
-    progress: ProgressFn,
-    work: impl FnOnce(ProgressFn) -> T + Send,
-) -> Result<T> {
-    let n = if threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        threads
-    };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build()
-        .map_err(|e| Error::invalid(format!("cannot start {n} threads: {e}")))?;
-    let (report_tx, report_rx) = std::sync::mpsc::channel::<Progress>();
-    let (answer_tx, answer_rx) = std::sync::mpsc::channel::<bool>();
-    let joined = std::thread::scope(|s| {
-        let pool = &pool;
-        let handle = s.spawn(move || {
-            pool.install(move || {
-                set_blas_threads(n);
-                let mut relay =
-                    |p: &Progress| report_tx.send(*p).is_ok() && answer_rx.recv().unwrap_or(false);
-                work(&mut relay)
-            })
-        });
-        let mut go_on = true;
-        for p in report_rx {
-            go_on = go_on && progress(&p);
-            if answer_tx.send(go_on).is_err() {
-                break;
-            }
-        }
-        handle.join()
-    });
-    match joined {
-        Ok(v) => Ok(v),
-        Err(panic) => std::panic::resume_unwind(panic),
-    }
 }
 
 impl Synthesizer {
