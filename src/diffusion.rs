@@ -194,7 +194,7 @@ pub fn loss_grad_row(
         let m = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let mut sp = 0.0f32;
         for i in 0..k {
-            p[i] = (z[i] - m).exp();
+            p[i] = (z[i] - m).max(-80.0).exp();
             sp += p[i];
         }
         let mut su = 0.0f32;
@@ -360,7 +360,7 @@ pub fn p_sample_row(
         scratch.clear();
         let mut sp = 0.0f32;
         for &zi in z {
-            let e = (zi - m).exp();
+            let e = (zi - m).max(-80.0).exp();
             sp += e;
             scratch.push(e);
         }

@@ -11,7 +11,7 @@ use crate::backend::{AdamStep, Backend, DiffusionOps};
 use crate::diffusion::{Layout, LossWeights, Schedule};
 use crate::encode::Encoded;
 use crate::error::{Error, Result};
-use crate::nn::Denoiser;
+use crate::nn::{Denoiser, Workspace};
 
 /// Optimiser settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,142 +58,157 @@ pub struct Trained {
     pub loss_history: Vec<(usize, f64)>,
 }
 
-/// Trains `net` from `init` on encoded rows.
-#[allow(clippy::too_many_arguments)]
-pub fn train<B: DiffusionOps>(
-    be: &B,
-    net: &Denoiser,
-    layout: &Layout,
-    sched: &Schedule,
-    data: &Encoded,
-    cfg: &OptimConfig,
-    init: &[f32],
-    seed: u64,
-    progress: ProgressFn,
-) -> Result<Trained> {
-    let n = data.n;
-    let w = layout.width();
-    if n == 0 {
-        return Err(Error::data("no rows to train on"));
-    }
-    if cfg.steps == 0 || cfg.batch_size == 0 {
-        return Err(Error::invalid("steps and batch size must be at least 1"));
-    }
-    if !(cfg.lr > 0.0 && cfg.lr.is_finite()) {
-        return Err(Error::invalid(format!(
-            "learning rate must be positive, got {}",
-            cfg.lr
-        )));
-    }
-    let batch = cfg.batch_size.min(n);
-    let all = be_upload(be, &data.x);
-    let labels_all: Vec<f32> = data
-        .labels
-        .as_ref()
-        .map_or_else(Vec::new, |l| l.iter().map(|&c| c as f32).collect());
-    let labels_all = be_upload(be, &labels_all);
-    let mut ws = net.workspace(be, batch);
-    let mut x0 = be.alloc(batch * w);
-    let mut eps = be.alloc(batch * layout.n_num.max(1));
-    let mut row_loss = be.alloc(batch);
-    let mut idx_buf = be.alloc(batch);
-    let mut params = be_upload(be, init);
-    let mut ema = be_upload(be, init);
-    let mut grads = be.alloc(net.n_params);
-    let mut m = be.alloc(net.n_params);
-    let mut v = be.alloc(net.n_params);
+/// The state of a training run: parameters, optimizer moments, EMA and every buffer a step
+/// touches, allocated once.
+pub struct Trainer<'a, B: DiffusionOps> {
+    be: &'a B,
+    net: &'a Denoiser,
+    layout: &'a Layout,
+    sched: &'a Schedule,
+    cfg: OptimConfig,
+    n: usize,
+    batch: usize,
+    all: B::Buf,
+    labels_all: B::Buf,
+    ws: Workspace<B>,
+    x0: B::Buf,
+    eps: B::Buf,
+    row_loss: B::Buf,
+    idx_buf: B::Buf,
+    params: B::Buf,
+    ema: B::Buf,
+    grads: B::Buf,
+    m: B::Buf,
+    v: B::Buf,
+    rng: Xoshiro256PlusPlus,
+    perm: Vec<u32>,
+    cursor: usize,
+    idx_host: Vec<f32>,
+    t_host: Vec<f32>,
+    loss_host: Vec<f32>,
+    weights: LossWeights,
+    noise_seed: u64,
+}
 
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut perm: Vec<u32> = (0..n as u32).collect();
-    let mut cursor = n; // forces a shuffle before the first batch
-    let mut idx_host = vec![0f32; batch];
-    let mut t_host = vec![0f32; batch];
-    let mut loss_host = vec![0f32; batch];
-    let weights = LossWeights::new(layout, batch);
+impl<'a, B: DiffusionOps> Trainer<'a, B> {
+    /// Uploads the rows and the initial parameters and allocates every buffer.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(be: &'a B, net: &'a Denoiser, layout: &'a Layout, sched: &'a Schedule, data: &Encoded, cfg: &OptimConfig, init: &[f32], seed: u64) -> Result<Self> {
+        let n = data.n;
+        if n == 0 {
+            return Err(Error::data("no rows to train on"));
+        }
+        if cfg.steps == 0 || cfg.batch_size == 0 {
+            return Err(Error::invalid("steps and batch size must be at least 1"));
+        }
+        if !(cfg.lr > 0.0 && cfg.lr.is_finite()) {
+            return Err(Error::invalid(format!("learning rate must be positive, got {}", cfg.lr)));
+        }
+        if init.len() != net.n_params || data.x.len() != n * layout.width() {
+            return Err(Error::invalid("initial parameters or rows do not match the network"));
+        }
+        let batch = cfg.batch_size.min(n);
+        let w = layout.width();
+        let labels: Vec<f32> = data.labels.as_ref().map_or_else(Vec::new, |l| l.iter().map(|&c| c as f32).collect());
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let noise_seed = rng.next_u64();
+        let mut ws = net.workspace(be, batch);
+        net.set_time_table(be, &mut ws, sched.steps);
+        Ok(Trainer {
+            be,
+            net,
+            layout,
+            sched,
+            cfg: cfg.clone(),
+            n,
+            batch,
+            all: be_upload(be, &data.x),
+            labels_all: be_upload(be, &labels),
+            ws,
+            x0: be.alloc(batch * w),
+            eps: be.alloc(batch * layout.n_num.max(1)),
+            row_loss: be.alloc(batch),
+            idx_buf: be.alloc(batch),
+            params: be_upload(be, init),
+            ema: be_upload(be, init),
+            grads: be.alloc(net.n_params),
+            m: be.alloc(net.n_params),
+            v: be.alloc(net.n_params),
+            rng,
+            perm: (0..n as u32).collect(),
+            cursor: n, // forces a shuffle before the first batch
+            idx_host: vec![0f32; batch],
+            t_host: vec![0f32; batch],
+            loss_host: vec![0f32; batch],
+            weights: LossWeights::new(layout, batch),
+            noise_seed,
+        })
+    }
+
+    /// One optimisation step (0-based `step` sets the learning rate and the noise stream);
+    /// returns the batch's mean loss.
+    pub fn step(&mut self, step: usize) -> Result<f64> {
+        let (be, net, layout, sched) = (self.be, self.net, self.layout, self.sched);
+        let (n, batch, w) = (self.n, self.batch, layout.width());
+        if self.cursor + batch > n {
+            for i in (1..n).rev() {
+                let j = (self.rng.next_u64() % (i as u64 + 1)) as usize;
+                self.perm.swap(i, j);
+            }
+            self.cursor = 0;
+        }
+        for (d, &s) in self.idx_host.iter_mut().zip(&self.perm[self.cursor..self.cursor + batch]) {
+            *d = s as f32;
+        }
+        self.cursor += batch;
+        for tv in self.t_host.iter_mut() {
+            *tv = (self.rng.next_u64() % sched.steps as u64) as f32;
+        }
+        let ws = &mut self.ws;
+        be.upload(&mut self.idx_buf, 0, &self.idx_host);
+        be.upload(&mut ws.t, 0, &self.t_host);
+        be.gather_rows(&self.all, 0, &self.idx_buf, batch, w, &mut self.x0);
+        if net.embed.is_some() {
+            be.gather_rows(&self.labels_all, 0, &self.idx_buf, batch, 1, &mut ws.y);
+        }
+        be.q_sample(layout, sched, &self.x0, &ws.t, batch, self.noise_seed, step as u64, &mut ws.x, &mut self.eps);
+        net.forward(be, &self.params, ws, batch);
+        be.loss_grad(layout, sched, &ws.out, &self.x0, &ws.x, &self.eps, &ws.t, batch, self.weights, &mut ws.dout, &mut self.row_loss);
+        net.backward(be, &self.params, &mut self.grads, ws, batch, false);
+        let lr = self.cfg.lr * (1.0 - step as f64 / self.cfg.steps as f64);
+        // EMA warm-up: early on, a fixed rate of 0.999 would leave the sampling weights mostly
+        // at their random initial values (0.999^300 ≈ 0.74), a blend that samples badly.
+        let ema_rate = self.cfg.ema_rate.min((1.0 + step as f64) / (10.0 + step as f64));
+        let s = AdamStep { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: self.cfg.weight_decay, t: step as u64 + 1, ema_rate };
+        be.adamw(&mut self.params, &self.grads, &mut self.m, &mut self.v, &mut self.ema, net.n_params, s);
+        be.download(&self.row_loss, 0, &mut self.loss_host);
+        let l = self.loss_host.iter().map(|&x| x as f64).sum::<f64>() / batch as f64;
+        if !l.is_finite() {
+            return Err(Error::numerical(format!("training diverged at step {} (loss {l}); try a smaller learning rate", step + 1)));
+        }
+        Ok(l)
+    }
+
+    /// The trained parameters and their EMA.
+    pub fn finish(self) -> (Vec<f32>, Vec<f32>) {
+        let mut p = vec![0f32; self.net.n_params];
+        let mut e = vec![0f32; self.net.n_params];
+        self.be.download(&self.params, 0, &mut p);
+        self.be.download(&self.ema, 0, &mut e);
+        (p, e)
+    }
+}
+
+/// Trains `net` from `init` on encoded rows for `cfg.steps` steps.
+#[allow(clippy::too_many_arguments)]
+pub fn train<B: DiffusionOps>(be: &B, net: &Denoiser, layout: &Layout, sched: &Schedule, data: &Encoded, cfg: &OptimConfig, init: &[f32], seed: u64, progress: ProgressFn) -> Result<Trained> {
+    let mut trainer = Trainer::new(be, net, layout, sched, data, cfg, init, seed)?;
     let window = (cfg.steps / 100).max(1);
     let (mut win_sum, mut win_n) = (0.0f64, 0usize);
     let mut history = Vec::new();
     let mut last_loss = f64::NAN;
-    let noise_seed = rng.next_u64();
     for step in 0..cfg.steps {
-        if cursor + batch > n {
-            for i in (1..n).rev() {
-                let j = (rng.next_u64() % (i as u64 + 1)) as usize;
-                perm.swap(i, j);
-            }
-            cursor = 0;
-        }
-        for (d, &s) in idx_host.iter_mut().zip(&perm[cursor..cursor + batch]) {
-            *d = s as f32;
-        }
-        cursor += batch;
-        for tv in t_host.iter_mut() {
-            *tv = (rng.next_u64() % sched.steps as u64) as f32;
-        }
-        be.upload(&mut idx_buf, 0, &idx_host);
-        be.upload(&mut ws.t, 0, &t_host);
-        be.gather_rows(&all, 0, &idx_buf, batch, w, &mut x0);
-        if net.embed.is_some() {
-            be.gather_rows(&labels_all, 0, &idx_buf, batch, 1, &mut ws.y);
-        }
-        be.q_sample(
-            layout,
-            sched,
-            &x0,
-            &ws.t,
-            batch,
-            noise_seed,
-            step as u64,
-            &mut ws.x,
-            &mut eps,
-        );
-        net.forward(be, &params, &mut ws, batch);
-        be.loss_grad(
-            layout,
-            sched,
-            &ws.out,
-            &x0,
-            &ws.x,
-            &eps,
-            &ws.t,
-            batch,
-            weights,
-            &mut ws.dout,
-            &mut row_loss,
-        );
-        net.backward(be, &params, &mut grads, &mut ws, batch, false);
-        let lr = cfg.lr * (1.0 - step as f64 / cfg.steps as f64);
-        // EMA warm-up: early on, a fixed rate of 0.999 would leave the sampling weights mostly
-        // at their random initial values (0.999^300 ≈ 0.74), a blend that samples badly.
-        let ema_rate = cfg.ema_rate.min((1.0 + step as f64) / (10.0 + step as f64));
-        let s = AdamStep {
-            lr,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: cfg.weight_decay,
-            t: step as u64 + 1,
-            ema_rate,
-        };
-        be.adamw(
-            &mut params,
-            &grads,
-            &mut m,
-            &mut v,
-            &mut ema,
-            net.n_params,
-            s,
-        );
-
-        be.download(&row_loss, 0, &mut loss_host);
-        let l = loss_host.iter().map(|&x| x as f64).sum::<f64>() / batch as f64;
-        if !l.is_finite() {
-            return Err(Error::numerical(format!(
-                "training diverged at step {} (loss {l}); try a smaller learning rate",
-                step + 1
-            )));
-        }
-        win_sum += l;
+        win_sum += trainer.step(step)?;
         win_n += 1;
         if win_n == window || step + 1 == cfg.steps {
             last_loss = win_sum / win_n as f64;
@@ -201,25 +216,13 @@ pub fn train<B: DiffusionOps>(
             win_sum = 0.0;
             win_n = 0;
         }
-        let p = Progress {
-            stage: "train",
-            done: step + 1,
-            total: cfg.steps,
-            loss: last_loss,
-        };
+        let p = Progress { stage: "train", done: step + 1, total: cfg.steps, loss: last_loss };
         if !progress(&p) {
             return Err(Error::cancelled());
         }
     }
-    let mut out_params = vec![0f32; net.n_params];
-    let mut out_ema = vec![0f32; net.n_params];
-    be.download(&params, 0, &mut out_params);
-    be.download(&ema, 0, &mut out_ema);
-    Ok(Trained {
-        params: out_params,
-        ema: out_ema,
-        loss_history: history,
-    })
+    let (params, ema) = trainer.finish();
+    Ok(Trained { params, ema, loss_history: history })
 }
 
 fn be_upload<B: Backend<Elem = f32>>(be: &B, host: &[f32]) -> B::Buf {

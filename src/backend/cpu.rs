@@ -12,8 +12,14 @@ use rayon::prelude::*;
 use super::{Act, AdamStep, Backend, DiffusionOps, Gemm, Scalar};
 use crate::diffusion::{self, Layout, LossWeights, Schedule};
 
-/// Rows per rayon task: small enough to balance, large enough to amortise the dispatch.
-const MIN_ROWS: usize = 16;
+/// Elements per rayon task: below this, waking another thread costs more than it saves.
+const MIN_ELEMS: usize = 32 * 1024;
+
+/// Rows per rayon task for rows of `cols` elements.
+#[inline]
+fn min_rows(cols: usize) -> usize {
+    (MIN_ELEMS / cols.max(1)).max(1)
+}
 
 extern "C" {
     fn openblas_set_num_threads(n: libc::c_int);
@@ -187,7 +193,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         let b = &bias[bias_off..bias_off + cols];
         let x = &mut x[..rows * cols];
         match out {
-            None => x.par_chunks_mut(cols).with_min_len(MIN_ROWS).for_each(|r| {
+            None => x.par_chunks_mut(cols).with_min_len(min_rows(cols)).for_each(|r| {
                 for (v, &bb) in r.iter_mut().zip(b) {
                     *v = apply(act, *v + bb);
                 }
@@ -195,7 +201,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
             Some(out) => x
                 .par_chunks_mut(cols)
                 .zip(out[..rows * cols].par_chunks_mut(cols))
-                .with_min_len(MIN_ROWS)
+                .with_min_len(min_rows(cols))
                 .for_each(|(r, o)| {
                     for ((v, &bb), o) in r.iter_mut().zip(b).zip(o.iter_mut()) {
                         *v = *v + bb;
@@ -209,7 +215,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         dst[..len]
             .par_iter_mut()
             .zip(&src[..len])
-            .with_min_len(4096)
+            .with_min_len(MIN_ELEMS)
             .for_each(|(d, &s)| *d = *d + apply(act, s));
     }
 
@@ -217,7 +223,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         let it = g[..len]
             .par_iter_mut()
             .zip(&saved[..len])
-            .with_min_len(4096);
+            .with_min_len(MIN_ELEMS);
         match act {
             Act::Identity => {}
             Act::Relu => it.for_each(|(g, &s)| {
@@ -253,7 +259,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         out[..rows * dim]
             .par_chunks_mut(dim)
             .zip(&t[..rows])
-            .with_min_len(MIN_ROWS)
+            .with_min_len(min_rows(dim))
             .for_each(|(o, &tv)| {
                 let tv = tv.to_f64();
                 for i in 0..half {
@@ -280,7 +286,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         dst[..rows * cols]
             .par_chunks_mut(cols)
             .zip(&idx[..rows])
-            .with_min_len(MIN_ROWS)
+            .with_min_len(min_rows(cols))
             .for_each(|(d, &i)| {
                 let s = table_off + i.to_f64() as usize * cols;
                 d.copy_from_slice(&table[s..s + cols]);
@@ -361,7 +367,7 @@ impl DiffusionOps for CpuBackend<f32> {
             .par_chunks_mut(w)
             .zip(eps[..rows * nn].par_chunks_mut(nn))
             .enumerate()
-            .with_min_len(MIN_ROWS)
+            .with_min_len(min_rows(8 * layout.width()))
             .for_each(|(i, (xr, er))| {
                 let mut rng = diffusion::row_rng(seed, stream, i as u64);
                 let er = &mut er[..layout.n_num];
@@ -397,7 +403,7 @@ impl DiffusionOps for CpuBackend<f32> {
             .par_chunks_mut(wd)
             .zip(row_loss[..rows].par_iter_mut())
             .enumerate()
-            .with_min_len(MIN_ROWS)
+            .with_min_len(min_rows(8 * layout.width()))
             .for_each_init(Vec::new, |scratch, (i, (d, l))| {
                 let r = i * wd..(i + 1) * wd;
                 *l = diffusion::loss_grad_row(
@@ -420,7 +426,7 @@ impl DiffusionOps for CpuBackend<f32> {
         x[..rows * w]
             .par_chunks_mut(w)
             .enumerate()
-            .with_min_len(MIN_ROWS)
+            .with_min_len(min_rows(8 * layout.width()))
             .for_each(|(i, xr)| {
                 let mut rng = diffusion::row_rng(seed, stream, i as u64);
                 diffusion::prior_row(layout, xr, &mut rng);
@@ -443,7 +449,7 @@ impl DiffusionOps for CpuBackend<f32> {
             .par_chunks_mut(w)
             .zip(out[..rows * w].par_chunks(w))
             .enumerate()
-            .with_min_len(MIN_ROWS)
+            .with_min_len(min_rows(8 * layout.width()))
             .for_each_init(Vec::new, |scratch, (i, (xr, o))| {
                 let mut rng = diffusion::row_rng(seed, stream, i as u64);
                 diffusion::p_sample_row(layout, sched, t, o, xr, &mut rng, scratch);

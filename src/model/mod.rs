@@ -2,8 +2,10 @@
 //! fit, sample, and a versioned, checksummed file format.
 
 mod format;
+mod sampler;
 
 pub use format::FORMAT_VERSION;
+pub use sampler::Sampler;
 
 use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -152,25 +154,11 @@ impl Synthesizer {
         self.encoder.decode(&x, labels.as_deref(), n)
     }
 
-    fn sample_encoded<B: DiffusionOps>(
-        &self,
-        be: &B,
-        n: usize,
-        seed: u64,
-        batch: usize,
-        progress: ProgressFn,
-    ) -> Result<(Vec<f32>, Option<Vec<u32>>)> {
-        let net = Denoiser::new(self.net.clone());
-        let layout = Layout {
-            n_num: self.encoder.n_numeric(),
-            blocks: self.encoder.block_sizes(),
-        };
-        let sched = Schedule::cosine(self.timesteps);
+    fn sample_encoded<B: DiffusionOps>(&self, be: &B, n: usize, seed: u64, batch: usize, progress: ProgressFn) -> Result<(Vec<f32>, Option<Vec<u32>>)> {
+        let layout = Layout { n_num: self.encoder.n_numeric(), blocks: self.encoder.block_sizes() };
         let w = layout.width();
         let batch = batch.min(n);
-        let mut params = be.alloc(net.n_params);
-        be.upload(&mut params, 0, &self.weights);
-        let mut ws = net.workspace(be, batch);
+        let mut sampler = Sampler::new(be, &self.net, layout, self.timesteps, &self.weights, batch);
         let mut x = vec![0f32; n * w];
         let labels = self.draw_labels(n, seed);
         let n_batches = n.div_ceil(batch);
@@ -183,34 +171,19 @@ impl Synthesizer {
                 for (d, &c) in y_host.iter_mut().zip(&l[lo..lo + rows]) {
                     *d = c as f32;
                 }
-                be.upload(&mut ws.y, 0, &y_host[..rows]);
+                sampler.set_labels(&y_host[..rows]);
             }
+            // Streams: batch index in the high bits, the step (or all ones for x_T) below.
             let stream0 = (b as u64) << 32;
-            be.prior(&layout, &mut ws.x, rows, seed, stream0 | 0xFFFF_FFFF);
+            sampler.prior(rows, seed, stream0 | 0xFFFF_FFFF);
             for t in (0..self.timesteps).rev() {
-                be.fill(&mut ws.t, 0, rows, t as f64);
-                net.forward(be, &params, &mut ws, rows);
-                be.p_sample(
-                    &layout,
-                    &sched,
-                    t,
-                    &ws.out,
-                    &mut ws.x,
-                    rows,
-                    seed,
-                    stream0 | t as u64,
-                );
-                let p = Progress {
-                    stage: "sample",
-                    done: b * self.timesteps + (self.timesteps - t),
-                    total,
-                    loss: f64::NAN,
-                };
+                sampler.step(t, rows, seed, stream0 | t as u64);
+                let p = Progress { stage: "sample", done: b * self.timesteps + (self.timesteps - t), total, loss: f64::NAN };
                 if !progress(&p) {
                     return Err(Error::cancelled());
                 }
             }
-            be.download(&ws.x, 0, &mut x[lo * w..(lo + rows) * w]);
+            sampler.download(&mut x[lo * w..(lo + rows) * w]);
         }
         Ok((x, labels))
     }

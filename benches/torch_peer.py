@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""PyTorch peer for `cargo bench --bench engine`: the identical TabDDPM denoiser (MLPDiffusion:
+input 107, time embedding 128, label embedding, [Linear -> ReLU] blocks, AdamW), timed on the
+same machine in the same run. Prints a table, or JSON with --json (read by the Rust bench).
+
+Run: python3 benches/torch_peer.py [--json] [--quick]   (needs torch; uses 2 threads or
+$SYNTHVOL_TORCH_THREADS)."""
+import json
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+D_IN, DIM_T, N_CLASSES = 107, 128, 2
+
+
+def timestep_embedding(t, dim, max_period=10000):
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)
+    args = t[:, None].float() * freqs[None]
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+class MLPDiffusion(nn.Module):
+    def __init__(self, layers):
+        super().__init__()
+        self.proj = nn.Linear(D_IN, DIM_T)
+        self.time_embed = nn.Sequential(nn.Linear(DIM_T, DIM_T), nn.SiLU(), nn.Linear(DIM_T, DIM_T))
+        self.label_emb = nn.Embedding(N_CLASSES, DIM_T)
+        blocks, prev = [], DIM_T
+        for w in layers:
+            blocks += [nn.Linear(prev, w), nn.ReLU()]
+            prev = w
+        self.mlp = nn.Sequential(*blocks, nn.Linear(prev, D_IN))
+
+    def forward(self, x, t, y):
+        emb = self.time_embed(timestep_embedding(t, DIM_T)) + F.silu(self.label_emb(y))
+        return self.mlp(self.proj(x) + emb)
+
+
+def median(v):
+    v = sorted(v)
+    return v[len(v) // 2]
+
+
+def bench(layers, batch, train_reps, fwd_reps):
+    torch.manual_seed(0)
+    model = MLPDiffusion(layers)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+    x = torch.randn(batch, D_IN)
+    target = torch.randn(batch, D_IN)
+    t = torch.randint(0, 1000, (batch,))
+    y = torch.randint(0, N_CLASSES, (batch,))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = F.mse_loss(model(x, t, y), target)
+        loss.backward()
+        opt.step()
+
+    step()
+    times = []
+    for _ in range(train_reps):
+        s = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - s)
+    xs, ts, ys = torch.randn(10_000, D_IN), torch.full((10_000,), 500), torch.randint(0, N_CLASSES, (10_000,))
+    fwd = []
+    with torch.no_grad():
+        model(xs, ts, ys)
+        for _ in range(fwd_reps):
+            s = time.perf_counter()
+            model(xs, ts, ys)
+            fwd.append(time.perf_counter() - s)
+    return {"train_s": median(times), "sample_forward_s": median(fwd), "params": sum(p.numel() for p in model.parameters())}
+
+
+def main():
+    torch.set_num_threads(int(os.environ.get("SYNTHVOL_TORCH_THREADS", "2")))
+    quick = "--quick" in sys.argv
+    out = {
+        "version": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "big": bench([256, 1024, 1024, 1024, 1024, 256], 1024, 3 if quick else 10, 2 if quick else 5),
+        "small": bench([256, 256], 256, 50 if quick else 300, 5 if quick else 20),
+    }
+    if "--json" in sys.argv:
+        print(json.dumps(out))
+    else:
+        for k in ("big", "small"):
+            r = out[k]
+            print(f"{k}: {r['params']} params, train step {r['train_s']*1e3:.2f} ms, forward@10k {r['sample_forward_s']*1e3:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
