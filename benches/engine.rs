@@ -16,7 +16,10 @@ use synthvol::train::{OptimConfig, Trainer};
 
 /// Adult-like row: 6 numeric columns and one-hot blocks adding up to 107 inputs (as PEERS.md).
 fn layout() -> Layout {
-    Layout { n_num: 6, blocks: vec![9, 16, 7, 15, 6, 5, 2, 41] }
+    Layout {
+        n_num: 6,
+        blocks: vec![9, 16, 7, 15, 6, 5, 2, 41],
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -26,11 +29,15 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn time_n(reps: usize, mut f: impl FnMut()) -> f64 {
     f(); // warm-up
-    median((0..reps).map(|_| {
-        let t = Instant::now();
-        f();
-        t.elapsed().as_secs_f64()
-    }).collect())
+    median(
+        (0..reps)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64()
+            })
+            .collect(),
+    )
 }
 
 fn data(layout: &Layout, n: usize) -> Encoded {
@@ -46,7 +53,11 @@ fn data(layout: &Layout, n: usize) -> Encoded {
             off += k;
         }
     }
-    Encoded { x, labels: Some((0..n).map(|i| (i % 2) as u32).collect()), n }
+    Encoded {
+        x,
+        labels: Some((0..n).map(|i| (i % 2) as u32).collect()),
+        n,
+    }
 }
 
 struct Row {
@@ -57,17 +68,33 @@ struct Row {
     sample_gflops: f64,
 }
 
-fn bench_net(name: &'static str, layers: Vec<usize>, batch: usize, train_reps: usize, sample_reps: usize) -> Row {
+fn bench_net(
+    name: &'static str,
+    layers: Vec<usize>,
+    batch: usize,
+    train_reps: usize,
+    sample_reps: usize,
+) -> Row {
     let be = CpuBackend::<f32>::new();
     let layout = layout();
-    let cfg = DenoiserConfig { d_in: layout.width(), dim_t: 128, layers, n_classes: 2 };
+    let cfg = DenoiserConfig {
+        d_in: layout.width(),
+        dim_t: 128,
+        layers,
+        n_classes: 2,
+    };
     let net = Denoiser::new(cfg.clone());
     let sched = Schedule::cosine(1000);
     let d = data(&layout, batch * 4);
     let init = net.init_params(1);
-    let optim = OptimConfig { steps: 1_000_000, batch_size: batch, ..OptimConfig::default() };
+    let optim = OptimConfig {
+        steps: 1_000_000,
+        batch_size: batch,
+        ..OptimConfig::default()
+    };
     let macs = net.macs_per_row() as f64;
-    let mut trainer = Trainer::new(&be, &net, &layout, &sched, &d, &optim, &init, 2).expect("trainer");
+    let mut trainer =
+        Trainer::new(&be, &net, &layout, &sched, &d, &optim, &init, 2).expect("trainer");
     let mut step = 0;
     let train_s = time_n(train_reps, || {
         trainer.step(step).expect("step");
@@ -82,7 +109,13 @@ fn bench_net(name: &'static str, layers: Vec<usize>, batch: usize, train_reps: u
         sampler.step(t, rows, 1, t as u64);
         t -= 1;
     });
-    Row { name, train_s, train_gflops: 6.0 * macs * batch as f64 / train_s / 1e9, sample_s, sample_gflops: 2.0 * macs * rows as f64 / sample_s / 1e9 }
+    Row {
+        name,
+        train_s,
+        train_gflops: 6.0 * macs * batch as f64 / train_s / 1e9,
+        sample_s,
+        sample_gflops: 2.0 * macs * rows as f64 / sample_s / 1e9,
+    }
 }
 
 fn sgemm_gflops() -> f64 {
@@ -91,7 +124,15 @@ fn sgemm_gflops() -> f64 {
     let a = vec![0.5f32; n * n];
     let b = vec![0.25f32; n * n];
     let mut c = be.alloc(n * n);
-    let g = Gemm { trans_a: false, trans_b: false, m: n, n, k: n, alpha: 1.0, beta: 0.0 };
+    let g = Gemm {
+        trans_a: false,
+        trans_b: false,
+        m: n,
+        n,
+        k: n,
+        alpha: 1.0,
+        beta: 0.0,
+    };
     let s = time_n(5, || be.gemm(g, &a, 0, &b, 0, &mut c, 0));
     2.0 * (n as f64).powi(3) / s / 1e9
 }
@@ -106,7 +147,13 @@ fn torch_figures(quick: bool) -> Option<serde_json::Value> {
     }
     let out = cmd.output().ok()?;
     if !out.status.success() {
-        eprintln!("(PyTorch peer not run: {})", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("no torch"));
+        eprintln!(
+            "(PyTorch peer not run: {})",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("no torch")
+        );
         return None;
     }
     serde_json::from_slice(&out.stdout).ok()
@@ -116,13 +163,31 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let (rows, ceiling) = run_parallel::<(), _>(0, &mut |_| true, |_| {
         let ceiling = sgemm_gflops();
-        let big = bench_net("TabDDPM Adult [256,1024×4,256] batch 1024", vec![256, 1024, 1024, 1024, 1024, 256], 1024, if quick { 3 } else { 10 }, if quick { 2 } else { 5 });
-        let small = bench_net("small [256,256] batch 256", vec![256, 256], 256, if quick { 50 } else { 300 }, if quick { 5 } else { 20 });
+        let big = bench_net(
+            "TabDDPM Adult [256,1024×4,256] batch 1024",
+            vec![256, 1024, 1024, 1024, 1024, 256],
+            1024,
+            if quick { 3 } else { 10 },
+            if quick { 2 } else { 5 },
+        );
+        let small = bench_net(
+            "small [256,256] batch 256",
+            vec![256, 256],
+            256,
+            if quick { 50 } else { 300 },
+            if quick { 5 } else { 20 },
+        );
         (vec![big, small], ceiling)
     })
     .expect("threads");
-    println!("threads: {}, OpenBLAS sgemm 2048³: {ceiling:.1} GFLOP/s", synthvol::backend::blas_threads());
-    println!("{:<44} {:>12} {:>9} {:>10} {:>16} {:>9}", "network", "train step", "GFLOP/s", "% sgemm", "sampling step*", "GFLOP/s");
+    println!(
+        "threads: {}, OpenBLAS sgemm 2048³: {ceiling:.1} GFLOP/s",
+        synthvol::backend::blas_threads()
+    );
+    println!(
+        "{:<44} {:>12} {:>9} {:>10} {:>16} {:>9}",
+        "network", "train step", "GFLOP/s", "% sgemm", "sampling step*", "GFLOP/s"
+    );
     for r in &rows {
         println!(
             "{:<44} {:>9.2} ms {:>9.1} {:>9.0}% {:>13.1} ms {:>9.1}",
@@ -136,10 +201,16 @@ fn main() {
     }
     println!("* one denoising step for 10,000 rows (forward pass + ancestral update)");
     // PEERS.md medians (PyTorch 2.15, 2 threads, a machine of this kind), for when torch is absent.
-    let peers = [(0.19f64, 0.26f64, 0.76f64, 0.90f64), (0.0039, 0.0039, 0.049, 0.049)];
+    let peers = [
+        (0.19f64, 0.26f64, 0.76f64, 0.90f64),
+        (0.0039, 0.0039, 0.049, 0.049),
+    ];
     match torch_figures(quick) {
         Some(t) => {
-            println!("PyTorch, same run (torch {}):", t["version"].as_str().unwrap_or("?"));
+            println!(
+                "PyTorch, same run (torch {}):",
+                t["version"].as_str().unwrap_or("?")
+            );
             for (r, key) in rows.iter().zip(["big", "small"]) {
                 let tt = t[key]["train_s"].as_f64().unwrap_or(f64::NAN);
                 let ts = t[key]["sample_forward_s"].as_f64().unwrap_or(f64::NAN);

@@ -226,10 +226,10 @@ pub fn loss_grad_row(
                 val(h0) + val(ht) + (k - 2) as f32 * q_cold * b_cold
             };
             let mut kl = 0.0f32;
-            for i in 0..k {
+            for (i, &pi_i) in pi.iter().enumerate() {
                 let th = val(i) / norm;
                 if th > 0.0 {
-                    kl += th * (th.ln() - pi[i].max(f32::MIN_POSITIVE).ln());
+                    kl += th * (th.ln() - pi_i.max(f32::MIN_POSITIVE).ln());
                 }
             }
             (
@@ -505,13 +505,13 @@ mod tests {
                         .collect();
                     // r_l = Σ_i p(x0 = i | x_t) q(x_{t−1} = l | x_t, x0 = i)
                     let mut r = vec![0.0; k];
-                    for i in 0..k {
+                    for (i, &post_i) in post.iter().enumerate() {
                         let q: Vec<f64> = (0..k)
                             .map(|l| (abp * (l == i) as u8 as f64 + (1.0 - abp) / kf) * b[l])
                             .collect();
                         let qs: f64 = q.iter().sum();
                         for l in 0..k {
-                            r[l] += post[i] / z * q[l] / qs;
+                            r[l] += post_i / z * q[l] / qs;
                         }
                     }
                     let out: Vec<f32> = if t == 0 {

@@ -267,30 +267,75 @@ impl Denoiser {
 
     /// As [`Denoiser::forward`] when every row has the timestep of row 0 (sampling): the time
     /// MLP runs once and its output is added to every row.
-    pub fn forward_shared_t<B: Backend>(&self, be: &B, params: &B::Buf, ws: &mut Workspace<B>, rows: usize) {
+    pub fn forward_shared_t<B: Backend>(
+        &self,
+        be: &B,
+        params: &B::Buf,
+        ws: &mut Workspace<B>,
+        rows: usize,
+    ) {
         self.forward_impl(be, params, ws, rows, true);
     }
 
-    fn forward_impl<B: Backend>(&self, be: &B, params: &B::Buf, ws: &mut Workspace<B>, rows: usize, shared_t: bool) {
+    fn forward_impl<B: Backend>(
+        &self,
+        be: &B,
+        params: &B::Buf,
+        ws: &mut Workspace<B>,
+        rows: usize,
+        shared_t: bool,
+    ) {
         assert!(rows <= ws.capacity, "batch larger than the workspace");
         let dt = self.config.dim_t;
         let t_rows = if shared_t { rows.min(1) } else { rows };
         linear_fwd(be, self.proj, params, &ws.x, &mut ws.h, rows, 0.0);
-        be.bias_act(&mut ws.h, rows, dt, params, self.proj.b, Act::Identity, None);
+        be.bias_act(
+            &mut ws.h,
+            rows,
+            dt,
+            params,
+            self.proj.b,
+            Act::Identity,
+            None,
+        );
         match &ws.time_table {
             Some(table) => be.gather_rows(table, 0, &ws.t, t_rows, dt, &mut ws.tfe),
             None => be.timestep_embedding(&ws.t, t_rows, dt, &mut ws.tfe),
         }
         linear_fwd(be, self.time1, params, &ws.tfe, &mut ws.t_pre, t_rows, 0.0);
-        be.bias_act(&mut ws.t_pre, t_rows, dt, params, self.time1.b, Act::Silu, Some(&mut ws.t_act));
+        be.bias_act(
+            &mut ws.t_pre,
+            t_rows,
+            dt,
+            params,
+            self.time1.b,
+            Act::Silu,
+            Some(&mut ws.t_act),
+        );
         if shared_t {
             // The time embedding of the shared step, in row 0 of dt (unused when sampling).
             linear_fwd(be, self.time2, params, &ws.t_act, &mut ws.dt, t_rows, 0.0);
-            be.bias_act(&mut ws.dt, t_rows, dt, params, self.time2.b, Act::Identity, None);
+            be.bias_act(
+                &mut ws.dt,
+                t_rows,
+                dt,
+                params,
+                self.time2.b,
+                Act::Identity,
+                None,
+            );
             be.bias_act(&mut ws.h, rows, dt, &ws.dt, 0, Act::Identity, None);
         } else {
             linear_fwd(be, self.time2, params, &ws.t_act, &mut ws.h, rows, 1.0);
-            be.bias_act(&mut ws.h, rows, dt, params, self.time2.b, Act::Identity, None);
+            be.bias_act(
+                &mut ws.h,
+                rows,
+                dt,
+                params,
+                self.time2.b,
+                Act::Identity,
+                None,
+            );
         }
         if let Some(e) = self.embed {
             be.gather_rows(params, e, &ws.y, rows, dt, &mut ws.emb_pre);

@@ -93,7 +93,16 @@ pub struct Trainer<'a, B: DiffusionOps> {
 impl<'a, B: DiffusionOps> Trainer<'a, B> {
     /// Uploads the rows and the initial parameters and allocates every buffer.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(be: &'a B, net: &'a Denoiser, layout: &'a Layout, sched: &'a Schedule, data: &Encoded, cfg: &OptimConfig, init: &[f32], seed: u64) -> Result<Self> {
+    pub fn new(
+        be: &'a B,
+        net: &'a Denoiser,
+        layout: &'a Layout,
+        sched: &'a Schedule,
+        data: &Encoded,
+        cfg: &OptimConfig,
+        init: &[f32],
+        seed: u64,
+    ) -> Result<Self> {
         let n = data.n;
         if n == 0 {
             return Err(Error::data("no rows to train on"));
@@ -102,14 +111,22 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
             return Err(Error::invalid("steps and batch size must be at least 1"));
         }
         if !(cfg.lr > 0.0 && cfg.lr.is_finite()) {
-            return Err(Error::invalid(format!("learning rate must be positive, got {}", cfg.lr)));
+            return Err(Error::invalid(format!(
+                "learning rate must be positive, got {}",
+                cfg.lr
+            )));
         }
         if init.len() != net.n_params || data.x.len() != n * layout.width() {
-            return Err(Error::invalid("initial parameters or rows do not match the network"));
+            return Err(Error::invalid(
+                "initial parameters or rows do not match the network",
+            ));
         }
         let batch = cfg.batch_size.min(n);
         let w = layout.width();
-        let labels: Vec<f32> = data.labels.as_ref().map_or_else(Vec::new, |l| l.iter().map(|&c| c as f32).collect());
+        let labels: Vec<f32> = data
+            .labels
+            .as_ref()
+            .map_or_else(Vec::new, |l| l.iter().map(|&c| c as f32).collect());
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         let noise_seed = rng.next_u64();
         let mut ws = net.workspace(be, batch);
@@ -157,7 +174,11 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
             }
             self.cursor = 0;
         }
-        for (d, &s) in self.idx_host.iter_mut().zip(&self.perm[self.cursor..self.cursor + batch]) {
+        for (d, &s) in self
+            .idx_host
+            .iter_mut()
+            .zip(&self.perm[self.cursor..self.cursor + batch])
+        {
             *d = s as f32;
         }
         self.cursor += batch;
@@ -171,20 +192,64 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
         if net.embed.is_some() {
             be.gather_rows(&self.labels_all, 0, &self.idx_buf, batch, 1, &mut ws.y);
         }
-        be.q_sample(layout, sched, &self.x0, &ws.t, batch, self.noise_seed, step as u64, &mut ws.x, &mut self.eps);
+        be.q_sample(
+            layout,
+            sched,
+            &self.x0,
+            &ws.t,
+            batch,
+            self.noise_seed,
+            step as u64,
+            &mut ws.x,
+            &mut self.eps,
+        );
         net.forward(be, &self.params, ws, batch);
-        be.loss_grad(layout, sched, &ws.out, &self.x0, &ws.x, &self.eps, &ws.t, batch, self.weights, &mut ws.dout, &mut self.row_loss);
+        be.loss_grad(
+            layout,
+            sched,
+            &ws.out,
+            &self.x0,
+            &ws.x,
+            &self.eps,
+            &ws.t,
+            batch,
+            self.weights,
+            &mut ws.dout,
+            &mut self.row_loss,
+        );
         net.backward(be, &self.params, &mut self.grads, ws, batch, false);
         let lr = self.cfg.lr * (1.0 - step as f64 / self.cfg.steps as f64);
         // EMA warm-up: early on, a fixed rate of 0.999 would leave the sampling weights mostly
         // at their random initial values (0.999^300 ≈ 0.74), a blend that samples badly.
-        let ema_rate = self.cfg.ema_rate.min((1.0 + step as f64) / (10.0 + step as f64));
-        let s = AdamStep { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: self.cfg.weight_decay, t: step as u64 + 1, ema_rate };
-        be.adamw(&mut self.params, &self.grads, &mut self.m, &mut self.v, &mut self.ema, net.n_params, s);
+        let ema_rate = self
+            .cfg
+            .ema_rate
+            .min((1.0 + step as f64) / (10.0 + step as f64));
+        let s = AdamStep {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: self.cfg.weight_decay,
+            t: step as u64 + 1,
+            ema_rate,
+        };
+        be.adamw(
+            &mut self.params,
+            &self.grads,
+            &mut self.m,
+            &mut self.v,
+            &mut self.ema,
+            net.n_params,
+            s,
+        );
         be.download(&self.row_loss, 0, &mut self.loss_host);
         let l = self.loss_host.iter().map(|&x| x as f64).sum::<f64>() / batch as f64;
         if !l.is_finite() {
-            return Err(Error::numerical(format!("training diverged at step {} (loss {l}); try a smaller learning rate", step + 1)));
+            return Err(Error::numerical(format!(
+                "training diverged at step {} (loss {l}); try a smaller learning rate",
+                step + 1
+            )));
         }
         Ok(l)
     }
@@ -201,7 +266,17 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
 
 /// Trains `net` from `init` on encoded rows for `cfg.steps` steps.
 #[allow(clippy::too_many_arguments)]
-pub fn train<B: DiffusionOps>(be: &B, net: &Denoiser, layout: &Layout, sched: &Schedule, data: &Encoded, cfg: &OptimConfig, init: &[f32], seed: u64, progress: ProgressFn) -> Result<Trained> {
+pub fn train<B: DiffusionOps>(
+    be: &B,
+    net: &Denoiser,
+    layout: &Layout,
+    sched: &Schedule,
+    data: &Encoded,
+    cfg: &OptimConfig,
+    init: &[f32],
+    seed: u64,
+    progress: ProgressFn,
+) -> Result<Trained> {
     let mut trainer = Trainer::new(be, net, layout, sched, data, cfg, init, seed)?;
     let window = (cfg.steps / 100).max(1);
     let (mut win_sum, mut win_n) = (0.0f64, 0usize);
@@ -216,13 +291,22 @@ pub fn train<B: DiffusionOps>(be: &B, net: &Denoiser, layout: &Layout, sched: &S
             win_sum = 0.0;
             win_n = 0;
         }
-        let p = Progress { stage: "train", done: step + 1, total: cfg.steps, loss: last_loss };
+        let p = Progress {
+            stage: "train",
+            done: step + 1,
+            total: cfg.steps,
+            loss: last_loss,
+        };
         if !progress(&p) {
             return Err(Error::cancelled());
         }
     }
     let (params, ema) = trainer.finish();
-    Ok(Trained { params, ema, loss_history: history })
+    Ok(Trained {
+        params,
+        ema,
+        loss_history: history,
+    })
 }
 
 fn be_upload<B: Backend<Elem = f32>>(be: &B, host: &[f32]) -> B::Buf {

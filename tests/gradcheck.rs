@@ -105,16 +105,27 @@ fn backward_matches_finite_differences_without_blocks() {
 #[test]
 fn shared_timestep_forward_equals_the_full_forward() {
     let be = CpuBackend::<f64>::new();
-    let cfg = DenoiserConfig { d_in: 6, dim_t: 8, layers: vec![5, 4], n_classes: 3 };
+    let cfg = DenoiserConfig {
+        d_in: 6,
+        dim_t: 8,
+        layers: vec![5, 4],
+        n_classes: 3,
+    };
     let net = Denoiser::new(cfg.clone());
     let params: Vec<f64> = convert(&net.init_params(3));
     let rows = 7;
     let mut ws = net.workspace(&be, rows);
     net.set_time_table(&be, &mut ws, 50);
-    let x: Vec<f64> = (0..rows * cfg.d_in).map(|i| ((i * 29 % 17) as f64 / 8.0) - 1.0).collect();
+    let x: Vec<f64> = (0..rows * cfg.d_in)
+        .map(|i| ((i * 29 % 17) as f64 / 8.0) - 1.0)
+        .collect();
     be.upload(&mut ws.x, 0, &x);
     be.upload(&mut ws.t, 0, &vec![17.0; rows]);
-    be.upload(&mut ws.y, 0, &(0..rows).map(|i| (i % 3) as f64).collect::<Vec<_>>());
+    be.upload(
+        &mut ws.y,
+        0,
+        &(0..rows).map(|i| (i % 3) as f64).collect::<Vec<_>>(),
+    );
     net.forward(&be, &params, &mut ws, rows);
     let full = ws.out[..rows * cfg.d_in].to_vec();
     net.forward_shared_t(&be, &params, &mut ws, rows);

@@ -193,11 +193,14 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         let b = &bias[bias_off..bias_off + cols];
         let x = &mut x[..rows * cols];
         match out {
-            None => x.par_chunks_mut(cols).with_min_len(min_rows(cols)).for_each(|r| {
-                for (v, &bb) in r.iter_mut().zip(b) {
-                    *v = apply(act, *v + bb);
-                }
-            }),
+            None => x
+                .par_chunks_mut(cols)
+                .with_min_len(min_rows(cols))
+                .for_each(|r| {
+                    for (v, &bb) in r.iter_mut().zip(b) {
+                        *v = apply(act, *v + bb);
+                    }
+                }),
             Some(out) => x
                 .par_chunks_mut(cols)
                 .zip(out[..rows * cols].par_chunks_mut(cols))

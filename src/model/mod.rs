@@ -121,7 +121,13 @@ impl Synthesizer {
                 loss_history: trained.loss_history,
                 seconds: start.elapsed().as_secs_f64(),
                 backend: be.name(),
-                version: env!("CARGO_PKG_VERSION").to_string(),
+                version: concat!(
+                    env!("CARGO_PKG_VERSION"),
+                    " (",
+                    env!("SYNTHVOL_TARGET"),
+                    ")"
+                )
+                .to_string(),
             },
         })
     }
@@ -154,8 +160,18 @@ impl Synthesizer {
         self.encoder.decode(&x, labels.as_deref(), n)
     }
 
-    fn sample_encoded<B: DiffusionOps>(&self, be: &B, n: usize, seed: u64, batch: usize, progress: ProgressFn) -> Result<(Vec<f32>, Option<Vec<u32>>)> {
-        let layout = Layout { n_num: self.encoder.n_numeric(), blocks: self.encoder.block_sizes() };
+    fn sample_encoded<B: DiffusionOps>(
+        &self,
+        be: &B,
+        n: usize,
+        seed: u64,
+        batch: usize,
+        progress: ProgressFn,
+    ) -> Result<(Vec<f32>, Option<Vec<u32>>)> {
+        let layout = Layout {
+            n_num: self.encoder.n_numeric(),
+            blocks: self.encoder.block_sizes(),
+        };
         let w = layout.width();
         let batch = batch.min(n);
         let mut sampler = Sampler::new(be, &self.net, layout, self.timesteps, &self.weights, batch);
@@ -178,7 +194,12 @@ impl Synthesizer {
             sampler.prior(rows, seed, stream0 | 0xFFFF_FFFF);
             for t in (0..self.timesteps).rev() {
                 sampler.step(t, rows, seed, stream0 | t as u64);
-                let p = Progress { stage: "sample", done: b * self.timesteps + (self.timesteps - t), total, loss: f64::NAN };
+                let p = Progress {
+                    stage: "sample",
+                    done: b * self.timesteps + (self.timesteps - t),
+                    total,
+                    loss: f64::NAN,
+                };
                 if !progress(&p) {
                     return Err(Error::cancelled());
                 }
@@ -254,7 +275,7 @@ fn validate_options(o: &FitOptions) -> Result<()> {
             o.optim.ema_rate
         )));
     }
-    if !(o.optim.weight_decay >= 0.0) {
+    if o.optim.weight_decay.is_nan() || o.optim.weight_decay < 0.0 {
         return Err(Error::invalid("weight decay must be non-negative"));
     }
     Ok(())

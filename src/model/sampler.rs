@@ -15,13 +15,27 @@ pub struct Sampler<'a, B: DiffusionOps> {
 }
 
 impl<'a, B: DiffusionOps> Sampler<'a, B> {
-    pub fn new(be: &'a B, net: &DenoiserConfig, layout: Layout, timesteps: usize, weights: &[f32], capacity: usize) -> Self {
+    pub fn new(
+        be: &'a B,
+        net: &DenoiserConfig,
+        layout: Layout,
+        timesteps: usize,
+        weights: &[f32],
+        capacity: usize,
+    ) -> Self {
         let net = Denoiser::new(net.clone());
         let mut params = be.alloc(net.n_params);
         be.upload(&mut params, 0, weights);
         let mut ws = net.workspace(be, capacity);
         net.set_time_table(be, &mut ws, timesteps);
-        Sampler { be, net, layout, sched: Schedule::cosine(timesteps), params, ws }
+        Sampler {
+            be,
+            net,
+            layout,
+            sched: Schedule::cosine(timesteps),
+            params,
+            ws,
+        }
     }
 
     /// Sets the labels of the first rows.
@@ -31,15 +45,26 @@ impl<'a, B: DiffusionOps> Sampler<'a, B> {
 
     /// x_T for the first `rows` rows.
     pub fn prior(&mut self, rows: usize, seed: u64, stream: u64) {
-        self.be.prior(&self.layout, &mut self.ws.x, rows, seed, stream);
+        self.be
+            .prior(&self.layout, &mut self.ws.x, rows, seed, stream);
     }
 
     /// One denoising step x_t → x_{t−1} for the first `rows` rows.
     pub fn step(&mut self, t: usize, rows: usize, seed: u64, stream: u64) {
         let be = self.be;
         be.fill(&mut self.ws.t, 0, rows, t as f64);
-        self.net.forward_shared_t(be, &self.params, &mut self.ws, rows);
-        be.p_sample(&self.layout, &self.sched, t, &self.ws.out, &mut self.ws.x, rows, seed, stream);
+        self.net
+            .forward_shared_t(be, &self.params, &mut self.ws, rows);
+        be.p_sample(
+            &self.layout,
+            &self.sched,
+            t,
+            &self.ws.out,
+            &mut self.ws.x,
+            rows,
+            seed,
+            stream,
+        );
     }
 
     /// Copies the first rows' state to the host.
