@@ -21,3 +21,8 @@ pub use error::{Error, ErrorKind, Result};
 // Link OpenBLAS (BLAS and LAPACK) for ndarray's GEMMs and ndarray-linalg.
 extern crate blas_src;
 extern crate openblas_src;
+
+/// Compiles the README's Rust example.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

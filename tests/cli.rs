@@ -359,3 +359,19 @@ fn evaluate_rejects_mismatched_tables() {
     ]);
     assert!(r.code != 0 && r.stderr.contains("'Bergen'"), "{}", r.stderr);
 }
+
+#[test]
+fn absurd_thread_counts_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = write(dir.path(), "data.csv", good_csv().as_bytes());
+    let r = fit(
+        &data,
+        &["--threads", "100000"],
+        &dir.path().join("m.svmodel"),
+    );
+    assert!(
+        r.code != 0 && r.stderr.contains("at most 1024"),
+        "{}",
+        r.stderr
+    );
+}

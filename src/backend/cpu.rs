@@ -42,6 +42,8 @@ pub fn blas_threads() -> usize {
 /// the stack (its parallel LU overflows a 2 MiB thread stack), and a library cannot rely on
 /// its caller's stack, so all such work runs on threads made here.
 const STACK_BYTES: usize = 64 << 20;
+/// More threads than this is a mistake, not a machine.
+const MAX_THREADS: usize = 1024;
 
 /// Runs `work` on a local pool of `threads` rayon threads (0: all cores) with as many BLAS
 /// threads, while the calling thread relays progress reports: the callback runs only on the
@@ -52,6 +54,11 @@ pub fn run_parallel<P: Send + Clone, T: Send>(
     progress: &mut dyn FnMut(&P) -> bool,
     work: impl FnOnce(&mut dyn FnMut(&P) -> bool) -> T + Send,
 ) -> crate::Result<T> {
+    if threads > MAX_THREADS {
+        return Err(crate::Error::invalid(format!(
+            "{threads} threads requested; at most {MAX_THREADS} are supported"
+        )));
+    }
     let n = if threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
@@ -87,6 +94,12 @@ pub fn run_parallel<P: Send + Clone, T: Send>(
         Ok(v) => Ok(v),
         Err(panic) => std::panic::resume_unwind(panic),
     }
+}
+
+thread_local! {
+    /// Per-thread scratch for the diffusion row functions, reused across calls so that steps
+    /// do not allocate.
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Host backend over elements of type `E` (f32 in use, f64 for gradient checks).
@@ -407,20 +420,22 @@ impl DiffusionOps for CpuBackend<f32> {
             .zip(row_loss[..rows].par_iter_mut())
             .enumerate()
             .with_min_len(min_rows(8 * layout.width()))
-            .for_each_init(Vec::new, |scratch, (i, (d, l))| {
-                let r = i * wd..(i + 1) * wd;
-                *l = diffusion::loss_grad_row(
-                    layout,
-                    sched,
-                    t[i] as usize,
-                    &out[r.clone()],
-                    &x0[r.clone()],
-                    &xt[r],
-                    &eps[i * nn..i * nn + layout.n_num],
-                    w,
-                    d,
-                    scratch,
-                );
+            .for_each(|(i, (d, l))| {
+                SCRATCH.with_borrow_mut(|scratch| {
+                    let r = i * wd..(i + 1) * wd;
+                    *l = diffusion::loss_grad_row(
+                        layout,
+                        sched,
+                        t[i] as usize,
+                        &out[r.clone()],
+                        &x0[r.clone()],
+                        &xt[r],
+                        &eps[i * nn..i * nn + layout.n_num],
+                        w,
+                        d,
+                        scratch,
+                    );
+                })
             });
     }
 
@@ -453,9 +468,11 @@ impl DiffusionOps for CpuBackend<f32> {
             .zip(out[..rows * w].par_chunks(w))
             .enumerate()
             .with_min_len(min_rows(8 * layout.width()))
-            .for_each_init(Vec::new, |scratch, (i, (xr, o))| {
-                let mut rng = diffusion::row_rng(seed, stream, i as u64);
-                diffusion::p_sample_row(layout, sched, t, o, xr, &mut rng, scratch);
+            .for_each(|(i, (xr, o))| {
+                SCRATCH.with_borrow_mut(|scratch| {
+                    let mut rng = diffusion::row_rng(seed, stream, i as u64);
+                    diffusion::p_sample_row(layout, sched, t, o, xr, &mut rng, scratch);
+                })
             });
     }
 }

@@ -234,12 +234,21 @@ fn csv_error(name: &str, e: csv::Error) -> Error {
     }
 }
 
-/// Writes a table as CSV to a file (missing values as empty fields).
+/// Writes a table as CSV to a file (missing values as empty fields): first to a temporary
+/// file beside it, then renamed, so an interrupted write never leaves a partial file.
 pub fn write_csv(table: &Table, path: &Path) -> Result<()> {
-    let file = std::fs::File::create(path).map_err(|e| Error::io(path.display(), e))?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = std::path::PathBuf::from(tmp);
+    let file = std::fs::File::create(&tmp).map_err(|e| Error::io(tmp.display(), e))?;
     let mut w = std::io::BufWriter::new(file);
-    write_csv_to(table, &mut w).map_err(|e| Error::io(path.display(), e))?;
-    w.flush().map_err(|e| Error::io(path.display(), e))
+    let written = write_csv_to(table, &mut w).and_then(|_| w.flush());
+    drop(w);
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(path.display(), e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path.display(), e))
 }
 
 /// Writes a table as CSV to any writer.
