@@ -11,6 +11,7 @@ pub mod error;
 pub mod metrics;
 pub mod model;
 pub mod nn;
+pub mod privacy;
 pub mod rng;
 pub mod stats;
 pub mod table;

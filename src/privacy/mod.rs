@@ -1,0 +1,3 @@
+//! Differential privacy: the accountant (and, with DP-SGD, the mechanism's bookkeeping).
+
+pub mod accountant;
