@@ -372,12 +372,26 @@ impl Denoiser {
         rows: usize,
         input_grad: bool,
     ) {
+        self.backward_data(be, params, ws, rows);
+        if input_grad {
+            linear_bwd_input(be, self.proj, params, &ws.dh, &mut ws.dx, rows);
+        }
+        self.backward_params(be, grads, ws, rows, false);
+    }
+
+    /// The first half of the backward pass: every layer's output gradient G (from `ws.dout`),
+    /// without parameter gradients. DP-SGD computes per-sample norms from these and the kept
+    /// inputs A, scales G's rows by the clip factors, then calls [`Denoiser::backward_params`].
+    pub fn backward_data<B: Backend>(
+        &self,
+        be: &B,
+        params: &B::Buf,
+        ws: &mut Workspace<B>,
+        rows: usize,
+    ) {
         let dt = self.config.dim_t;
         let nb = self.blocks.len();
-        // Head.
         {
-            let a = ws.acts.last().unwrap_or(&ws.h);
-            linear_bwd_params(be, self.head, &ws.dout, a, grads, rows);
             let g_in = if nb > 0 {
                 &mut ws.dacts[nb - 1]
             } else {
@@ -385,31 +399,105 @@ impl Denoiser {
             };
             linear_bwd_input(be, self.head, params, &ws.dout, g_in, rows);
         }
-        // Blocks, last to first.
         for i in (0..nb).rev() {
             let l = self.blocks[i];
             be.act_backward(&mut ws.dacts[i], &ws.acts[i], rows * l.fan_out, Act::Relu);
-            let a = if i == 0 { &ws.h } else { &ws.acts[i - 1] };
-            linear_bwd_params(be, l, &ws.dacts[i], a, grads, rows);
             let (lo, hi) = ws.dacts.split_at_mut(i);
             let g_in = if i == 0 { &mut ws.dh } else { &mut lo[i - 1] };
             linear_bwd_input(be, l, params, &hi[0], g_in, rows);
         }
         // h = proj(x) + time2(silu(time1(tfe))) + silu(embed[y]).
-        linear_bwd_params(be, self.proj, &ws.dh, &ws.x, grads, rows);
-        if input_grad {
-            linear_bwd_input(be, self.proj, params, &ws.dh, &mut ws.dx, rows);
-        }
-        linear_bwd_params(be, self.time2, &ws.dh, &ws.t_act, grads, rows);
         linear_bwd_input(be, self.time2, params, &ws.dh, &mut ws.dt, rows);
         be.act_backward(&mut ws.dt, &ws.t_pre, rows * dt, Act::Silu);
-        linear_bwd_params(be, self.time1, &ws.dt, &ws.tfe, grads, rows);
-        if let Some(e) = self.embed {
-            be.fill(grads, e, self.config.n_classes * dt, 0.0);
+        if self.embed.is_some() {
             be.fill(&mut ws.demb, 0, rows * dt, 0.0);
             be.add_act(&ws.dh, &mut ws.demb, rows * dt, Act::Identity);
             be.act_backward(&mut ws.demb, &ws.emb_pre, rows * dt, Act::Silu);
+        }
+    }
+
+    /// The second half: dW = Gᵀ·A and db = Σ G for every linear layer, and the embedding's
+    /// rows, from the G's in the workspace — overwriting `grads`, or adding to it.
+    pub fn backward_params<B: Backend>(
+        &self,
+        be: &B,
+        grads: &mut B::Buf,
+        ws: &Workspace<B>,
+        rows: usize,
+        accumulate: bool,
+    ) {
+        let beta = if accumulate { 1.0 } else { 0.0 };
+        for l in self.linear_layers() {
+            let (a, g) = (self.slot(ws, l.a), self.slot(ws, l.g));
+            let gm = Gemm {
+                trans_a: true,
+                trans_b: false,
+                m: l.params.fan_out,
+                n: l.params.fan_in,
+                k: rows,
+                alpha: 1.0,
+                beta,
+            };
+            be.gemm(gm, g, 0, a, 0, grads, l.params.w);
+            be.col_sum(g, rows, l.params.fan_out, grads, l.params.b, beta);
+        }
+        if let Some(e) = self.embed {
+            let dt = self.config.dim_t;
+            if !accumulate {
+                be.fill(grads, e, self.config.n_classes * dt, 0.0);
+            }
             be.scatter_add_rows(&ws.demb, &ws.y, rows, dt, grads, e);
+        }
+    }
+
+    /// Per-sample squared gradient norms for groups of `k` consecutive rows (one private row
+    /// and its k draws, whose gradient is the sum over the draws — the loss weights carry the
+    /// 1/k), added to `out[group]`: per linear layer Σ_{k,l} (a_k·a_l)(g_k·g_l) for the weight
+    /// and Σ_{k,l} g_k·g_l for the bias, and ‖Σ_k demb_k‖² for the embedding row.
+    pub fn per_sample_sq_norms<B: Backend>(
+        &self,
+        be: &B,
+        ws: &Workspace<B>,
+        rows: usize,
+        k: usize,
+        out: &mut B::Buf,
+    ) {
+        be.fill(out, 0, rows / k, 0.0);
+        for l in self.linear_layers() {
+            let (a, g) = (self.slot(ws, l.a), self.slot(ws, l.g));
+            be.group_sq_norms(
+                Some((a, l.params.fan_in)),
+                g,
+                l.params.fan_out,
+                rows,
+                k,
+                true,
+                out,
+            );
+        }
+        if self.embed.is_some() {
+            be.group_sq_norms(None, &ws.demb, self.config.dim_t, rows, k, false, out);
+        }
+    }
+
+    /// Scales the rows of every G in the workspace by `factors[row / k]`.
+    pub fn scale_output_grads<B: Backend>(
+        &self,
+        be: &B,
+        ws: &mut Workspace<B>,
+        rows: usize,
+        k: usize,
+        factors: &B::Buf,
+    ) {
+        let (d, dt) = (self.config.d_in, self.config.dim_t);
+        be.scale_row_groups(&mut ws.dout, rows, d, k, factors);
+        for (i, l) in self.blocks.iter().enumerate() {
+            be.scale_row_groups(&mut ws.dacts[i], rows, l.fan_out, k, factors);
+        }
+        be.scale_row_groups(&mut ws.dh, rows, dt, k, factors);
+        be.scale_row_groups(&mut ws.dt, rows, dt, k, factors);
+        if self.embed.is_some() {
+            be.scale_row_groups(&mut ws.demb, rows, dt, k, factors);
         }
     }
 
@@ -450,28 +538,6 @@ fn linear_fwd<B: Backend>(
         beta,
     };
     be.gemm(g, x, 0, params, l.w, y, 0);
-}
-
-/// `dW ← Gᵀ·A`, `db ← Σ_rows G`.
-fn linear_bwd_params<B: Backend>(
-    be: &B,
-    l: LinearParams,
-    g: &B::Buf,
-    a: &B::Buf,
-    grads: &mut B::Buf,
-    rows: usize,
-) {
-    let gm = Gemm {
-        trans_a: true,
-        trans_b: false,
-        m: l.fan_out,
-        n: l.fan_in,
-        k: rows,
-        alpha: 1.0,
-        beta: 0.0,
-    };
-    be.gemm(gm, g, 0, a, 0, grads, l.w);
-    be.col_sum(g, rows, l.fan_out, grads, l.b, 0.0);
 }
 
 /// `dA ← G·W`.

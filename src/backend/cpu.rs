@@ -326,6 +326,96 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         }
     }
 
+    fn group_sq_norms(
+        &self,
+        a: Option<(&Vec<E>, usize)>,
+        g: &Vec<E>,
+        g_cols: usize,
+        rows: usize,
+        k: usize,
+        bias: bool,
+        out: &mut Vec<E>,
+    ) {
+        let groups = rows / k;
+        let dot = |x: &[E], y: &[E]| x.iter().zip(y).fold(E::zero(), |s, (&p, &q)| s + p * q);
+        out[..groups]
+            .par_iter_mut()
+            .enumerate()
+            .with_min_len(min_rows(k * g_cols))
+            .for_each(|(i, o)| {
+                let grow = |r: usize| &g[(i * k + r) * g_cols..(i * k + r + 1) * g_cols];
+                let mut acc = E::zero();
+                for r in 0..k {
+                    for c in r..k {
+                        let gg = dot(grow(r), grow(c));
+                        let mut term = E::zero();
+                        if let Some((a, ac)) = a {
+                            let arow = |q: usize| &a[(i * k + q) * ac..(i * k + q + 1) * ac];
+                            term = term + dot(arow(r), arow(c)) * gg;
+                        }
+                        if bias || a.is_none() {
+                            term = term + gg;
+                        }
+                        acc = acc + if r == c { term } else { term + term };
+                    }
+                }
+                *o = *o + acc;
+            });
+    }
+
+    fn scale_row_groups(
+        &self,
+        x: &mut Vec<E>,
+        rows: usize,
+        cols: usize,
+        k: usize,
+        factors: &Vec<E>,
+    ) {
+        x[..rows * cols]
+            .par_chunks_mut(cols)
+            .enumerate()
+            .with_min_len(min_rows(cols))
+            .for_each(|(r, row)| {
+                let f = factors[r / k];
+                row.iter_mut().for_each(|v| *v = *v * f);
+            });
+    }
+
+    fn add_noise_and_scale(
+        &self,
+        x: &mut Vec<E>,
+        len: usize,
+        std: f64,
+        scale: f64,
+        key: &[u8; 32],
+        stream: u64,
+    ) {
+        use rand_chacha::rand_core::{Rng, SeedableRng};
+        const CHUNK: usize = 8192;
+        x[..len]
+            .par_chunks_mut(CHUNK)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                let mut rng = rand_chacha::ChaCha20Rng::from_seed(*key);
+                rng.set_stream(stream);
+                // Each element consumes at most one u64 (two 32-bit words) of the keystream.
+                rng.set_word_pos((c * CHUNK * 2) as u128);
+                let mut uniform =
+                    || ((rng.next_u64() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64);
+                let mut i = 0;
+                while i < chunk.len() {
+                    let (u1, u2) = (uniform(), uniform());
+                    let r = (-2.0 * u1.ln()).sqrt() * std;
+                    let (sn, cs) = (std::f64::consts::TAU * u2).sin_cos();
+                    chunk[i] = E::from_f64((chunk[i].to_f64() + r * cs) * scale);
+                    if i + 1 < chunk.len() {
+                        chunk[i + 1] = E::from_f64((chunk[i + 1].to_f64() + r * sn) * scale);
+                    }
+                    i += 2;
+                }
+            });
+    }
+
     fn adamw(
         &self,
         params: &mut Vec<E>,

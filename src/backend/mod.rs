@@ -164,6 +164,39 @@ pub trait Backend: Send + Sync {
         dst: &mut Self::Buf,
         dst_off: usize,
     );
+    /// For groups of `k` consecutive rows: `out[group] += Σ_{k,l} (a_k·a_l)(g_k·g_l)` (with
+    /// `a`; rows of `a` have `a.1` columns), plus `Σ_{k,l} g_k·g_l` when `bias` or without `a`.
+    fn group_sq_norms(
+        &self,
+        a: Option<(&Self::Buf, usize)>,
+        g: &Self::Buf,
+        g_cols: usize,
+        rows: usize,
+        k: usize,
+        bias: bool,
+        out: &mut Self::Buf,
+    );
+    /// Multiplies row r of a rows×cols matrix by `factors[r / k]`.
+    fn scale_row_groups(
+        &self,
+        x: &mut Self::Buf,
+        rows: usize,
+        cols: usize,
+        k: usize,
+        factors: &Self::Buf,
+    );
+    /// `x ← (x + std·z)·scale` on the first `len` elements, z standard normal from ChaCha20
+    /// keyed by `key` on `stream` (a cryptographically secure generator; the numbers do not
+    /// depend on the thread count).
+    fn add_noise_and_scale(
+        &self,
+        x: &mut Self::Buf,
+        len: usize,
+        std: f64,
+        scale: f64,
+        key: &[u8; 32],
+        stream: u64,
+    );
     /// One fused AdamW step on all parameters, then the EMA update.
     fn adamw(
         &self,
