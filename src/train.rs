@@ -35,6 +35,34 @@ impl Default for OptimConfig {
     }
 }
 
+/// DP-SGD settings for a training run (σ already calibrated).
+#[derive(Debug, Clone)]
+pub struct DpConfig {
+    /// Poisson sampling rate q: each row joins each step's batch with this probability.
+    pub q: f64,
+    /// Noise multiplier σ: the noise on the clipped sum has standard deviation σ·C.
+    pub sigma: f64,
+    /// Clipping norm C of each row's gradient.
+    pub max_grad_norm: f64,
+    /// Draws of (t, ε) per row and step; the row's gradient is their mean.
+    pub augment: usize,
+    /// Key of the ChaCha20 streams for Poisson sampling and noise (from the OS, unless a
+    /// test fixes it).
+    pub key: [u8; 32],
+}
+
+/// Stream of the Poisson sampling draws, apart from the noise streams (the step number).
+const SAMPLING_STREAM: u64 = 1 << 63;
+
+struct DpState<B: Backend> {
+    cfg: DpConfig,
+    sq: B::Buf,
+    factors: B::Buf,
+    sq_host: Vec<f32>,
+    factors_host: Vec<f32>,
+    selected: Vec<u32>,
+}
+
 /// What a progress callback sees.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress {
@@ -88,6 +116,7 @@ pub struct Trainer<'a, B: DiffusionOps> {
     loss_host: Vec<f32>,
     weights: LossWeights,
     noise_seed: u64,
+    dp: Option<DpState<B>>,
 }
 
 impl<'a, B: DiffusionOps> Trainer<'a, B> {
@@ -159,12 +188,187 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
             loss_host: vec![0f32; batch],
             weights: LossWeights::new(layout, batch),
             noise_seed,
+            dp: None,
         })
+    }
+
+    /// Switches the trainer to DP-SGD: Poisson sampling at rate q, `augment` draws per row,
+    /// per-row clipping to C, Gaussian noise σ·C on the clipped sum, division by q·N. The
+    /// batch size becomes the size of the micro-batches the sampled rows are processed in.
+    pub fn enable_dp(&mut self, cfg: DpConfig) -> Result<()> {
+        let valid = cfg.q > 0.0
+            && cfg.q <= 1.0
+            && cfg.sigma >= 0.0
+            && cfg.sigma.is_finite()
+            && cfg.max_grad_norm > 0.0
+            && cfg.max_grad_norm.is_finite();
+        if !valid {
+            return Err(Error::invalid(format!(
+                "DP settings out of range: sampling rate {} (must be in (0, 1]), noise multiplier {} (≥ 0), clipping norm {} (> 0)",
+                cfg.q, cfg.sigma, cfg.max_grad_norm
+            )));
+        }
+        if cfg.augment == 0 || cfg.augment > self.batch.max(1) {
+            return Err(Error::invalid(format!(
+                "augmentation multiplicity must be between 1 and the batch size ({}), got {}",
+                self.batch, cfg.augment
+            )));
+        }
+        let groups = self.batch / cfg.augment;
+        self.dp = Some(DpState {
+            sq: self.be.alloc(groups),
+            factors: self.be.alloc(groups),
+            sq_host: vec![0.0; groups],
+            factors_host: vec![0.0; groups],
+            selected: Vec::with_capacity((cfg.q * self.n as f64 * 1.5) as usize + 16),
+            cfg,
+        });
+        Ok(())
+    }
+
+    /// The rows sampled at `step` under DP (Poisson sampling with the mechanism's key).
+    pub fn poisson_sample(key: &[u8; 32], q: f64, n: usize, step: usize, out: &mut Vec<u32>) {
+        use rand_chacha::rand_core::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha20Rng::from_seed(*key);
+        rng.set_stream(SAMPLING_STREAM | step as u64);
+        // Compare 53-bit uniforms with q: inclusion probability q up to 2⁻⁵³.
+        let threshold = (q * (1u64 << 53) as f64) as u64;
+        out.clear();
+        out.extend((0..n as u32).filter(|_| (rng.next_u64() >> 11) < threshold));
+    }
+
+    fn step_dp(&mut self, step: usize) -> Result<f64> {
+        let (be, net, layout, sched) = (self.be, self.net, self.layout, self.sched);
+        let w = layout.width();
+        let mut dp = self.dp.take().expect("DP enabled");
+        let k = dp.cfg.augment;
+        let per_chunk = self.batch / k;
+        Self::poisson_sample(&dp.cfg.key, dp.cfg.q, self.n, step, &mut dp.selected);
+        let weights = LossWeights::new(layout, k);
+        be.fill(&mut self.grads, 0, net.n_params, 0.0);
+        let (mut loss_sum, mut draws) = (0.0f64, 0usize);
+        for (c, chunk) in dp.selected.chunks(per_chunk.max(1)).enumerate() {
+            let rows = chunk.len() * k;
+            for (j, &r) in chunk.iter().enumerate() {
+                self.idx_host[j * k..(j + 1) * k]
+                    .iter_mut()
+                    .for_each(|v| *v = r as f32);
+            }
+            for tv in self.t_host[..rows].iter_mut() {
+                *tv = (self.rng.next_u64() % sched.steps as u64) as f32;
+            }
+            let ws = &mut self.ws;
+            be.upload(&mut self.idx_buf, 0, &self.idx_host[..rows]);
+            be.upload(&mut ws.t, 0, &self.t_host[..rows]);
+            be.gather_rows(&self.all, 0, &self.idx_buf, rows, w, &mut self.x0);
+            if net.embed.is_some() {
+                be.gather_rows(&self.labels_all, 0, &self.idx_buf, rows, 1, &mut ws.y);
+            }
+            let stream = ((step as u64) << 24) | c as u64;
+            be.q_sample(
+                layout,
+                sched,
+                &self.x0,
+                &ws.t,
+                rows,
+                self.noise_seed,
+                stream,
+                &mut ws.x,
+                &mut self.eps,
+            );
+            net.forward(be, &self.params, ws, rows);
+            be.loss_grad(
+                layout,
+                sched,
+                &ws.out,
+                &self.x0,
+                &ws.x,
+                &self.eps,
+                &ws.t,
+                rows,
+                weights,
+                &mut ws.dout,
+                &mut self.row_loss,
+            );
+            net.backward_data(be, &self.params, ws, rows);
+            net.per_sample_sq_norms(be, ws, rows, k, &mut dp.sq);
+            let groups = chunk.len();
+            be.download(&dp.sq, 0, &mut dp.sq_host[..groups]);
+            for (f, &s2) in dp.factors_host[..groups]
+                .iter_mut()
+                .zip(&dp.sq_host[..groups])
+            {
+                *f = (dp.cfg.max_grad_norm / (s2.max(0.0).sqrt() as f64 + 1e-6)).min(1.0) as f32;
+            }
+            be.upload(&mut dp.factors, 0, &dp.factors_host[..groups]);
+            net.scale_output_grads(be, ws, rows, k, &dp.factors);
+            net.backward_params(be, &mut self.grads, ws, rows, true);
+            be.download(&self.row_loss, 0, &mut self.loss_host[..rows]);
+            loss_sum += self.loss_host[..rows]
+                .iter()
+                .map(|&x| x as f64)
+                .sum::<f64>();
+            draws += rows;
+        }
+        let expected = dp.cfg.q * self.n as f64;
+        be.add_noise_and_scale(
+            &mut self.grads,
+            net.n_params,
+            dp.cfg.sigma * dp.cfg.max_grad_norm,
+            1.0 / expected,
+            &dp.cfg.key,
+            step as u64,
+        );
+        self.adam(step);
+        self.dp = Some(dp);
+        // An empty batch is a valid step (noise only); its loss is not defined.
+        if draws == 0 {
+            return Ok(f64::NAN);
+        }
+        let l = loss_sum / draws as f64;
+        if !l.is_finite() {
+            return Err(Error::numerical(format!(
+                "training diverged at step {} (loss {l}); try a smaller learning rate",
+                step + 1
+            )));
+        }
+        Ok(l)
+    }
+
+    fn adam(&mut self, step: usize) {
+        let lr = self.cfg.lr * (1.0 - step as f64 / self.cfg.steps as f64);
+        // EMA warm-up: early on, a fixed rate of 0.999 would leave the sampling weights mostly
+        // at their random initial values (0.999^300 ≈ 0.74), a blend that samples badly.
+        let ema_rate = self
+            .cfg
+            .ema_rate
+            .min((1.0 + step as f64) / (10.0 + step as f64));
+        let s = AdamStep {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: self.cfg.weight_decay,
+            t: step as u64 + 1,
+            ema_rate,
+        };
+        self.be.adamw(
+            &mut self.params,
+            &self.grads,
+            &mut self.m,
+            &mut self.v,
+            &mut self.ema,
+            self.net.n_params,
+            s,
+        );
     }
 
     /// One optimisation step (0-based `step` sets the learning rate and the noise stream);
     /// returns the batch's mean loss.
     pub fn step(&mut self, step: usize) -> Result<f64> {
+        if self.dp.is_some() {
+            return self.step_dp(step);
+        }
         let (be, net, layout, sched) = (self.be, self.net, self.layout, self.sched);
         let (n, batch, w) = (self.n, self.batch, layout.width());
         if self.cursor + batch > n {
@@ -218,31 +422,7 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
             &mut self.row_loss,
         );
         net.backward(be, &self.params, &mut self.grads, ws, batch, false);
-        let lr = self.cfg.lr * (1.0 - step as f64 / self.cfg.steps as f64);
-        // EMA warm-up: early on, a fixed rate of 0.999 would leave the sampling weights mostly
-        // at their random initial values (0.999^300 ≈ 0.74), a blend that samples badly.
-        let ema_rate = self
-            .cfg
-            .ema_rate
-            .min((1.0 + step as f64) / (10.0 + step as f64));
-        let s = AdamStep {
-            lr,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: self.cfg.weight_decay,
-            t: step as u64 + 1,
-            ema_rate,
-        };
-        be.adamw(
-            &mut self.params,
-            &self.grads,
-            &mut self.m,
-            &mut self.v,
-            &mut self.ema,
-            net.n_params,
-            s,
-        );
+        self.adam(step);
         be.download(&self.row_loss, 0, &mut self.loss_host);
         let l = self.loss_host.iter().map(|&x| x as f64).sum::<f64>() / batch as f64;
         if !l.is_finite() {
@@ -283,9 +463,13 @@ pub fn train<B: DiffusionOps>(
     let mut history = Vec::new();
     let mut last_loss = f64::NAN;
     for step in 0..cfg.steps {
-        win_sum += trainer.step(step)?;
-        win_n += 1;
-        if win_n == window || step + 1 == cfg.steps {
+        let l = trainer.step(step)?;
+        // Under DP an empty batch has no loss.
+        if l.is_finite() {
+            win_sum += l;
+            win_n += 1;
+        }
+        if win_n == window || (step + 1 == cfg.steps && win_n > 0) {
             last_loss = win_sum / win_n as f64;
             history.push((step + 1, last_loss));
             win_sum = 0.0;

@@ -75,7 +75,7 @@ fn check(n_classes: usize, k: usize) {
     let factors: Vec<f64> = (0..n_priv)
         .map(|i| (c / (sq[i].sqrt() + 1e-6)).min(1.0))
         .collect();
-    assert!(factors.iter().any(|&f| f < 1.0) && factors.iter().any(|&f| f == 1.0));
+    assert!(factors.iter().any(|&f| f < 1.0) && factors.contains(&1.0));
     let mut fb = be.alloc(n_priv);
     be.upload(&mut fb, 0, &factors);
     net.scale_output_grads(&be, &mut ws, rows, k, &fb);
@@ -110,4 +110,116 @@ fn per_sample_norms_and_clipped_sum_k3_unconditional() {
 #[test]
 fn per_sample_norms_and_clipped_sum_k3_with_label() {
     check(2, 3);
+}
+
+mod statistics {
+    use synthvol::backend::{run_parallel, Backend, CpuBackend};
+    use synthvol::diffusion::{Layout, Schedule};
+    use synthvol::encode::Encoded;
+    use synthvol::nn::{Denoiser, DenoiserConfig};
+    use synthvol::train::{DpConfig, OptimConfig, Trainer};
+
+    const KEY: [u8; 32] = [7; 32];
+
+    fn noise(threads: usize, stream: u64) -> Vec<f32> {
+        run_parallel::<(), _>(threads, &mut |_| true, |_| {
+            let be = CpuBackend::<f32>::new();
+            let mut x = be.alloc(200_001);
+            be.add_noise_and_scale(&mut x, 200_001, 2.5, 1.0, &KEY, stream);
+            x
+        })
+        .expect("threads")
+    }
+
+    #[test]
+    fn noise_has_standard_deviation_sigma_c_and_is_reproducible() {
+        let z = noise(1, 3);
+        let n = z.len() as f64;
+        let mean = z.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let sd = (z.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        // Standard errors: mean 2.5/√n ≈ 0.0056, sd 2.5/√(2n) ≈ 0.004.
+        assert!(mean.abs() < 0.02, "mean {mean}");
+        assert!((sd - 2.5).abs() < 0.015, "sd {sd}");
+        // Normal tails: about 4.55% beyond 2σ.
+        let tail = z.iter().filter(|v| v.abs() > 5.0).count() as f64 / n;
+        assert!((tail - 0.0455).abs() < 0.003, "tail share {tail}");
+        assert_eq!(
+            z,
+            noise(2, 3),
+            "same key and stream, same noise, whatever the threads"
+        );
+        assert_ne!(z, noise(1, 4), "another stream, other noise");
+    }
+
+    #[test]
+    fn poisson_inclusion_rate_is_q() {
+        let (n, q, steps) = (20_000usize, 0.03, 50);
+        let mut counts = vec![0u32; n];
+        let mut sizes = Vec::new();
+        let mut sel = Vec::new();
+        for s in 0..steps {
+            Trainer::<CpuBackend<f32>>::poisson_sample(&KEY, q, n, s, &mut sel);
+            sizes.push(sel.len());
+            for &i in &sel {
+                counts[i as usize] += 1;
+            }
+        }
+        let total: usize = sizes.iter().sum();
+        let rate = total as f64 / (n * steps) as f64;
+        let se = (q * (1.0 - q) / (n * steps) as f64).sqrt();
+        assert!((rate - q).abs() < 4.0 * se, "rate {rate}");
+        assert!(sizes.iter().any(|&b| b != sizes[0]), "batch sizes vary");
+        // Rows are treated alike: first and second halves have the same rate.
+        let half: u32 = counts[..n / 2].iter().sum();
+        let r1 = half as f64 / (n / 2 * steps) as f64;
+        assert!((r1 - q).abs() < 6.0 * se, "first-half rate {r1}");
+    }
+
+    #[test]
+    fn an_empty_batch_is_a_valid_noise_only_step() {
+        let layout = Layout {
+            n_num: 2,
+            blocks: vec![3],
+        };
+        let n = 50;
+        let mut x = vec![0f32; n * 5];
+        for i in 0..n {
+            x[i * 5] = i as f32 / 50.0;
+            x[i * 5 + 2 + i % 3] = 1.0;
+        }
+        let data = Encoded { x, labels: None, n };
+        let net = Denoiser::new(DenoiserConfig {
+            d_in: 5,
+            dim_t: 8,
+            layers: vec![8],
+            n_classes: 0,
+        });
+        let sched = Schedule::cosine(10);
+        let init = net.init_params(1);
+        let be = CpuBackend::<f32>::new();
+        let optim = OptimConfig {
+            steps: 5,
+            batch_size: 16,
+            ..OptimConfig::default()
+        };
+        let mut tr =
+            Trainer::new(&be, &net, &layout, &sched, &data, &optim, &init, 1).expect("trainer");
+        tr.enable_dp(DpConfig {
+            q: 1e-12,
+            sigma: 1.0,
+            max_grad_norm: 1.0,
+            augment: 2,
+            key: KEY,
+        })
+        .expect("dp");
+        for s in 0..5 {
+            assert!(
+                tr.step(s).expect("step").is_nan(),
+                "an empty batch has no loss"
+            );
+        }
+        let (p, _) = tr.finish();
+        assert_ne!(p, init, "noise still moved the parameters");
+        assert!(p.iter().all(|v| v.is_finite()));
+    }
 }
