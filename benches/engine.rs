@@ -12,7 +12,7 @@ use synthvol::diffusion::{Layout, Schedule};
 use synthvol::encode::Encoded;
 use synthvol::model::Sampler;
 use synthvol::nn::{Denoiser, DenoiserConfig};
-use synthvol::train::{OptimConfig, Trainer};
+use synthvol::train::{DpConfig, OptimConfig, Trainer};
 
 /// Adult-like row: 6 numeric columns and one-hot blocks adding up to 107 inputs (as PEERS.md).
 fn layout() -> Layout {
@@ -63,6 +63,7 @@ fn data(layout: &Layout, n: usize) -> Encoded {
 struct Row {
     name: &'static str,
     train_s: f64,
+    dp_train_s: f64,
     train_gflops: f64,
     sample_s: f64,
     sample_gflops: f64,
@@ -100,6 +101,35 @@ fn bench_net(
         trainer.step(step).expect("step");
         step += 1;
     });
+    // DP-SGD on the same network: Poisson batches of the same expected size, K = 1.
+    let mut dp_trainer = Trainer::new(
+        &be,
+        &net,
+        &layout,
+        &sched,
+        &d,
+        &OptimConfig {
+            batch_size: batch + batch / 4,
+            ..optim.clone()
+        },
+        &init,
+        2,
+    )
+    .expect("trainer");
+    dp_trainer
+        .enable_dp(DpConfig {
+            q: 0.25,
+            sigma: 1.0,
+            max_grad_norm: 1.0,
+            augment: 1,
+            key: [3; 32],
+        })
+        .expect("dp");
+    let mut step = 0;
+    let dp_train_s = time_n(train_reps, || {
+        dp_trainer.step(step).expect("step");
+        step += 1;
+    });
     let rows = 10_000;
     let mut sampler = Sampler::new(&be, &cfg, layout.clone(), 1000, &init, rows);
     sampler.set_labels(&vec![1.0; rows]);
@@ -112,6 +142,7 @@ fn bench_net(
     Row {
         name,
         train_s,
+        dp_train_s,
         train_gflops: 6.0 * macs * batch as f64 / train_s / 1e9,
         sample_s,
         sample_gflops: 2.0 * macs * rows as f64 / sample_s / 1e9,
@@ -200,6 +231,14 @@ fn main() {
         );
     }
     println!("* one denoising step for 10,000 rows (forward pass + ancestral update)");
+    for r in &rows {
+        println!(
+            "DP-SGD step {:<40} {:>9.2} ms ({:.2}× the non-private step)",
+            r.name,
+            r.dp_train_s * 1e3,
+            r.dp_train_s / r.train_s
+        );
+    }
     // PEERS.md medians (PyTorch 2.15, 2 threads, a machine of this kind), for when torch is absent.
     let peers = [
         (0.19f64, 0.26f64, 0.76f64, 0.90f64),

@@ -455,9 +455,13 @@ pub fn train<B: DiffusionOps>(
     cfg: &OptimConfig,
     init: &[f32],
     seed: u64,
+    dp: Option<DpConfig>,
     progress: ProgressFn,
 ) -> Result<Trained> {
     let mut trainer = Trainer::new(be, net, layout, sched, data, cfg, init, seed)?;
+    if let Some(dp) = dp {
+        trainer.enable_dp(dp)?;
+    }
     let window = (cfg.steps / 100).max(1);
     let (mut win_sum, mut win_n) = (0.0f64, 0usize);
     let mut history = Vec::new();

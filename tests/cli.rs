@@ -375,3 +375,90 @@ fn absurd_thread_counts_are_refused() {
         r.stderr
     );
 }
+
+#[test]
+fn private_fit_needs_a_schema_and_reports_its_spend() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = write(dir.path(), "data.csv", good_csv().as_bytes());
+    let model = dir.path().join("m.svmodel");
+    let r = fit(&data, &["--epsilon", "2"], &model);
+    assert!(
+        r.code != 0 && r.stderr.contains("needs a public schema"),
+        "{}",
+        r.stderr
+    );
+    let schema = dir.path().join("schema.json");
+    let r = run(&[
+        "schema",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        schema.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("must be public knowledge"));
+    let r = fit(
+        &data,
+        &[
+            "--epsilon",
+            "2",
+            "--schema",
+            schema.to_str().unwrap(),
+            "--noise-seed",
+            "1",
+            "--target",
+            "label",
+        ],
+        &model,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("-DP"), "{}", r.stderr);
+    let out = bin()
+        .args(["privacy", "--model", model.to_str().unwrap(), "--json"])
+        .output()
+        .expect("run");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(v["epsilon"].as_f64().expect("epsilon") <= 2.0);
+    assert_eq!(v["noise_source"], "test seed 1 (not private)");
+    let r = run(&[
+        "privacy",
+        "--sample-rate",
+        "0.01",
+        "--noise-multiplier",
+        "1.0",
+        "--steps",
+        "1000",
+    ]);
+    assert_eq!(r.code, 0);
+    let out = bin()
+        .args([
+            "privacy",
+            "--sample-rate",
+            "0.01",
+            "--noise-multiplier",
+            "1.0",
+            "--steps",
+            "1000",
+        ])
+        .output()
+        .expect("run");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ε = 2.1014"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let r = run(&[
+        "privacy",
+        "--sample-rate",
+        "1.5",
+        "--noise-multiplier",
+        "1.0",
+        "--steps",
+        "10",
+    ]);
+    assert!(
+        r.code != 0 && r.stderr.contains("sampling rate"),
+        "{}",
+        r.stderr
+    );
+}

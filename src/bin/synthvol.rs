@@ -9,8 +9,9 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use synthvol::metrics::{self, Report};
-use synthvol::model::{FitOptions, SampleOptions, Synthesizer};
-use synthvol::table::{read_csv, write_csv, CsvOptions};
+use synthvol::model::{DpOptions, FitOptions, SampleOptions, Synthesizer};
+use synthvol::privacy::accountant;
+use synthvol::table::{read_csv, write_csv, CsvOptions, PublicSchema};
 use synthvol::train::Progress;
 use synthvol::{datasets, Error, Result};
 
@@ -35,6 +36,88 @@ enum Command {
     Evaluate(EvaluateArgs),
     /// Fit, sample and evaluate on the bundled Adult data, and print a report.
     Demo(DemoArgs),
+    /// Write a public schema (column kinds, levels, bounds) read off a data file, to review
+    /// and edit before a private fit.
+    Schema(SchemaArgs),
+    /// What a private model spent, or ε for a DP-SGD plan.
+    Privacy(PrivacyArgs),
+}
+
+#[derive(Args)]
+struct SchemaArgs {
+    /// The data file.
+    #[arg(long)]
+    data: PathBuf,
+    #[command(flatten)]
+    types: ColumnTypes,
+    /// Write here instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct PrivacyArgs {
+    /// A model written by `synthvol fit`.
+    #[arg(long, conflicts_with_all = ["sample_rate", "noise_multiplier", "steps"])]
+    model: Option<PathBuf>,
+    /// Poisson sampling rate q of a plan.
+    #[arg(long)]
+    sample_rate: Option<f64>,
+    /// Noise multiplier σ of a plan.
+    #[arg(long)]
+    noise_multiplier: Option<f64>,
+    /// Steps of a plan.
+    #[arg(long)]
+    steps: Option<u64>,
+    /// δ of a plan.
+    #[arg(long, default_value_t = 1e-5)]
+    delta: f64,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct DpArgs {
+    /// Fit under (ε, δ)-differential privacy with this ε (needs --schema).
+    #[arg(long)]
+    epsilon: Option<f64>,
+    /// δ of the privacy guarantee.
+    #[arg(long, default_value_t = 1e-5, requires = "epsilon")]
+    delta: f64,
+    /// The public schema (levels, bounds, missingness) of a private fit.
+    #[arg(long, requires = "epsilon")]
+    schema: Option<PathBuf>,
+    /// Clipping norm C of each row's gradient.
+    #[arg(long, default_value_t = 1.0, requires = "epsilon")]
+    max_grad_norm: f64,
+    /// Poisson sampling rate q (default: batch size / rows).
+    #[arg(long, requires = "epsilon")]
+    sample_rate: Option<f64>,
+    /// Draws per row and step (augmentation multiplicity K).
+    #[arg(long, default_value_t = 1, requires = "epsilon")]
+    augment: usize,
+    /// Share of ε spent on the noisy preprocessing statistics.
+    #[arg(long, default_value_t = 0.1, requires = "epsilon")]
+    preprocessing_share: f64,
+    /// TEST ONLY: fix the mechanism's randomness (the model records it; no privacy against
+    /// anyone who knows the seed).
+    #[arg(long, requires = "epsilon")]
+    noise_seed: Option<u64>,
+}
+
+impl DpArgs {
+    fn options(&self) -> Option<DpOptions> {
+        self.epsilon.map(|epsilon| DpOptions {
+            epsilon,
+            delta: self.delta,
+            max_grad_norm: self.max_grad_norm,
+            sample_rate: self.sample_rate,
+            augment: self.augment,
+            preprocessing_share: self.preprocessing_share,
+            noise_seed: self.noise_seed,
+        })
+    }
 }
 
 #[derive(Args)]
@@ -71,6 +154,9 @@ struct TrainingArgs {
     /// Number of diffusion steps T.
     #[arg(long, default_value_t = 200)]
     timesteps: usize,
+    /// Width of the time embedding and of the first hidden layer.
+    #[arg(long, default_value_t = 128)]
+    time_dim: usize,
     /// Initial learning rate (decays linearly to 0).
     #[arg(long, default_value_t = 2e-3)]
     lr: f64,
@@ -87,6 +173,7 @@ impl TrainingArgs {
         let mut o = FitOptions {
             target,
             layers: self.layers.clone(),
+            dim_t: self.time_dim,
             timesteps: self.timesteps,
             seed: self.seed,
             threads: self.threads,
@@ -111,6 +198,8 @@ struct FitArgs {
     training: TrainingArgs,
     #[command(flatten)]
     types: ColumnTypes,
+    #[command(flatten)]
+    dp: DpArgs,
     /// Where to write the model.
     #[arg(long)]
     out: PathBuf,
@@ -185,6 +274,8 @@ fn main() -> ExitCode {
         Command::Sample(a) => sample(a),
         Command::Evaluate(a) => evaluate(a),
         Command::Demo(a) => demo(a),
+        Command::Schema(a) => schema(a),
+        Command::Privacy(a) => privacy(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -236,14 +327,113 @@ fn fit(a: FitArgs) -> Result<()> {
         table.n_cols(),
         a.data.display()
     );
-    let model = Synthesizer::fit(&table, &opts, &mut progress_bar())?;
+    let model = match a.dp.options() {
+        Some(dp) => {
+            let path = a.dp.schema.as_ref().ok_or_else(|| {
+                Error::invalid("a private fit needs a public schema: write one with `synthvol schema --data FILE --out schema.json`, replace what it read off the data with public knowledge, and pass --schema schema.json")
+            })?;
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path.display(), e))?;
+            let public = PublicSchema::from_json(&text)
+                .map_err(|e| Error::new(e.kind, format!("{}: {}", path.display(), e.message)))?;
+            Synthesizer::fit_private(&table, &public, &opts, &dp, &mut progress_bar())?
+        }
+        None => Synthesizer::fit(&table, &opts, &mut progress_bar())?,
+    };
     model.save(&a.out)?;
-    let last = model.record.loss_history.last().map_or(f64::NAN, |l| l.1);
+    match &model.record.privacy {
+        Some(p) => eprintln!(
+            "fitted in {:.1} s under ({:.4}, {:e})-DP (σ = {:.3}, q = {:.4}, {} steps); model written to {}",
+            model.record.seconds, p.epsilon, p.delta, p.noise_multiplier, p.sample_rate, p.steps, a.out.display()
+        ),
+        None => {
+            let last = model.record.loss_history.last().map_or(f64::NAN, |l| l.1);
+            eprintln!("fitted in {:.1} s (final loss {last:.4}); model written to {}", model.record.seconds, a.out.display());
+        }
+    }
+    Ok(())
+}
+
+fn schema(a: SchemaArgs) -> Result<()> {
+    let table = read_csv(&a.data, &a.types.csv_options())?;
+    let text = PublicSchema::from_table(&table).to_json() + "\n";
     eprintln!(
-        "fitted in {:.1} s (final loss {last:.4}); model written to {}",
-        model.record.seconds,
-        a.out.display()
+        "note: the levels and bounds were read off {}; under differential privacy they must be public knowledge, so review them and replace what is not (for example with documented ranges) before a private fit",
+        a.data.display()
     );
+    match &a.out {
+        Some(p) => std::fs::write(p, text).map_err(|e| Error::io(p.display(), e)),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+fn privacy(a: PrivacyArgs) -> Result<()> {
+    if let Some(m) = &a.model {
+        let model = Synthesizer::load(m)?;
+        let Some(p) = &model.record.privacy else {
+            if a.json {
+                println!("{{\"private\": false}}");
+            } else {
+                println!(
+                    "{}: fitted without differential privacy (no guarantee)",
+                    m.display()
+                );
+            }
+            return Ok(());
+        };
+        if a.json {
+            let s = serde_json::to_string_pretty(p).map_err(|e| Error::invalid(e.to_string()))?;
+            println!("{s}");
+        } else {
+            println!(
+                "{}: ({:.4}, {:e})-differentially private with respect to one row (budget ε = {})",
+                m.display(),
+                p.epsilon,
+                p.delta,
+                p.epsilon_budget
+            );
+            println!(
+                "  DP-SGD: σ = {:.4}, q = {:.5}, {} steps, C = {}, K = {}",
+                p.noise_multiplier, p.sample_rate, p.steps, p.max_grad_norm, p.augment
+            );
+            println!(
+                "  preprocessing: {} noisy histograms/counts, noise multiplier {:.3}, sensitivity {:.3}, ε alone {:.4}",
+                p.preprocessing.histograms, p.preprocessing.noise_multiplier, p.preprocessing.sensitivity, p.preprocessing_epsilon
+            );
+            println!("  accountant: {}", p.accountant);
+            println!(
+                "  rows: {} ({}); noise: {}",
+                p.rows,
+                p.notes.join("; "),
+                p.noise_source
+            );
+        }
+        return Ok(());
+    }
+    let (Some(q), Some(sigma), Some(steps)) = (a.sample_rate, a.noise_multiplier, a.steps) else {
+        return Err(Error::invalid("give --model MODEL, or a plan: --sample-rate q --noise-multiplier σ --steps T [--delta δ]"));
+    };
+    accountant::check_plan(q, steps, a.delta)?;
+    if !(sigma > 0.0 && sigma.is_finite()) {
+        return Err(Error::invalid(format!(
+            "the noise multiplier must be positive, got {sigma}"
+        )));
+    }
+    let (eps, order) = accountant::epsilon(
+        &[accountant::Phase { q, sigma, steps }],
+        a.delta,
+        &accountant::default_orders(),
+    );
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({"epsilon": eps, "delta": a.delta, "sample_rate": q, "noise_multiplier": sigma, "steps": steps, "order": order, "accountant": "rdp"})
+        );
+    } else {
+        println!("ε = {eps:.4} at δ = {} for {steps} steps with q = {q} and σ = {sigma} (RDP, best order {order})", a.delta);
+    }
     Ok(())
 }
 
@@ -314,6 +504,7 @@ fn demo(a: DemoArgs) -> Result<()> {
         batch_size: 1024,
         layers: vec![512, 512],
         timesteps: 200,
+        time_dim: 128,
         lr: 2e-3,
         seed: a.seed,
         threads: a.threads,

@@ -2,22 +2,24 @@
 //! fit, sample, and a versioned, checksummed file format.
 
 mod format;
+mod private;
 mod sampler;
 
 pub use format::FORMAT_VERSION;
+pub use private::{DpOptions, PrivacyRecord};
 pub use sampler::Sampler;
 
 use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{run_parallel, Backend, CpuBackend, DiffusionOps};
+use crate::backend::{run_parallel, CpuBackend, DiffusionOps};
 use crate::diffusion::{uniform, Layout, Schedule};
 use crate::encode::{check_trainable, Encoder};
 use crate::error::{Error, Result};
 use crate::nn::{Denoiser, DenoiserConfig};
 use crate::table::Table;
-use crate::train::{train, OptimConfig, Progress, ProgressFn};
+use crate::train::{train, DpConfig, OptimConfig, Progress, ProgressFn, Trained};
 
 /// How to fit a model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,6 +64,35 @@ pub struct TrainingRecord {
     pub backend: String,
     /// The synthvol version that fitted the model.
     pub version: String,
+    /// What a differentially private fit spent (absent for a non-private fit).
+    #[serde(default)]
+    pub privacy: Option<PrivacyRecord>,
+}
+
+impl TrainingRecord {
+    fn new(
+        n_rows: usize,
+        options: &FitOptions,
+        loss_history: Vec<(usize, f64)>,
+        start: std::time::Instant,
+        privacy: Option<PrivacyRecord>,
+    ) -> Self {
+        TrainingRecord {
+            n_rows,
+            options: options.clone(),
+            loss_history,
+            seconds: start.elapsed().as_secs_f64(),
+            backend: "cpu".into(),
+            version: concat!(
+                env!("CARGO_PKG_VERSION"),
+                " (",
+                env!("SYNTHVOL_TARGET"),
+                ")"
+            )
+            .to_string(),
+            privacy,
+        }
+    }
 }
 
 /// A fitted synthesizer. Immutable once fitted; sampling takes `&self`.
@@ -82,14 +113,40 @@ impl Synthesizer {
         let target = check_trainable(table, opts.target.as_deref())?;
         let start = std::time::Instant::now();
         let encoder = Encoder::fit(table, target)?;
-        let data = encoder.encode(table)?;
-        let cfg = DenoiserConfig {
+        let Trained {
+            ema: weights,
+            loss_history,
+            ..
+        } = Self::train_encoded(&encoder, table, opts, None, progress)?;
+        Ok(Synthesizer {
+            net: Self::net_config(&encoder, opts),
+            encoder,
+            timesteps: opts.timesteps,
+            weights,
+            record: TrainingRecord::new(table.n_rows(), opts, loss_history, start, None),
+        })
+    }
+
+    fn net_config(encoder: &Encoder, opts: &FitOptions) -> DenoiserConfig {
+        DenoiserConfig {
             d_in: encoder.width(),
             dim_t: opts.dim_t,
             layers: opts.layers.clone(),
             n_classes: encoder.n_classes(),
-        };
-        let net = Denoiser::new(cfg.clone());
+        }
+    }
+
+    /// Encodes `table` (in the encoder's schema) and trains a denoiser on it, with DP-SGD when
+    /// `dp` is given; returns the EMA weights and the loss history.
+    fn train_encoded(
+        encoder: &Encoder,
+        table: &Table,
+        opts: &FitOptions,
+        dp: Option<DpConfig>,
+        progress: ProgressFn,
+    ) -> Result<Trained> {
+        let data = encoder.encode(table)?;
+        let net = Denoiser::new(Self::net_config(encoder, opts));
         let layout = Layout {
             n_num: encoder.n_numeric(),
             blocks: encoder.block_sizes(),
@@ -97,7 +154,7 @@ impl Synthesizer {
         let sched = Schedule::cosine(opts.timesteps);
         let init = net.init_params(opts.seed);
         let be = CpuBackend::<f32>::new();
-        let trained = run_parallel(opts.threads, progress, |p| {
+        run_parallel(opts.threads, progress, |p| {
             train(
                 &be,
                 &net,
@@ -107,29 +164,10 @@ impl Synthesizer {
                 &opts.optim,
                 &init,
                 opts.seed ^ 0x5EED,
+                dp,
                 p,
             )
-        })??;
-        Ok(Synthesizer {
-            encoder,
-            net: cfg,
-            timesteps: opts.timesteps,
-            weights: trained.ema,
-            record: TrainingRecord {
-                n_rows: table.n_rows(),
-                options: opts.clone(),
-                loss_history: trained.loss_history,
-                seconds: start.elapsed().as_secs_f64(),
-                backend: be.name(),
-                version: concat!(
-                    env!("CARGO_PKG_VERSION"),
-                    " (",
-                    env!("SYNTHVOL_TARGET"),
-                    ")"
-                )
-                .to_string(),
-            },
-        })
+        })?
     }
 
     /// The schema of the tables this model generates.

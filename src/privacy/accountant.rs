@@ -15,10 +15,15 @@ pub struct Phase {
     pub steps: u64,
 }
 
-/// The orders Opacus uses by default: 1.1, 1.2, …, 10.9 and 12, 13, …, 63.
+/// The orders Opacus uses by default (1.1, 1.2, …, 10.9 and 12, 13, …, 63), extended with
+/// 64–1024 so that small budgets (ε ≲ 0.1, such as a preprocessing share) can be reached;
+/// the optimum for the usual plans is an interior order, so the extension changes nothing there.
 pub fn default_orders() -> Vec<f64> {
     let mut v: Vec<f64> = (11..110).map(|i| i as f64 / 10.0).collect();
     v.extend((12..64).map(|i| i as f64));
+    v.extend([
+        64.0, 80.0, 96.0, 128.0, 192.0, 256.0, 384.0, 512.0, 768.0, 1024.0,
+    ]);
     v
 }
 

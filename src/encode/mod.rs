@@ -14,6 +14,10 @@
 //! network (and skews the categorical columns learned beside it). A categorical target column is not part of the row: it
 //! is the label that conditions the denoiser.
 
+mod private;
+
+pub use private::{encoder_from_counts, histogram_count, private_counts, PreprocessingRecord};
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -24,7 +28,7 @@ use crate::table::{ColumnData, ColumnKind, Schema, Table, MISSING};
 /// Quantile transform bound, as scikit-learn's `BOUNDS_THRESHOLD`.
 const BOUNDS: f64 = 1e-7;
 /// Numeric columns with at most this many distinct values are snapped to them on output.
-const SNAP_MAX_DISTINCT: usize = 32;
+pub(crate) const SNAP_MAX_DISTINCT: usize = 32;
 /// Categorical columns with more levels than this are refused (identifiers, free text).
 const MAX_LEVELS: usize = 1000;
 /// A value held by at least this share of the observed rows is an atom.

@@ -1,0 +1,163 @@
+//! Private fits: the preprocessing touches the rows only through counts of bounded
+//! sensitivity, the model records what it spent, and bad private setups are clear errors.
+
+mod common;
+
+use common::*;
+use synthvol::backend::{Backend, CpuBackend};
+use synthvol::encode::{encoder_from_counts, histogram_count, private_counts};
+use synthvol::model::{DpOptions, SampleOptions, Synthesizer};
+use synthvol::table::{PublicColumnKind, PublicSchema, Table};
+
+fn public_for(table: &Table) -> PublicSchema {
+    let mut p = PublicSchema::from_table(table);
+    // Public bounds wider than the data, and a level the data never show.
+    for c in &mut p.columns {
+        match &mut c.kind {
+            PublicColumnKind::Numeric { min, max, .. } => {
+                *min = (*min - 1.0).floor();
+                *max = (*max + 1.0).ceil();
+            }
+            PublicColumnKind::Categorical { levels } if c.name == "d" => {
+                levels.push("never-seen".into())
+            }
+            _ => {}
+        }
+    }
+    p
+}
+
+fn without_row(t: &Table, r: usize) -> Table {
+    let idx: Vec<usize> = (0..t.n_rows()).filter(|&i| i != r).collect();
+    t.select_rows(&idx)
+}
+
+#[test]
+fn preprocessing_counts_have_sensitivity_sqrt_m() {
+    let raw = mixed_table(400, 11);
+    let public = public_for(&raw);
+    let table = public.apply(&raw).expect("apply");
+    let target = Some(4);
+    let m = histogram_count(&public, target);
+    assert_eq!(m, 4, "three numeric histograms and the class counts");
+    let full = private_counts(&table, &public, target);
+    let key = [9u8; 32];
+    let be = CpuBackend::<f64>::new();
+    let noisy = |c: &Vec<f64>| {
+        let mut v = c.clone();
+        be.add_noise_and_scale(&mut v, c.len(), 5.0, 1.0, &key, 1);
+        v
+    };
+    let noisy_full = noisy(&full);
+    for r in [0, 17, 123, 399] {
+        let t2 = without_row(&table, r);
+        let c2 = private_counts(&t2, &public, target);
+        assert_eq!(c2.len(), full.len());
+        let diff: f64 = full
+            .iter()
+            .zip(&c2)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert!(
+            diff <= (m as f64).sqrt() + 1e-12,
+            "row {r}: counts move by {diff} > √{m}"
+        );
+        assert!(diff >= 1.0, "the row is counted");
+        // With the noise fixed, the released statistics differ exactly by the raw difference.
+        let n2 = noisy(&c2);
+        let ndiff: f64 = noisy_full
+            .iter()
+            .zip(&n2)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert!((ndiff - diff).abs() < 1e-9);
+    }
+    // The encoder is a function of the public schema, the noisy counts and n alone.
+    let e1 = encoder_from_counts(&public, target, &noisy_full, table.n_rows()).expect("encoder");
+    let e2 = encoder_from_counts(&public, target, &noisy_full, table.n_rows()).expect("encoder");
+    assert_eq!(format!("{e1:?}"), format!("{e2:?}"));
+}
+
+fn dp_opts() -> DpOptions {
+    DpOptions {
+        epsilon: 3.0,
+        noise_seed: Some(5),
+        ..DpOptions::default()
+    }
+}
+
+#[test]
+fn a_private_fit_records_its_spend_and_uses_the_public_schema() {
+    let raw = mixed_table(600, 12);
+    let public = public_for(&raw);
+    let mut o = quick_options(0);
+    o.optim.steps = 60;
+    let m = Synthesizer::fit_private(&raw, &public, &o, &dp_opts(), &mut no_progress())
+        .expect("private fit");
+    let p = m.record.privacy.as_ref().expect("privacy record");
+    assert!(p.epsilon <= 3.0 && p.epsilon > 2.9, "ε spent {}", p.epsilon);
+    assert!(p.preprocessing_epsilon < 0.31 && p.preprocessing_epsilon > 0.25);
+    assert_eq!(p.phases.len(), 2);
+    assert!(p.noise_source.contains("test seed 5"));
+    assert!(
+        m.record.loss_history.is_empty(),
+        "no loss history from private rows"
+    );
+    // The schema's unseen level is known to the model.
+    let synthvol::table::ColumnKind::Categorical { levels } = &m.schema().columns[3].kind else {
+        panic!()
+    };
+    assert!(levels.iter().any(|l| l == "never-seen"));
+    // It survives a round trip and samples.
+    let back = Synthesizer::from_bytes(&m.to_bytes().expect("bytes")).expect("load");
+    assert_eq!(
+        back.record.privacy.as_ref().map(|p| p.epsilon),
+        Some(p.epsilon)
+    );
+    let s = back
+        .sample(200, 1, &SampleOptions::default(), &mut no_progress())
+        .expect("sample");
+    assert_eq!(s.n_rows(), 200);
+    // Same test seed, same model.
+    let m2 = Synthesizer::fit_private(&raw, &public, &o, &dp_opts(), &mut no_progress())
+        .expect("private fit");
+    assert_eq!(m.weights, m2.weights);
+}
+
+#[test]
+fn private_fit_errors_are_clear() {
+    let raw = mixed_table(300, 13);
+    let mut public = public_for(&raw);
+    let o = quick_options(1);
+    // A level the schema does not declare.
+    if let PublicColumnKind::Categorical { levels } = &mut public.columns[3].kind {
+        levels.retain(|l| l != "y");
+    }
+    let e = Synthesizer::fit_private(&raw, &public, &o, &dp_opts(), &mut no_progress())
+        .expect_err("undeclared level");
+    assert!(e.message.contains("'y'"), "{}", e.message);
+    // Missing values in a column declared never missing.
+    let mut public = public_for(&raw);
+    public.columns[2].missing = false;
+    let e = Synthesizer::fit_private(&raw, &public, &o, &dp_opts(), &mut no_progress())
+        .expect_err("missing");
+    assert!(
+        e.message.contains("'c'") && e.message.contains("never missing"),
+        "{}",
+        e.message
+    );
+    // An impossible budget.
+    let public = public_for(&raw);
+    let mut o2 = o.clone();
+    o2.optim.steps = 1_000_000;
+    let dp = DpOptions {
+        epsilon: 0.01,
+        sample_rate: Some(1.0),
+        ..dp_opts()
+    };
+    let e =
+        Synthesizer::fit_private(&raw, &public, &o2, &dp, &mut no_progress()).expect_err("budget");
+    assert!(e.message.contains("cannot be met"), "{}", e.message);
+}
