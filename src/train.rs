@@ -46,7 +46,7 @@ pub struct DpConfig {
     pub max_grad_norm: f64,
     /// Draws of (t, ε) per row and step; the row's gradient is their mean.
     pub augment: usize,
-    /// Key of the ChaCha20 streams for Poisson sampling and noise (from the OS, unless a
+    /// Key of the ChaCha12 streams for Poisson sampling and noise (from the OS, unless a
     /// test fixes it).
     pub key: [u8; 32],
 }
@@ -229,7 +229,7 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
     /// The rows sampled at `step` under DP (Poisson sampling with the mechanism's key).
     pub fn poisson_sample(key: &[u8; 32], q: f64, n: usize, step: usize, out: &mut Vec<u32>) {
         use rand_chacha::rand_core::{Rng, SeedableRng};
-        let mut rng = rand_chacha::ChaCha20Rng::from_seed(*key);
+        let mut rng = rand_chacha::ChaCha12Rng::from_seed(*key);
         rng.set_stream(SAMPLING_STREAM | step as u64);
         // Compare 53-bit uniforms with q: inclusion probability q up to 2⁻⁵³.
         let threshold = (q * (1u64 << 53) as f64) as u64;

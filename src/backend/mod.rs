@@ -185,7 +185,7 @@ pub trait Backend: Send + Sync {
         k: usize,
         factors: &Self::Buf,
     );
-    /// `x ← (x + std·z)·scale` on the first `len` elements, z standard normal from ChaCha20
+    /// `x ← (x + std·z)·scale` on the first `len` elements, z standard normal (ziggurat) from ChaCha12
     /// keyed by `key` on `stream` (a cryptographically secure generator; the numbers do not
     /// depend on the thread count).
     fn add_noise_and_scale(
