@@ -238,8 +238,7 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
     }
 
     fn step_dp(&mut self, step: usize) -> Result<f64> {
-        let (be, net, layout, sched) = (self.be, self.net, self.layout, self.sched);
-        let w = layout.width();
+        let (be, net, layout) = (self.be, self.net, self.layout);
         let mut dp = self.dp.take().expect("DP enabled");
         let k = dp.cfg.augment;
         let per_chunk = self.batch / k;
@@ -254,42 +253,9 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
                     .iter_mut()
                     .for_each(|v| *v = r as f32);
             }
-            for tv in self.t_host[..rows].iter_mut() {
-                *tv = (self.rng.next_u64() % sched.steps as u64) as f32;
-            }
-            let ws = &mut self.ws;
-            be.upload(&mut self.idx_buf, 0, &self.idx_host[..rows]);
-            be.upload(&mut ws.t, 0, &self.t_host[..rows]);
-            be.gather_rows(&self.all, 0, &self.idx_buf, rows, w, &mut self.x0);
-            if net.embed.is_some() {
-                be.gather_rows(&self.labels_all, 0, &self.idx_buf, rows, 1, &mut ws.y);
-            }
             let stream = ((step as u64) << 24) | c as u64;
-            be.q_sample(
-                layout,
-                sched,
-                &self.x0,
-                &ws.t,
-                rows,
-                self.noise_seed,
-                stream,
-                &mut ws.x,
-                &mut self.eps,
-            );
-            net.forward(be, &self.params, ws, rows);
-            be.loss_grad(
-                layout,
-                sched,
-                &ws.out,
-                &self.x0,
-                &ws.x,
-                &self.eps,
-                &ws.t,
-                rows,
-                weights,
-                &mut ws.dout,
-                &mut self.row_loss,
-            );
+            self.forward_loss(rows, stream, weights);
+            let ws = &mut self.ws;
             net.backward_data(be, &self.params, ws, rows);
             net.per_sample_sq_norms(be, ws, rows, k, &mut dp.sq);
             let groups = chunk.len();
@@ -335,6 +301,55 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
         Ok(l)
     }
 
+    /// For the first `rows` batch rows (indices already in `idx_host`): draws their timesteps,
+    /// gathers the rows and labels, noises them on `stream`, runs the denoiser and writes the
+    /// loss gradient into `ws.dout` and the row losses into `row_loss`.
+    fn forward_loss(&mut self, rows: usize, stream: u64, weights: LossWeights) {
+        let (be, net, layout, sched) = (self.be, self.net, self.layout, self.sched);
+        for tv in self.t_host[..rows].iter_mut() {
+            *tv = (self.rng.next_u64() % sched.steps as u64) as f32;
+        }
+        let ws = &mut self.ws;
+        be.upload(&mut self.idx_buf, 0, &self.idx_host[..rows]);
+        be.upload(&mut ws.t, 0, &self.t_host[..rows]);
+        be.gather_rows(
+            &self.all,
+            0,
+            &self.idx_buf,
+            rows,
+            layout.width(),
+            &mut self.x0,
+        );
+        if net.embed.is_some() {
+            be.gather_rows(&self.labels_all, 0, &self.idx_buf, rows, 1, &mut ws.y);
+        }
+        be.q_sample(
+            layout,
+            sched,
+            &self.x0,
+            &ws.t,
+            rows,
+            self.noise_seed,
+            stream,
+            &mut ws.x,
+            &mut self.eps,
+        );
+        net.forward(be, &self.params, ws, rows);
+        be.loss_grad(
+            layout,
+            sched,
+            &ws.out,
+            &self.x0,
+            &ws.x,
+            &self.eps,
+            &ws.t,
+            rows,
+            weights,
+            &mut ws.dout,
+            &mut self.row_loss,
+        );
+    }
+
     fn adam(&mut self, step: usize) {
         let lr = self.cfg.lr * (1.0 - step as f64 / self.cfg.steps as f64);
         // EMA warm-up: early on, a fixed rate of 0.999 would leave the sampling weights mostly
@@ -369,8 +384,8 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
         if self.dp.is_some() {
             return self.step_dp(step);
         }
-        let (be, net, layout, sched) = (self.be, self.net, self.layout, self.sched);
-        let (n, batch, w) = (self.n, self.batch, layout.width());
+        let (be, net) = (self.be, self.net);
+        let (n, batch) = (self.n, self.batch);
         if self.cursor + batch > n {
             for i in (1..n).rev() {
                 let j = (self.rng.next_u64() % (i as u64 + 1)) as usize;
@@ -386,41 +401,9 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
             *d = s as f32;
         }
         self.cursor += batch;
-        for tv in self.t_host.iter_mut() {
-            *tv = (self.rng.next_u64() % sched.steps as u64) as f32;
-        }
+        let weights = self.weights;
+        self.forward_loss(batch, step as u64, weights);
         let ws = &mut self.ws;
-        be.upload(&mut self.idx_buf, 0, &self.idx_host);
-        be.upload(&mut ws.t, 0, &self.t_host);
-        be.gather_rows(&self.all, 0, &self.idx_buf, batch, w, &mut self.x0);
-        if net.embed.is_some() {
-            be.gather_rows(&self.labels_all, 0, &self.idx_buf, batch, 1, &mut ws.y);
-        }
-        be.q_sample(
-            layout,
-            sched,
-            &self.x0,
-            &ws.t,
-            batch,
-            self.noise_seed,
-            step as u64,
-            &mut ws.x,
-            &mut self.eps,
-        );
-        net.forward(be, &self.params, ws, batch);
-        be.loss_grad(
-            layout,
-            sched,
-            &ws.out,
-            &self.x0,
-            &ws.x,
-            &self.eps,
-            &ws.t,
-            batch,
-            self.weights,
-            &mut ws.dout,
-            &mut self.row_loss,
-        );
         net.backward(be, &self.params, &mut self.grads, ws, batch, false);
         self.adam(step);
         be.download(&self.row_loss, 0, &mut self.loss_host);

@@ -67,6 +67,21 @@ fn good_csv() -> String {
     s
 }
 
+/// The CSV with one more column: `name` in the header and `value` in every row.
+fn with_column(csv: &str, name: &str, value: &str) -> String {
+    csv.lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l},{name}")
+            } else {
+                format!("{l},{value}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Runs a failing fit and checks its message.
 fn fit_fails(csv: &[u8], extra: &[&str], expect: &[&str]) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -149,54 +164,29 @@ fn ragged_rows() {
 
 #[test]
 fn all_missing_column() {
-    let mut s = good_csv().replace("age,city,score,label", "age,city,score,label,empty");
-    s = s
-        .lines()
-        .enumerate()
-        .map(|(i, l)| {
-            if i == 0 {
-                l.to_string()
-            } else {
-                format!("{l},")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    fit_fails(s.as_bytes(), &[], &["'empty'", "missing in every row"]);
+    fit_fails(
+        with_column(&good_csv(), "empty", "").as_bytes(),
+        &[],
+        &["'empty'", "missing in every row"],
+    );
 }
 
 #[test]
 fn constant_column() {
-    let s = good_csv()
-        .lines()
-        .enumerate()
-        .map(|(i, l)| {
-            if i == 0 {
-                format!("{l},k")
-            } else {
-                format!("{l},5")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    fit_fails(s.as_bytes(), &[], &["'k'", "constant"]);
+    fit_fails(
+        with_column(&good_csv(), "k", "5").as_bytes(),
+        &[],
+        &["'k'", "constant"],
+    );
 }
 
 #[test]
 fn categorical_with_one_level() {
-    let s = good_csv()
-        .lines()
-        .enumerate()
-        .map(|(i, l)| {
-            if i == 0 {
-                format!("{l},unit")
-            } else {
-                format!("{l},kg")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    fit_fails(s.as_bytes(), &[], &["'unit'", "one level"]);
+    fit_fails(
+        with_column(&good_csv(), "unit", "kg").as_bytes(),
+        &[],
+        &["'unit'", "one level"],
+    );
 }
 
 #[test]

@@ -271,15 +271,7 @@ impl Encoder {
                 _ => unreachable!("Table::new checks kinds"),
             }
         }
-        for k in indicator_for {
-            numeric[k].missing_block = Some(blocks.len());
-            blocks.push(CatBlock {
-                source: BlockSource::MissingIndicator {
-                    column: numeric[k].column,
-                },
-                size: 2,
-            });
-        }
+        add_missing_indicators(&mut numeric, &mut blocks, &indicator_for);
         Ok(Encoder {
             schema,
             numeric,
@@ -456,6 +448,24 @@ impl Encoder {
             .map(|c| c.ok_or_else(|| Error::invalid("encoder does not cover every column")))
             .collect::<Result<Vec<_>>>()?;
         Table::new(self.schema.clone(), columns)
+    }
+}
+
+/// Appends the two-level missing-indicator block of each numeric column listed (by position
+/// in `numeric`), after the categorical columns' blocks.
+pub(crate) fn add_missing_indicators(
+    numeric: &mut [NumericEncoder],
+    blocks: &mut Vec<CatBlock>,
+    which: &[usize],
+) {
+    for &k in which {
+        numeric[k].missing_block = Some(blocks.len());
+        blocks.push(CatBlock {
+            source: BlockSource::MissingIndicator {
+                column: numeric[k].column,
+            },
+            size: 2,
+        });
     }
 }
 

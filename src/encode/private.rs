@@ -246,15 +246,7 @@ pub fn encoder_from_counts(
             }
         }
     }
-    for k in indicator_for {
-        numeric[k].missing_block = Some(blocks.len());
-        blocks.push(CatBlock {
-            source: BlockSource::MissingIndicator {
-                column: numeric[k].column,
-            },
-            size: 2,
-        });
-    }
+    super::add_missing_indicators(&mut numeric, &mut blocks, &indicator_for);
     let label = match label {
         None => None,
         Some(t) => {
