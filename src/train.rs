@@ -417,6 +417,14 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
         Ok(l)
     }
 
+    /// The gradient the last step applied (under DP: the noisy, clipped mean — what DP-SGD
+    /// releases each step; used by the privacy audit).
+    pub fn last_gradient(&self) -> Vec<f32> {
+        let mut g = vec![0f32; self.net.n_params];
+        self.be.download(&self.grads, 0, &mut g);
+        g
+    }
+
     /// The trained parameters and their EMA.
     pub fn finish(self) -> (Vec<f32>, Vec<f32>) {
         let mut p = vec![0f32; self.net.n_params];

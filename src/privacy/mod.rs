@@ -1,3 +1,4 @@
 //! Differential privacy: the accountant (and, with DP-SGD, the mechanism's bookkeeping).
 
 pub mod accountant;
+pub mod audit;
