@@ -257,6 +257,12 @@ fn main() {
                     "  {:<42} train {:.2} ms ({:.2}× synthvol speed-up), forward@10k {:.1} ms ({:.2}×)",
                     r.name, tt * 1e3, tt / r.train_s, ts * 1e3, ts / r.sample_s
                 );
+                if let Some(g) = t[key]["opacus_ghost_s"].as_f64() {
+                    println!(
+                        "  {:<42} Opacus ghost-clipping DP step {:.2} ms ({:.2}× synthvol's DP step speed-up)",
+                        "", g * 1e3, g / r.dp_train_s
+                    );
+                }
             }
         }
         None => {

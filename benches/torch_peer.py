@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """PyTorch peer for `cargo bench --bench engine`: the identical TabDDPM denoiser (MLPDiffusion:
 input 107, time embedding 128, label embedding, [Linear -> ReLU] blocks, AdamW), timed on the
-same machine in the same run. Prints a table, or JSON with --json (read by the Rust bench).
+same machine in the same run; with Opacus installed, also a DP-SGD step with ghost clipping
+(Opacus's fastest per-sample clipping). Prints a table, or JSON with --json (read by the Rust
+bench).
 
 Run: python3 benches/torch_peer.py [--json] [--quick]   (needs torch; uses 2 threads or
 $SYNTHVOL_TORCH_THREADS)."""
@@ -42,6 +44,61 @@ class MLPDiffusion(nn.Module):
         return self.mlp(self.proj(x) + emb)
 
 
+class RowMSE(nn.Module):
+    """Mean squared error per row; Opacus's ghost clipping sets `reduction` to get per-row losses."""
+
+    def __init__(self):
+        super().__init__()
+        self.reduction = "mean"
+
+    def forward(self, a, b):
+        d = ((a - b) ** 2).mean(dim=1)
+        if self.reduction == "mean":
+            return d.mean()
+        if self.reduction == "sum":
+            return d.sum()
+        return d
+
+
+def opacus_ghost_step(layers, batch, reps):
+    """Median DP-SGD step with Opacus ghost clipping (sigma = 1, C = 1), or None without Opacus."""
+    try:
+        from opacus import PrivacyEngine
+    except ImportError:
+        return None
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    torch.manual_seed(0)
+    model = MLPDiffusion(layers)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+    x = torch.randn(batch, D_IN)
+    target = torch.randn(batch, D_IN)
+    t = torch.randint(0, 1000, (batch,))
+    y = torch.randint(0, N_CLASSES, (batch,))
+    data = torch.utils.data.TensorDataset(x, t, y, target)
+    loader = torch.utils.data.DataLoader(data, batch_size=batch)
+    engine = PrivacyEngine(accountant="rdp")
+    model, opt, criterion, loader = engine.make_private(
+        module=model, optimizer=opt, data_loader=loader, criterion=RowMSE(),
+        noise_multiplier=1.0, max_grad_norm=1.0, grad_sample_mode="ghost", poisson_sampling=False,
+    )
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = criterion(model(x, t, y), target)
+        loss.backward()
+        opt.step()
+
+    step()
+    times = []
+    for _ in range(reps):
+        s = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - s)
+    return median(times)
+
+
 def median(v):
     v = sorted(v)
     return v[len(v) // 2]
@@ -76,7 +133,8 @@ def bench(layers, batch, train_reps, fwd_reps):
             s = time.perf_counter()
             model(xs, ts, ys)
             fwd.append(time.perf_counter() - s)
-    return {"train_s": median(times), "sample_forward_s": median(fwd), "params": sum(p.numel() for p in model.parameters())}
+    ghost = opacus_ghost_step(layers, batch, max(2, train_reps // 2))
+    return {"train_s": median(times), "sample_forward_s": median(fwd), "opacus_ghost_s": ghost, "params": sum(p.numel() for p in model.parameters())}
 
 
 def main():
@@ -93,7 +151,8 @@ def main():
     else:
         for k in ("big", "small"):
             r = out[k]
-            print(f"{k}: {r['params']} params, train step {r['train_s']*1e3:.2f} ms, forward@10k {r['sample_forward_s']*1e3:.1f} ms")
+            ghost = f", Opacus ghost-clipping DP step {r['opacus_ghost_s']*1e3:.2f} ms" if r["opacus_ghost_s"] else ""
+            print(f"{k}: {r['params']} params, train step {r['train_s']*1e3:.2f} ms, forward@10k {r['sample_forward_s']*1e3:.1f} ms{ghost}")
 
 
 if __name__ == "__main__":
