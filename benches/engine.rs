@@ -123,6 +123,7 @@ fn bench_net(
             max_grad_norm: 1.0,
             augment: 1,
             key: [3; 32],
+            categorical_weight: 1.0,
         })
         .expect("dp");
     let mut step = 0;

@@ -49,6 +49,10 @@ pub struct DpConfig {
     /// Key of the ChaCha12 streams for Poisson sampling and noise (from the OS, unless a
     /// test fixes it).
     pub key: [u8; 32],
+    /// Multiplies the multinomial (categorical) part of each row's loss. Clipping bounds a
+    /// row's whole gradient, and the Gaussian part's larger gradients otherwise crowd the
+    /// categorical blocks below the noise.
+    pub categorical_weight: f64,
 }
 
 /// Stream of the Poisson sampling draws, apart from the noise streams (the step number).
@@ -243,7 +247,8 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
         let k = dp.cfg.augment;
         let per_chunk = self.batch / k;
         Self::poisson_sample(&dp.cfg.key, dp.cfg.q, self.n, step, &mut dp.selected);
-        let weights = LossWeights::new(layout, k);
+        let mut weights = LossWeights::new(layout, k);
+        weights.multinomial *= dp.cfg.categorical_weight as f32;
         be.fill(&mut self.grads, 0, net.n_params, 0.0);
         let (mut loss_sum, mut draws) = (0.0f64, 0usize);
         for (c, chunk) in dp.selected.chunks(per_chunk.max(1)).enumerate() {

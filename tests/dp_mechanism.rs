@@ -210,6 +210,7 @@ mod statistics {
             max_grad_norm: 1.0,
             augment: 2,
             key: KEY,
+            categorical_weight: 1.0,
         })
         .expect("dp");
         for s in 0..5 {

@@ -131,6 +131,10 @@ struct DpArgs {
     /// Share of ε spent on the noisy preprocessing statistics.
     #[arg(long, default_value_t = 0.1, requires = "epsilon")]
     preprocessing_share: f64,
+    /// Weight of the categorical part of the loss under DP (clipping otherwise lets the
+    /// numeric part crowd it out).
+    #[arg(long, default_value_t = 20.0, requires = "epsilon")]
+    categorical_weight: f64,
     /// TEST ONLY: fix the mechanism's randomness (the model records it; no privacy against
     /// anyone who knows the seed).
     #[arg(long, requires = "epsilon")]
@@ -146,6 +150,7 @@ impl DpArgs {
             sample_rate: self.sample_rate,
             augment: self.augment,
             preprocessing_share: self.preprocessing_share,
+            categorical_weight: self.categorical_weight,
             noise_seed: self.noise_seed,
         })
     }
@@ -430,8 +435,8 @@ fn privacy(a: PrivacyArgs) -> Result<()> {
                 p.epsilon_budget
             );
             println!(
-                "  DP-SGD: σ = {:.4}, q = {:.5}, {} steps, C = {}, K = {}",
-                p.noise_multiplier, p.sample_rate, p.steps, p.max_grad_norm, p.augment
+                "  DP-SGD: σ = {:.4}, q = {:.5}, {} steps, C = {}, K = {}, categorical loss weight {}",
+                p.noise_multiplier, p.sample_rate, p.steps, p.max_grad_norm, p.augment, p.categorical_weight
             );
             println!(
                 "  preprocessing: {} noisy histograms/counts, noise multiplier {:.3}, sensitivity {:.3}, ε alone {:.4}",

@@ -158,6 +158,7 @@ fn one_run(
         max_grad_norm: cfg.max_grad_norm,
         augment: 1,
         key,
+        categorical_weight: 1.0,
     })?;
     // The released mean is the noisy clipped sum over qN (N is public): compare sums.
     let scale = cfg.q * data.n as f64;
