@@ -90,6 +90,16 @@ def opacus_ghost_step(layers, batch, reps):
         loss.backward()
         opt.step()
 
+    return time_steps(step, reps)
+
+
+def median(v):
+    v = sorted(v)
+    return v[len(v) // 2]
+
+
+def time_steps(step, reps):
+    """Median time of `step` over `reps` calls after one warm-up call."""
     step()
     times = []
     for _ in range(reps):
@@ -97,11 +107,6 @@ def opacus_ghost_step(layers, batch, reps):
         step()
         times.append(time.perf_counter() - s)
     return median(times)
-
-
-def median(v):
-    v = sorted(v)
-    return v[len(v) // 2]
 
 
 def bench(layers, batch, train_reps, fwd_reps):
@@ -119,22 +124,12 @@ def bench(layers, batch, train_reps, fwd_reps):
         loss.backward()
         opt.step()
 
-    step()
-    times = []
-    for _ in range(train_reps):
-        s = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - s)
+    train_s = time_steps(step, train_reps)
     xs, ts, ys = torch.randn(10_000, D_IN), torch.full((10_000,), 500), torch.randint(0, N_CLASSES, (10_000,))
-    fwd = []
     with torch.no_grad():
-        model(xs, ts, ys)
-        for _ in range(fwd_reps):
-            s = time.perf_counter()
-            model(xs, ts, ys)
-            fwd.append(time.perf_counter() - s)
+        forward_s = time_steps(lambda: model(xs, ts, ys), fwd_reps)
     ghost = opacus_ghost_step(layers, batch, max(2, train_reps // 2))
-    return {"train_s": median(times), "sample_forward_s": median(fwd), "opacus_ghost_s": ghost, "params": sum(p.numel() for p in model.parameters())}
+    return {"train_s": train_s, "sample_forward_s": forward_s, "opacus_ghost_s": ghost, "params": sum(p.numel() for p in model.parameters())}
 
 
 def main():

@@ -12,7 +12,7 @@ use synthvol::metrics::{self, Report};
 use synthvol::model::{DpOptions, FitOptions, SampleOptions, Synthesizer};
 use synthvol::privacy::accountant;
 use synthvol::privacy::audit::{audit_dp_sgd, AuditConfig};
-use synthvol::table::{read_csv, write_csv, CsvOptions, PublicSchema};
+use synthvol::table::{read_csv, write_csv, CsvOptions, PublicSchema, Table};
 use synthvol::train::Progress;
 use synthvol::{datasets, Error, Result};
 
@@ -561,20 +561,7 @@ fn demo(a: DemoArgs) -> Result<()> {
         model.record.loss_history.last().map_or(f64::NAN, |l| l.1)
     );
     let rows = a.rows.unwrap_or(train.n_rows());
-    let start = Instant::now();
-    let syn = model.sample(
-        rows,
-        a.seed,
-        &SampleOptions {
-            threads: a.threads,
-            ..SampleOptions::default()
-        },
-        &mut progress_bar(),
-    )?;
-    println!(
-        "sample: {rows} rows in {:.1} s",
-        start.elapsed().as_secs_f64()
-    );
+    let syn = demo_sample(&model, rows, &a)?;
     let start = Instant::now();
     let report = metrics::evaluate(&train, &syn, Some(&test), Some("income"))?;
     println!("evaluate: {:.1} s", start.elapsed().as_secs_f64());
@@ -621,20 +608,7 @@ fn demo(a: DemoArgs) -> Result<()> {
         "fit: ε = {:.4} at δ = {:e} (σ = {:.2}, q = {:.4}, {} steps, C = {}; preprocessing ε {:.3}): {:.1} s",
         p.epsilon, p.delta, p.noise_multiplier, p.sample_rate, p.steps, p.max_grad_norm, p.preprocessing_epsilon, model.record.seconds
     );
-    let start = Instant::now();
-    let syn = model.sample(
-        rows,
-        a.seed,
-        &SampleOptions {
-            threads: a.threads,
-            ..SampleOptions::default()
-        },
-        &mut progress_bar(),
-    )?;
-    println!(
-        "sample: {rows} rows in {:.1} s",
-        start.elapsed().as_secs_f64()
-    );
+    let syn = demo_sample(&model, rows, &a)?;
     let report = metrics::evaluate(&train, &syn, Some(&test), Some("income"))?;
     println!(
         "  mean column score          {:.3}",
@@ -693,6 +667,21 @@ fn audit(a: AuditArgs) -> Result<()> {
         return Err(Error::numerical("the empirical lower bound exceeds the accountant's ε: the mechanism or the accountant is wrong"));
     }
     Ok(())
+}
+
+/// Samples the demo's rows and says how long it took.
+fn demo_sample(model: &Synthesizer, rows: usize, a: &DemoArgs) -> Result<Table> {
+    let start = Instant::now();
+    let opts = SampleOptions {
+        threads: a.threads,
+        ..SampleOptions::default()
+    };
+    let syn = model.sample(rows, a.seed, &opts, &mut progress_bar())?;
+    println!(
+        "sample: {rows} rows in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(syn)
 }
 
 fn print_report(r: &Report) {
