@@ -107,6 +107,28 @@ fn main() {
                     flops / s / 1e9,
                     flops / 1e6
                 );
+            } else if what == "dp" {
+                let optim = OptimConfig {
+                    steps: 100_000,
+                    batch_size: batch + batch / 4,
+                    ..OptimConfig::default()
+                };
+                let mut tr = Trainer::new(&be, &net, &layout, &sched, &data, &optim, &init, 1)
+                    .expect("trainer");
+                tr.enable_dp(synthvol::train::DpConfig {
+                    q: 0.25,
+                    sigma: 1.0,
+                    max_grad_norm: 1.0,
+                    augment: 1,
+                    key: [3; 32],
+                    categorical_weight: 1.0,
+                })
+                .expect("dp");
+                let t = std::time::Instant::now();
+                for s in 0..3000 {
+                    tr.step(s).expect("step");
+                }
+                eprintln!("{:.3} ms/step", t.elapsed().as_secs_f64() / 3.0);
             } else if what == "train" {
                 let optim = OptimConfig {
                     steps: 100_000,

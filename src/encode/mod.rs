@@ -280,6 +280,119 @@ impl Encoder {
         })
     }
 
+    /// Checks the encoder's internal consistency (a model file's header is data: a valid
+    /// checksum does not make its contents sound).
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: String| {
+            Err(Error::format(format!(
+                "the model's encoder is inconsistent: {what}"
+            )))
+        };
+        let cols = &self.schema.columns;
+        let mut covered = vec![0usize; cols.len()];
+        for (k, ne) in self.numeric.iter().enumerate() {
+            let Some(spec) = cols.get(ne.column) else {
+                return bad(format!(
+                    "numeric encoder {k} refers to column {}",
+                    ne.column
+                ));
+            };
+            if !matches!(spec.kind, ColumnKind::Numeric { .. }) {
+                return bad(format!("column '{}' is not numeric", spec.name));
+            }
+            covered[ne.column] += 1;
+            let (q, r) = (&ne.quantiles, &ne.references);
+            if q.len() < 2
+                || q.len() != r.len()
+                || q.iter().chain(r).any(|v| !v.is_finite())
+                || q.windows(2).any(|w| w[1] < w[0])
+                || r.windows(2).any(|w| w[1] <= w[0])
+                || r[0] != 0.0
+                || r[r.len() - 1] != 1.0
+            {
+                return bad(format!("the quantiles of column '{}'", spec.name));
+            }
+            if ne
+                .atoms
+                .windows(2)
+                .any(|w| w[1].value <= w[0].value || w[1].lo < w[0].hi)
+                || ne.atoms.iter().any(|a| {
+                    !(0.0..=1.0).contains(&a.lo)
+                        || !(a.lo..=1.0).contains(&a.hi)
+                        || !a.value.is_finite()
+                })
+            {
+                return bad(format!("the atoms of column '{}'", spec.name));
+            }
+            if ne
+                .snap
+                .as_ref()
+                .is_some_and(|s| s.is_empty() || s.windows(2).any(|w| w[1] <= w[0]))
+            {
+                return bad(format!("the observed values of column '{}'", spec.name));
+            }
+            if ne.missing_block.is_some_and(|b| {
+                b >= self.blocks.len()
+                    || self.blocks[b].source
+                        != (BlockSource::MissingIndicator { column: ne.column })
+            }) {
+                return bad(format!("the missing indicator of column '{}'", spec.name));
+            }
+        }
+        for b in &self.blocks {
+            match b.source {
+                BlockSource::Column {
+                    column,
+                    has_missing,
+                } => {
+                    let Some(ColumnKind::Categorical { levels }) =
+                        cols.get(column).map(|c| &c.kind)
+                    else {
+                        return bad(format!("a block refers to column {column}"));
+                    };
+                    if b.size != levels.len() + has_missing as usize || b.size == 0 {
+                        return bad(format!(
+                            "the block of column '{}' has {} levels",
+                            cols[column].name, b.size
+                        ));
+                    }
+                    covered[column] += 1;
+                }
+                BlockSource::MissingIndicator { column } => {
+                    if b.size != 2
+                        || !self
+                            .numeric
+                            .iter()
+                            .any(|n| n.column == column && n.missing_block.is_some())
+                    {
+                        return bad(format!("a missing indicator refers to column {column}"));
+                    }
+                }
+            }
+        }
+        if let Some(l) = &self.label {
+            let Some(ColumnKind::Categorical { levels }) = cols.get(l.column).map(|c| &c.kind)
+            else {
+                return bad("the label column".into());
+            };
+            if l.n_classes != levels.len()
+                || l.counts.len() != l.n_classes
+                || l.counts.iter().any(|c| !(c.is_finite() && *c >= 0.0))
+                || l.counts.iter().sum::<f64>() <= 0.0
+            {
+                return bad("the label's classes".into());
+            }
+            covered[l.column] += 1;
+        }
+        if let Some(j) = covered.iter().position(|&c| c != 1) {
+            return bad(format!(
+                "column '{}' is encoded {} times",
+                cols[j].name, covered[j]
+            ));
+        }
+        Ok(())
+    }
+
     /// Width of the numeric part.
     pub fn n_numeric(&self) -> usize {
         self.numeric.len()

@@ -102,6 +102,14 @@ impl Synthesizer {
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
             .collect();
+        header.encoder.validate()?;
+        if header.net.layers.is_empty()
+            || header.net.layers.contains(&0)
+            || header.net.dim_t < 2
+            || header.net.dim_t % 2 == 1
+        {
+            return Err(Error::format("the model's network shape is invalid"));
+        }
         let net = Denoiser::new(header.net.clone());
         if net.n_params != weights.len()
             || header.net.d_in != header.encoder.width()
