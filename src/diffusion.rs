@@ -155,7 +155,7 @@ impl LossWeights {
 /// Gaussian part: Σ (ε̂ − ε)² · `w.gaussian`. Multinomial part per block, with p = softmax(z)
 /// the predicted x_0, p' = w·p + (1 − w)/K (w = ᾱ_{t−1}, 1 at t = 0), b = α_t x_t + (1 − α_t)/K,
 /// and the model posterior π ∝ p' ⊙ b: KL(θ ‖ π) against the true posterior θ for t > 0 and
-/// −ln π[x_0] at t = 0. The gradient with respect to z is s − p·Σs, s = w·p ⊙ (π − r)/p'
+/// −ln π(x_0) at t = 0. The gradient with respect to z is s − p·Σs, s = w·p ⊙ (π − r)/p'
 /// (r = θ, or x_0 at t = 0). Returns the row's unweighted loss (gaussian mean + block mean).
 pub fn loss_grad_row(
     layout: &Layout,
