@@ -6,7 +6,10 @@ use synthvol::model::{FitOptions, SampleOptions, Synthesizer};
 use synthvol::{datasets, metrics};
 
 #[test]
-#[cfg_attr(debug_assertions, ignore = "minutes of numerics without optimisation: run `cargo test --release`")]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "minutes of numerics without optimisation: run `cargo test --release`"
+)]
 fn adult_reduced_size_meets_the_quality_bars() {
     let train = datasets::adult_train().expect("bundled data");
     let test = datasets::adult_test().expect("bundled data");
