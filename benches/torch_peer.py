@@ -60,6 +60,18 @@ class RowMSE(nn.Module):
         return d
 
 
+def setup(layers, batch):
+    """A seeded model, its AdamW optimiser, and one random batch (x, target, t, y)."""
+    torch.manual_seed(0)
+    model = MLPDiffusion(layers)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+    x = torch.randn(batch, D_IN)
+    target = torch.randn(batch, D_IN)
+    t = torch.randint(0, 1000, (batch,))
+    y = torch.randint(0, N_CLASSES, (batch,))
+    return model, opt, x, target, t, y
+
+
 def opacus_ghost_step(layers, batch, reps):
     """Median DP-SGD step with Opacus ghost clipping (sigma = 1, C = 1), or None without Opacus."""
     try:
@@ -69,13 +81,7 @@ def opacus_ghost_step(layers, batch, reps):
     import warnings
 
     warnings.filterwarnings("ignore")
-    torch.manual_seed(0)
-    model = MLPDiffusion(layers)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
-    x = torch.randn(batch, D_IN)
-    target = torch.randn(batch, D_IN)
-    t = torch.randint(0, 1000, (batch,))
-    y = torch.randint(0, N_CLASSES, (batch,))
+    model, opt, x, target, t, y = setup(layers, batch)
     data = torch.utils.data.TensorDataset(x, t, y, target)
     loader = torch.utils.data.DataLoader(data, batch_size=batch)
     engine = PrivacyEngine(accountant="rdp")
@@ -110,13 +116,7 @@ def time_steps(step, reps):
 
 
 def bench(layers, batch, train_reps, fwd_reps):
-    torch.manual_seed(0)
-    model = MLPDiffusion(layers)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
-    x = torch.randn(batch, D_IN)
-    target = torch.randn(batch, D_IN)
-    t = torch.randint(0, 1000, (batch,))
-    y = torch.randint(0, N_CLASSES, (batch,))
+    model, opt, x, target, t, y = setup(layers, batch)
 
     def step():
         opt.zero_grad(set_to_none=True)
