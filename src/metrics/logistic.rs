@@ -1,115 +1,14 @@
 //! Built-in logistic regression (one-vs-rest for more than two classes), fitted by Newton's
-//! method with a small ridge penalty, in f64 with LAPACK solves.
+//! method with a ridge penalty, in f64 with LAPACK solves.
 
-use ndarray::{Array1, Array2, Axis};
+use ndarray::{Array1, Array2, ArrayView2, Axis};
 use ndarray_linalg::Solve;
 
-use super::ClassScores;
 use crate::error::{Error, Result};
-use crate::table::{ColumnData, ColumnKind, Table, MISSING};
+use crate::table::MISSING;
 
-/// Ridge penalty on the coefficients (not the intercept).
-const RIDGE: f64 = 1.0;
-
-/// How a table becomes a design matrix: numeric columns standardised (missing → 0 plus an
-/// indicator), categorical columns one-hot (missing is a level). Fitted on one table and
-/// applied to every table with its schema.
-#[derive(Debug, Clone)]
-pub struct FeatureMap {
-    target: usize,
-    n_classes: usize,
-    /// (column, mean, sd, has indicator) per numeric feature.
-    numeric: Vec<(usize, f64, f64, bool)>,
-    /// (column, number of levels) per categorical feature.
-    categorical: Vec<(usize, usize)>,
-    width: usize,
-}
-
-impl FeatureMap {
-    pub fn fit(table: &Table, target: usize) -> Result<FeatureMap> {
-        let ColumnKind::Categorical { levels } = &table.schema().columns[target].kind else {
-            return Err(Error::invalid(
-                "logistic regression needs a categorical target",
-            ));
-        };
-        let mut numeric = Vec::new();
-        let mut categorical = Vec::new();
-        let mut width = 1; // intercept
-        for (j, (spec, col)) in table
-            .schema()
-            .columns
-            .iter()
-            .zip(table.columns())
-            .enumerate()
-        {
-            if j == target {
-                continue;
-            }
-            match (col, &spec.kind) {
-                (ColumnData::Numeric(v), _) => {
-                    let obs: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
-                    let n = obs.len().max(1) as f64;
-                    let mean = obs.iter().sum::<f64>() / n;
-                    let sd = (obs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
-                    let ind = obs.len() < v.len();
-                    numeric.push((j, mean, if sd > 0.0 { sd } else { 1.0 }, ind));
-                    width += 1 + ind as usize;
-                }
-                (ColumnData::Categorical(_), ColumnKind::Categorical { levels }) => {
-                    categorical.push((j, levels.len()));
-                    width += levels.len() + 1;
-                }
-                _ => unreachable!("Table::new checks kinds"),
-            }
-        }
-        Ok(FeatureMap {
-            target,
-            n_classes: levels.len(),
-            numeric,
-            categorical,
-            width,
-        })
-    }
-
-    /// The design matrix (with an intercept column) and the class of each row.
-    pub fn design(&self, table: &Table) -> (Array2<f64>, Vec<u32>) {
-        let n = table.n_rows();
-        let mut x = Array2::<f64>::zeros((n, self.width));
-        x.column_mut(0).fill(1.0);
-        let mut c = 1;
-        for &(j, mean, sd, ind) in &self.numeric {
-            let ColumnData::Numeric(v) = table.column(j) else {
-                unreachable!()
-            };
-            for i in 0..n {
-                if v[i].is_nan() {
-                    if ind {
-                        x[[i, c + 1]] = 1.0;
-                    }
-                } else {
-                    x[[i, c]] = (v[i] - mean) / sd;
-                }
-            }
-            c += 1 + ind as usize;
-        }
-        for &(j, k) in &self.categorical {
-            let ColumnData::Categorical(v) = table.column(j) else {
-                unreachable!()
-            };
-            for i in 0..n {
-                let l = if v[i] == MISSING { k } else { v[i] as usize };
-                x[[i, c + l]] = 1.0;
-            }
-            c += k + 1;
-        }
-        let ColumnData::Categorical(y) = table.column(self.target) else {
-            unreachable!()
-        };
-        (x, y.clone())
-    }
-}
-
-/// A fitted logistic regression: one coefficient vector per class (one for two classes).
+/// A fitted logistic regression on a design matrix whose first column is the intercept:
+/// one coefficient vector per class (one for two classes).
 #[derive(Debug, Clone)]
 pub struct LogisticRegression {
     coefs: Vec<Array1<f64>>,
@@ -117,118 +16,151 @@ pub struct LogisticRegression {
 }
 
 impl LogisticRegression {
-    /// Fits on the rows of `table` whose target is present.
-    pub fn fit(map: &FeatureMap, table: &Table) -> Result<LogisticRegression> {
-        let (x, y) = map.design(table);
+    /// Fits on the rows whose class is present (`MISSING` rows are skipped); `ridge` penalises
+    /// every coefficient but the intercept.
+    pub fn fit(
+        x: ArrayView2<f64>,
+        y: &[u32],
+        n_classes: usize,
+        ridge: f64,
+    ) -> Result<LogisticRegression> {
         let keep: Vec<usize> = (0..y.len()).filter(|&i| y[i] != MISSING).collect();
-        let x = x.select(Axis(0), &keep);
-        let y: Vec<u32> = keep.iter().map(|&i| y[i]).collect();
-        if y.is_empty() {
+        if keep.is_empty() {
             return Err(Error::data(
                 "no rows with a target value to train the logistic regression",
             ));
         }
-        let k = map.n_classes;
-        let fits = if k == 2 {
+        let x = x.select(Axis(0), &keep);
+        let y: Vec<u32> = keep.iter().map(|&i| y[i]).collect();
+        let fits = if n_classes <= 2 {
             vec![1u32]
         } else {
-            (0..k as u32).collect()
+            (0..n_classes as u32).collect()
         };
         let mut coefs = Vec::with_capacity(fits.len());
         for cls in fits {
             let yy: Array1<f64> = y.iter().map(|&c| (c == cls) as u8 as f64).collect();
-            coefs.push(newton(&x, &yy)?);
+            coefs.push(fit_binary(x.view(), &yy, ridge)?);
         }
         Ok(LogisticRegression {
             coefs,
-            n_classes: k,
+            n_classes: n_classes.max(2),
         })
     }
 
-    /// Predicted class per row.
-    pub fn predict(&self, map: &FeatureMap, table: &Table) -> Vec<u32> {
-        let (x, _) = map.design(table);
-        if self.n_classes == 2 {
-            x.dot(&self.coefs[0])
-                .iter()
-                .map(|&e| (e > 0.0) as u32)
-                .collect()
+    /// Class probabilities, one row per design row (one-vs-rest scores normalised to sum 1).
+    pub fn predict_proba(&self, x: ArrayView2<f64>) -> Array2<f64> {
+        let n = x.nrows();
+        let mut p = Array2::<f64>::zeros((n, self.n_classes));
+        if self.coefs.len() == 1 {
+            let s = x.dot(&self.coefs[0]).mapv(sigmoid);
+            p.column_mut(1).assign(&s);
+            p.column_mut(0).assign(&s.mapv(|v| 1.0 - v));
         } else {
-            let scores: Vec<Array1<f64>> = self.coefs.iter().map(|b| x.dot(b)).collect();
-            (0..x.nrows())
-                .map(|i| {
-                    let mut best = 0;
-                    for c in 1..scores.len() {
-                        if scores[c][i] > scores[best][i] {
-                            best = c;
-                        }
+            for (c, b) in self.coefs.iter().enumerate() {
+                p.column_mut(c).assign(&x.dot(b).mapv(sigmoid));
+            }
+            for mut row in p.rows_mut() {
+                let s = row.sum();
+                if s > 0.0 {
+                    row /= s;
+                }
+            }
+        }
+        p
+    }
+
+    /// The most probable class per row.
+    pub fn predict(&self, x: ArrayView2<f64>) -> Vec<u32> {
+        self.predict_proba(x)
+            .rows()
+            .into_iter()
+            .map(|r| {
+                let mut best = 0;
+                for c in 1..r.len() {
+                    if r[c] > r[best] {
+                        best = c;
                     }
-                    best as u32
-                })
-                .collect()
-        }
-    }
-
-    /// Accuracy and macro-F1 on the rows of `table` whose target is present.
-    pub fn score(&self, map: &FeatureMap, table: &Table) -> Result<ClassScores> {
-        let pred = self.predict(map, table);
-        let ColumnData::Categorical(y) = table.column(map.target) else {
-            unreachable!()
-        };
-        let pairs: Vec<(u32, u32)> = y
-            .iter()
-            .zip(&pred)
-            .filter(|(t, _)| **t != MISSING)
-            .map(|(&t, &p)| (t, p))
-            .collect();
-        if pairs.is_empty() {
-            return Err(Error::data("the holdout has no rows with a target value"));
-        }
-        Ok(class_scores(&pairs, map.n_classes))
+                }
+                best as u32
+            })
+            .collect()
     }
 }
 
-/// Accuracy and macro-F1 (over the classes that occur as truth or prediction, as scikit-learn).
-pub fn class_scores(pairs: &[(u32, u32)], n_classes: usize) -> ClassScores {
-    let accuracy = pairs.iter().filter(|(t, p)| t == p).count() as f64 / pairs.len() as f64;
-    let mut f1s = Vec::new();
-    for c in 0..n_classes as u32 {
-        let tp = pairs.iter().filter(|&&(t, p)| t == c && p == c).count() as f64;
-        let fp = pairs.iter().filter(|&&(t, p)| t != c && p == c).count() as f64;
-        let fn_ = pairs.iter().filter(|&&(t, p)| t == c && p != c).count() as f64;
-        if tp + fp + fn_ == 0.0 {
-            continue;
-        }
-        f1s.push(2.0 * tp / (2.0 * tp + fp + fn_));
-    }
-    ClassScores {
-        accuracy,
-        macro_f1: f1s.iter().sum::<f64>() / f1s.len().max(1) as f64,
+/// The logistic function, without overflow.
+pub fn sigmoid(e: f64) -> f64 {
+    if e >= 0.0 {
+        1.0 / (1.0 + (-e).exp())
+    } else {
+        let z = e.exp();
+        z / (1.0 + z)
     }
 }
 
-fn newton(x: &Array2<f64>, y: &Array1<f64>) -> Result<Array1<f64>> {
+/// Newton's method for a binary logistic regression with a ridge penalty on every coefficient
+/// but the first (the intercept).
+pub fn fit_binary(x: ArrayView2<f64>, y: &Array1<f64>, ridge: f64) -> Result<Array1<f64>> {
     let p = x.ncols();
     let mut beta = Array1::<f64>::zeros(p);
-    let mut ridge = Array1::<f64>::from_elem(p, RIDGE);
-    ridge[0] = 1e-8;
+    let mut pen = Array1::<f64>::from_elem(p, ridge);
+    pen[0] = 1e-8;
     for _ in 0..50 {
         let eta = x.dot(&beta);
-        let mu = eta.mapv(|e| 1.0 / (1.0 + (-e).exp()));
+        let mu = eta.mapv(sigmoid);
         let w = mu.mapv(|m| (m * (1.0 - m)).max(1e-10));
-        let grad = x.t().dot(&(&mu - y)) + &ridge * &beta;
-        let xw = x * &w.mapv(f64::sqrt).insert_axis(Axis(1));
+        let grad = x.t().dot(&(&mu - y)) + &pen * &beta;
+        let xw = &x * &w.mapv(f64::sqrt).insert_axis(Axis(1));
         let mut h = xw.t().dot(&xw);
         for i in 0..p {
-            h[[i, i]] += ridge[i];
+            h[[i, i]] += pen[i];
         }
         let step = h
             .solve_into(grad)
             .map_err(|e| Error::numerical(format!("logistic regression: {e}")))?;
+        if !step.iter().all(|v| v.is_finite()) {
+            return Err(Error::numerical(
+                "logistic regression: the Newton step is not finite",
+            ));
+        }
         beta -= &step;
         if step.iter().fold(0.0f64, |m, v| m.max(v.abs())) < 1e-8 {
             break;
         }
     }
     Ok(beta)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn saturated_binary_model_recovers_group_shares() {
+        // One dummy: the fitted probabilities are the group shares 1/4 and 3/4.
+        let x = array![
+            [1.0, 1.0],
+            [1.0, 1.0],
+            [1.0, 1.0],
+            [1.0, 1.0],
+            [1.0, 0.0],
+            [1.0, 0.0],
+            [1.0, 0.0],
+            [1.0, 0.0]
+        ];
+        let y = [0, 0, 0, 1, 1, 1, 1, 0];
+        let m = LogisticRegression::fit(x.view(), &y, 2, 1e-10).unwrap();
+        let p = m.predict_proba(x.view());
+        assert!((p[[0, 1]] - 0.25).abs() < 1e-6);
+        assert!((p[[4, 1]] - 0.75).abs() < 1e-6);
+        assert_eq!(m.predict(x.view())[4], 1);
+    }
+
+    #[test]
+    fn sigmoid_is_stable() {
+        assert_eq!(sigmoid(-1000.0), 0.0);
+        assert_eq!(sigmoid(1000.0), 1.0);
+        assert!((sigmoid(0.0) - 0.5).abs() < 1e-15);
+    }
 }

@@ -1,25 +1,105 @@
-//! Evaluation of synthetic rows against real ones: per-column fidelity (1 − KS statistic for
-//! numeric columns, 1 − total-variation distance for categorical ones), correlation
-//! similarity, and utility (a model trained on synthetic vs on real rows, tested on a
-//! holdout of real rows).
+//! Evaluation of synthetic rows against real ones.
+//!
+//! - Fidelity: per-column 1 − KS (numeric) and 1 − TV (categorical); Pearson correlation
+//!   similarity; contingency similarity (numeric columns binned); pMSE and S_pMSE of a
+//!   logistic propensity model; detection AUC by cross-validation; the Fréchet distance
+//!   between the Gaussians fitted to the encoded tables; exact Wasserstein-1 and -2 between
+//!   equal-size subsamples of the encoded tables.
+//! - Utility (with a target and a holdout): train on synthetic, test on real, against train on
+//!   real — logistic regression or least squares.
+//! - Privacy risk (with a holdout of real rows the generator never saw): distance to closest
+//!   record, nearest-neighbour distance ratio, membership-inference AUC.
+//!
+//! Encoders are fitted on the real table and applied to every table. Metrics that need
+//! pairwise distances work on seeded subsamples, and the report says so. The report's keys
+//! are stable (see `docs/evaluation.md`).
 
+mod assignment;
+mod design;
+mod distance;
+mod encoding;
+mod linear;
 mod logistic;
+mod marginals;
+mod privacy_risk;
+mod propensity;
+mod report_html;
+mod report_text;
+mod scores;
+mod subsample;
+mod utility;
 
-pub use logistic::{FeatureMap, LogisticRegression};
+pub use assignment::min_cost_assignment;
+pub use design::{FeatureMap, FeatureOptions};
+pub use distance::{frechet_distance, nearest_both, nearest_two, wasserstein};
+pub use encoding::DistanceEncoder;
+pub use linear::LeastSquares;
+pub use logistic::LogisticRegression;
+pub use marginals::{
+    column_scores, contingency, correlation_similarity, correlations, distributions, ks_statistic,
+    pearson, tv_distance, ColumnScore, Distribution, PairMatrix,
+};
+pub use privacy_risk::{privacy_risk, PrivacyRisk};
+pub use propensity::{detection, pmse, Detection, Pmse};
+pub use report_html::to_html;
+pub use scores::{accuracy_macro_f1, class_auc, rmse_r2, roc_auc};
+pub use subsample::subsample;
+pub use utility::{utility, Scores, Utility};
 
 use serde::Serialize;
 
 use crate::backend::run_parallel;
 use crate::error::{Error, Result};
-use crate::table::{ColumnData, ColumnKind, Table, MISSING};
+use crate::table::Table;
+use crate::train::Progress;
 
-/// One column's fidelity score (1 is a perfect match of the marginal distribution).
+/// Version of the report's layout; it grows when keys are added and changes meaning never.
+pub const REPORT_VERSION: u32 = 1;
+
+/// Settings of an evaluation. The defaults evaluate Adult-sized tables in seconds.
+#[derive(Debug, Clone)]
+pub struct EvaluateOptions {
+    /// Target column for utility (needs a holdout).
+    pub target: Option<String>,
+    /// Seed of every subsample and of the detection folds.
+    pub seed: u64,
+    /// Rows per table for the exact Wasserstein distances (0 leaves them out); the
+    /// assignment solver is cubic in this.
+    pub wasserstein_rows: usize,
+    /// Rows per table for the privacy-risk distances (0 leaves them out). Training and
+    /// holdout rows are cut to the same count, at most this; the work grows with its square.
+    pub privacy_rows: usize,
+    /// Rows per table for pMSE and detection (0 leaves them out).
+    pub propensity_rows: usize,
+    /// Cross-validation folds of the detection classifier.
+    pub detection_folds: usize,
+    /// Threads (0: all cores).
+    pub threads: usize,
+}
+
+impl Default for EvaluateOptions {
+    fn default() -> Self {
+        EvaluateOptions {
+            target: None,
+            seed: 0,
+            wasserstein_rows: 1000,
+            privacy_rows: 20_000,
+            propensity_rows: 50_000,
+            detection_folds: 5,
+            threads: 0,
+        }
+    }
+}
+
+/// Exact Wasserstein distances between equal-size subsamples.
 #[derive(Debug, Clone, Serialize)]
-pub struct ColumnScore {
-    pub column: String,
-    /// "1-KS" (numeric) or "1-TV" (categorical; missing counts as a level).
-    pub metric: &'static str,
-    pub score: f64,
+pub struct Wasserstein {
+    pub w1: f64,
+    pub w2: f64,
+    /// Rows drawn from each table.
+    pub rows: usize,
+    pub subsampled: bool,
+    pub distance: &'static str,
 }
 
 /// Fidelity of the synthetic table.
@@ -28,267 +108,281 @@ pub struct Fidelity {
     pub columns: Vec<ColumnScore>,
     /// Mean of the column scores.
     pub mean_column_score: f64,
-    /// Mean over numeric column pairs of 1 − |ρ_real − ρ_synthetic| / 2 (Pearson); null
-    /// with fewer than two numeric columns.
+    /// Mean over numeric column pairs of 1 − |ρ_real − ρ_synthetic| / 2 (Pearson); null with
+    /// fewer than two numeric columns.
     pub correlation_similarity: Option<f64>,
+    /// Mean over all column pairs of 1 − TV distance between the joint distributions
+    /// (numeric columns in 10 equal-width bins over the real range); null with one column.
+    pub contingency_similarity: Option<f64>,
+    pub pmse: Option<Pmse>,
+    pub detection: Option<Detection>,
+    /// Fréchet distance between Gaussians fitted to the encoded tables (squared units, as FID);
+    /// 0 is a perfect match of means and covariances. Null with fewer than two rows.
+    pub frechet_distance: Option<f64>,
+    pub wasserstein: Option<Wasserstein>,
 }
 
-/// Scores of a classifier on the holdout.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct ClassScores {
-    pub accuracy: f64,
-    pub macro_f1: f64,
-}
-
-/// Train-on-synthetic vs train-on-real, both tested on the holdout.
+/// What the report's plots are drawn from.
 #[derive(Debug, Clone, Serialize)]
-pub struct Utility {
-    pub target: String,
-    pub model: &'static str,
-    pub holdout_rows: usize,
-    /// Trained on real rows, tested on the holdout (TRTR).
-    pub real: ClassScores,
-    /// Trained on synthetic rows, tested on the holdout (TSTR).
-    pub synthetic: ClassScores,
-    /// real.accuracy − synthetic.accuracy, in accuracy points (×100).
-    pub accuracy_gap_points: f64,
+pub struct Plots {
+    pub distributions: Vec<Distribution>,
+    pub correlation_real: PairMatrix,
+    pub correlation_synthetic: PairMatrix,
+    /// Pairwise contingency similarity (1 − TV of the joint distribution).
+    pub contingency: PairMatrix,
 }
 
-/// The evaluation report (its keys are stable; see the README).
+/// The evaluation report (its keys are stable; see `docs/evaluation.md`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    pub report_version: u32,
     pub real_rows: usize,
     pub synthetic_rows: usize,
+    pub holdout_rows: Option<usize>,
+    pub seed: u64,
     pub fidelity: Fidelity,
     pub utility: Option<Utility>,
+    pub privacy: Option<PrivacyRisk>,
+    /// What was subsampled or left out, in words.
+    pub notes: Vec<String>,
+    pub plots: Plots,
 }
 
-/// Evaluates `synthetic` against `real`; with a target and a holdout, also utility.
+/// Evaluates `synthetic` against `real` (the generator's training rows); with a holdout of
+/// real rows the generator never saw, also privacy risk, and with a target, utility.
 ///
-/// Runs on the library's own threads (see [`crate::backend::run_parallel`]).
+/// Tables are matched to `real` by column name and level label. Runs on the library's own
+/// threads; `progress` is called on the calling thread (return `false` to cancel).
 pub fn evaluate(
     real: &Table,
     synthetic: &Table,
     holdout: Option<&Table>,
-    target: Option<&str>,
+    opts: &EvaluateOptions,
+    progress: &mut dyn FnMut(&Progress) -> bool,
 ) -> Result<Report> {
-    run_parallel::<(), _>(0, &mut |_| true, |_| {
-        evaluate_here(real, synthetic, holdout, target)
+    run_parallel(opts.threads, progress, |report| {
+        evaluate_here(real, synthetic, holdout, opts, report)
     })?
+}
+
+/// Checks that `other` has exactly `real`'s columns and returns it conformed to `real`'s
+/// schema (levels mapped by label).
+fn conform(real: &Table, other: &Table, what: &str) -> Result<Table> {
+    if other.n_rows() == 0 {
+        return Err(Error::data(format!("the {what} table has no rows")));
+    }
+    let conformed = other
+        .conform_to(real.schema())
+        .map_err(|e| Error::data(format!("{what} table: {}", e.message)))?;
+    for c in &other.schema().columns {
+        if real.schema().index_of(&c.name).is_none() {
+            return Err(Error::data(format!(
+                "the {what} table has a column '{}' that the real table lacks",
+                c.name
+            )));
+        }
+    }
+    Ok(conformed)
 }
 
 fn evaluate_here(
     real: &Table,
     synthetic: &Table,
     holdout: Option<&Table>,
-    target: Option<&str>,
+    opts: &EvaluateOptions,
+    report: &mut dyn FnMut(&Progress) -> bool,
 ) -> Result<Report> {
-    if real.n_rows() == 0 || synthetic.n_rows() == 0 {
-        return Err(Error::data(
-            "both the real and the synthetic table need at least one row",
+    if real.n_rows() == 0 {
+        return Err(Error::data("the real table has no rows"));
+    }
+    if real.n_cols() == 0 {
+        return Err(Error::data("the real table has no columns"));
+    }
+    let syn = conform(real, synthetic, "synthetic")?;
+    let holdout = holdout.map(|h| conform(real, h, "holdout")).transpose()?;
+    if let Some(t) = &opts.target {
+        real.schema()
+            .require(t)
+            .map_err(|e| Error::data(format!("real table: {}", e.message)))?;
+        if holdout.is_none() {
+            return Err(Error::invalid(
+                "utility needs a holdout table of real rows besides the target",
+            ));
+        }
+    }
+    if opts.detection_folds == 1 {
+        return Err(Error::invalid(
+            "detection needs at least 2 folds (0 leaves it out)",
         ));
     }
-    let syn = synthetic
-        .conform_to(real.schema())
-        .map_err(|e| Error::data(format!("synthetic table: {}", e.message)))?;
-    let fidelity = fidelity(real, &syn);
-    let utility = match (target, holdout) {
-        (Some(t), Some(h)) => {
-            let h = h
-                .conform_to(real.schema())
-                .map_err(|e| Error::data(format!("holdout table: {}", e.message)))?;
-            Some(utility(real, &syn, &h, t)?)
+    let mut notes = Vec::new();
+    let total = 6;
+    let mut done = 0;
+    let mut tick = |done: &mut usize| -> Result<()> {
+        *done += 1;
+        let go_on = report(&Progress {
+            stage: "evaluate",
+            done: *done,
+            total,
+            loss: f64::NAN,
+        });
+        if go_on {
+            Ok(())
+        } else {
+            Err(Error::cancelled())
         }
-        (Some(_), None) => {
-            return Err(Error::invalid(
-                "utility needs a holdout table of real rows (--holdout) besides the target",
-            ))
-        }
-        (None, Some(_)) => {
-            return Err(Error::invalid(
-                "utility needs a target column (--target) besides the holdout",
-            ))
-        }
-        (None, None) => None,
     };
+
+    // Marginals and pairs.
+    let columns = column_scores(real, &syn);
+    let mean_column_score = columns.iter().map(|c| c.score).sum::<f64>() / columns.len() as f64;
+    let (corr_r, corr_s) = correlations(real, &syn);
+    let correlation_similarity = correlation_similarity(&corr_r, &corr_s);
+    let (cont, contingency_similarity) = contingency(real, &syn);
+    tick(&mut done)?;
+
+    // Propensity.
+    let (pm, det) = if opts.propensity_rows > 0 {
+        let (r, s) = (
+            capped(real, opts.propensity_rows, opts.seed, 1),
+            capped(&syn, opts.propensity_rows, opts.seed, 2),
+        );
+        if r.n_rows() < real.n_rows() || s.n_rows() < syn.n_rows() {
+            notes.push(format!(
+                "pMSE and detection used {} real and {} synthetic rows drawn at random (seed {})",
+                r.n_rows(),
+                s.n_rows(),
+                opts.seed
+            ));
+        }
+        let pm = pmse(&r, &s)?;
+        tick(&mut done)?;
+        let det = if opts.detection_folds >= 2 && r.n_rows() + s.n_rows() >= opts.detection_folds {
+            Some(detection(&r, &s, opts.detection_folds, opts.seed)?)
+        } else {
+            notes.push("detection left out (no folds, or fewer rows than folds)".into());
+            None
+        };
+        tick(&mut done)?;
+        (Some(pm), det)
+    } else {
+        notes.push("pMSE and detection left out (propensity rows 0)".into());
+        done += 2;
+        (None, None)
+    };
+
+    // Distances in the encoded space.
+    let enc = DistanceEncoder::fit(real);
+    // Linear in the rows: no subsample.
+    let frechet_distance = if real.n_rows() >= 2 && syn.n_rows() >= 2 {
+        Some(frechet_distance(
+            enc.encode(real, None).view(),
+            enc.encode(&syn, None).view(),
+        )?)
+    } else {
+        notes.push("Fréchet distance left out (fewer than two rows)".into());
+        None
+    };
+    tick(&mut done)?;
+    let wasserstein = if opts.wasserstein_rows > 0 {
+        let n = opts.wasserstein_rows.min(real.n_rows()).min(syn.n_rows());
+        let ri = subsample(real.n_rows(), n, opts.seed, 5);
+        let si = subsample(syn.n_rows(), n, opts.seed, 6);
+        let subsampled = n < real.n_rows() || n < syn.n_rows();
+        if subsampled {
+            notes.push(format!(
+                "Wasserstein distances are exact between {n} real and {n} synthetic rows drawn at random (seed {})",
+                opts.seed
+            ));
+        }
+        let (w1, w2) = wasserstein(
+            enc.encode(real, Some(&ri)).view(),
+            enc.encode(&syn, Some(&si)).view(),
+        )?;
+        Some(Wasserstein {
+            w1,
+            w2,
+            rows: n,
+            subsampled,
+            distance: privacy_risk::DISTANCE,
+        })
+    } else {
+        notes.push("Wasserstein distances left out (rows 0)".into());
+        None
+    };
+    tick(&mut done)?;
+
+    let utility = match (&opts.target, &holdout) {
+        (Some(t), Some(h)) => Some(utility(real, &syn, h, t)?),
+        _ => None,
+    };
+    let privacy = match &holdout {
+        Some(h) if opts.privacy_rows > 0 => {
+            let p = privacy_risk(&enc, real, &syn, h, opts.privacy_rows, opts.seed);
+            if p.subsampled {
+                notes.push(format!(
+                    "privacy risk used {} training, {} holdout and {} synthetic rows drawn at random (seed {})",
+                    p.training_rows, p.holdout_rows, p.synthetic_rows, opts.seed
+                ));
+            }
+            Some(p)
+        }
+        Some(_) => {
+            notes.push("privacy risk left out (rows 0)".into());
+            None
+        }
+        None => {
+            notes.push("privacy risk needs a holdout of real rows the generator never saw".into());
+            None
+        }
+    };
+    tick(&mut done)?;
+
     Ok(Report {
+        report_version: REPORT_VERSION,
         real_rows: real.n_rows(),
         synthetic_rows: syn.n_rows(),
-        fidelity,
+        holdout_rows: holdout.as_ref().map(|h| h.n_rows()),
+        seed: opts.seed,
+        fidelity: Fidelity {
+            columns,
+            mean_column_score,
+            correlation_similarity,
+            contingency_similarity,
+            pmse: pm,
+            detection: det,
+            frechet_distance,
+            wasserstein,
+        },
         utility,
+        privacy,
+        notes,
+        plots: Plots {
+            distributions: distributions(real, &syn),
+            correlation_real: corr_r,
+            correlation_synthetic: corr_s,
+            contingency: cont,
+        },
     })
 }
 
-/// Per-column and correlation fidelity; `syn` must have `real`'s schema.
-pub fn fidelity(real: &Table, syn: &Table) -> Fidelity {
-    let mut columns = Vec::new();
-    for (j, spec) in real.schema().columns.iter().enumerate() {
-        let (metric, score) = match (real.column(j), syn.column(j), &spec.kind) {
-            (ColumnData::Numeric(a), ColumnData::Numeric(b), _) => {
-                ("1-KS", 1.0 - ks_statistic(a, b))
-            }
-            (
-                ColumnData::Categorical(a),
-                ColumnData::Categorical(b),
-                ColumnKind::Categorical { levels },
-            ) => ("1-TV", 1.0 - tv_distance(a, b, levels.len())),
-            _ => unreachable!("tables share a schema"),
-        };
-        columns.push(ColumnScore {
-            column: spec.name.clone(),
-            metric,
-            score,
-        });
-    }
-    let mean_column_score =
-        columns.iter().map(|c| c.score).sum::<f64>() / columns.len().max(1) as f64;
-    let num: Vec<usize> = (0..real.n_cols())
-        .filter(|&j| matches!(real.column(j), ColumnData::Numeric(_)))
-        .collect();
-    let mut sims = Vec::new();
-    for (a, &i) in num.iter().enumerate() {
-        for &j in &num[a + 1..] {
-            let (ColumnData::Numeric(ri), ColumnData::Numeric(rj)) =
-                (real.column(i), real.column(j))
-            else {
-                continue;
-            };
-            let (ColumnData::Numeric(si), ColumnData::Numeric(sj)) = (syn.column(i), syn.column(j))
-            else {
-                continue;
-            };
-            let Some(r) = pearson(ri, rj) else { continue };
-            // A synthetic column with no spread has no correlation: count it as 0.
-            let s = pearson(si, sj).unwrap_or(0.0);
-            sims.push(1.0 - (r - s).abs() / 2.0);
-        }
-    }
-    let correlation_similarity =
-        (!sims.is_empty()).then(|| sims.iter().sum::<f64>() / sims.len() as f64);
-    Fidelity {
-        columns,
-        mean_column_score,
-        correlation_similarity,
+/// The table itself, or a seeded subsample of `max_rows` of its rows.
+fn capped(t: &Table, max_rows: usize, seed: u64, stream: u64) -> Table {
+    if t.n_rows() <= max_rows {
+        t.clone()
+    } else {
+        t.select_rows(&subsample(t.n_rows(), max_rows, seed, stream))
     }
 }
 
-/// Two-sample Kolmogorov–Smirnov statistic on the non-missing values.
-pub fn ks_statistic(a: &[f64], b: &[f64]) -> f64 {
-    let mut x: Vec<f64> = a.iter().copied().filter(|v| !v.is_nan()).collect();
-    let mut y: Vec<f64> = b.iter().copied().filter(|v| !v.is_nan()).collect();
-    match (x.is_empty(), y.is_empty()) {
-        (true, true) => return 0.0,
-        (true, false) | (false, true) => return 1.0,
-        _ => {}
-    }
-    x.sort_by(f64::total_cmp);
-    y.sort_by(f64::total_cmp);
-    let (n, m) = (x.len() as f64, y.len() as f64);
-    let (mut i, mut j, mut d) = (0usize, 0usize, 0.0f64);
-    while i < x.len() && j < y.len() {
-        let v = x[i].min(y[j]);
-        while i < x.len() && x[i] <= v {
-            i += 1;
-        }
-        while j < y.len() && y[j] <= v {
-            j += 1;
-        }
-        d = d.max((i as f64 / n - j as f64 / m).abs());
-    }
-    d
-}
-
-/// Total-variation distance between the level frequencies (missing is a level).
-pub fn tv_distance(a: &[u32], b: &[u32], n_levels: usize) -> f64 {
-    let freq = |v: &[u32]| {
-        let mut f = vec![0.0; n_levels + 1];
-        for &c in v {
-            f[if c == MISSING { n_levels } else { c as usize }] += 1.0;
-        }
-        let n = v.len().max(1) as f64;
-        f.iter_mut().for_each(|x| *x /= n);
-        f
-    };
-    let (p, q) = (freq(a), freq(b));
-    0.5 * p.iter().zip(&q).map(|(x, y)| (x - y).abs()).sum::<f64>()
-}
-
-/// Pearson correlation over rows where both are present; None without spread.
-pub fn pearson(a: &[f64], b: &[f64]) -> Option<f64> {
-    let pairs: Vec<(f64, f64)> = a
-        .iter()
-        .zip(b)
-        .filter(|(x, y)| !x.is_nan() && !y.is_nan())
-        .map(|(&x, &y)| (x, y))
-        .collect();
-    let n = pairs.len() as f64;
-    if pairs.len() < 2 {
-        return None;
-    }
-    let (mx, my) = (
-        pairs.iter().map(|p| p.0).sum::<f64>() / n,
-        pairs.iter().map(|p| p.1).sum::<f64>() / n,
-    );
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (x, y) in pairs {
-        sxy += (x - mx) * (y - my);
-        sxx += (x - mx) * (x - mx);
-        syy += (y - my) * (y - my);
-    }
-    (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
-}
-
-fn utility(real: &Table, syn: &Table, holdout: &Table, target: &str) -> Result<Utility> {
-    let t = real.schema().require(target)?;
-    if !matches!(
-        real.schema().columns[t].kind,
-        ColumnKind::Categorical { .. }
-    ) {
-        return Err(Error::invalid(format!(
-            "target '{target}' is numeric; utility is measured with logistic regression for now, so the target must be categorical (declare it with --categorical {target} if its values are class codes)"
-        )));
-    }
-    let map = FeatureMap::fit(real, t)?;
-    let score = |train: &Table| -> Result<ClassScores> {
-        let model = LogisticRegression::fit(&map, train)?;
-        model.score(&map, holdout)
-    };
-    let r = score(real)?;
-    let s = score(syn)?;
-    Ok(Utility {
-        target: target.to_string(),
-        model: "logistic_regression",
-        holdout_rows: holdout.n_rows(),
-        real: r,
-        synthetic: s,
-        accuracy_gap_points: 100.0 * (r.accuracy - s.accuracy),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ks_matches_hand_computation() {
-        // F_a jumps at 1, 2, 3 and F_b at 2, 4: the largest gap is at x = 3, 1 − 1/2.
-        assert!((ks_statistic(&[1.0, 2.0, 3.0], &[2.0, 4.0]) - 0.5).abs() < 1e-12);
-        assert_eq!(ks_statistic(&[1.0, 2.0], &[1.0, 2.0]), 0.0);
-        assert_eq!(ks_statistic(&[1.0, 2.0], &[3.0, 4.0]), 1.0);
-        assert!((ks_statistic(&[1.0, f64::NAN], &[1.0]) - 0.0).abs() < 1e-12);
+impl Report {
+    /// A plain-text summary, as `synthvol evaluate` prints it.
+    pub fn to_text(&self) -> String {
+        report_text::to_text(self)
     }
 
-    #[test]
-    fn tv_counts_missing_as_a_level() {
-        assert!((tv_distance(&[0, 1, MISSING, 1], &[0, 0, 1, 1], 2) - 0.25).abs() < 1e-12);
-    }
-
-    #[test]
-    fn pearson_of_a_line_is_one() {
-        assert!(
-            (pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.5]).unwrap() - 0.9979487157886733).abs()
-                < 1e-12
-        );
-        assert_eq!(pearson(&[1.0, 1.0], &[2.0, 3.0]), None);
+    /// The report as pretty-printed JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("the report serialises")
     }
 }
