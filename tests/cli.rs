@@ -10,6 +10,7 @@ fn bin() -> Command {
 
 struct Run {
     code: i32,
+    stdout: String,
     stderr: String,
 }
 
@@ -19,6 +20,7 @@ fn run(args: &[&str]) -> Run {
     assert!(!stderr.contains("panicked"), "synthvol panicked: {stderr}");
     Run {
         code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr,
     }
 }
@@ -121,6 +123,7 @@ fn fit_sample_evaluate_round_trip() {
     assert_eq!(text.lines().count(), 51);
     assert_eq!(text.lines().next(), Some("age,city,score,label"));
     let json = dir.path().join("r.json");
+    let html = dir.path().join("r.html");
     let r = run(&[
         "evaluate",
         "--real",
@@ -133,6 +136,8 @@ fn fit_sample_evaluate_round_trip() {
         "label",
         "--json",
         json.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let report: serde_json::Value =
@@ -141,6 +146,17 @@ fn fit_sample_evaluate_round_trip() {
     assert!(report["utility"]["synthetic"]["accuracy"]
         .as_f64()
         .is_some());
+    assert!(report["privacy"]["membership_auc"].as_f64().is_some());
+    for k in [
+        "pMSE",
+        "detection AUC",
+        "Fréchet",
+        "membership-inference AUC",
+    ] {
+        assert!(r.stdout.contains(k), "summary lacks {k}: {}", r.stdout);
+    }
+    let page = std::fs::read_to_string(&html).expect("html");
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<svg"));
 }
 
 #[test]

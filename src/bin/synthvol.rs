@@ -8,7 +8,7 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use synthvol::metrics::{self, Report};
+use synthvol::metrics::{self, EvaluateOptions, Report};
 use synthvol::model::{DpOptions, FitOptions, SampleOptions, Synthesizer};
 use synthvol::privacy::accountant;
 use synthvol::privacy::audit::{audit_dp_sgd, AuditConfig};
@@ -274,12 +274,33 @@ struct EvaluateArgs {
     /// Real rows not used for training, for utility.
     #[arg(long)]
     holdout: Option<PathBuf>,
-    /// Target column for utility (categorical).
+    /// Target column for utility (categorical: logistic regression; numeric: least squares).
     #[arg(long)]
     target: Option<String>,
     /// Also write the report as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Also write the report as an HTML page with plots here.
+    #[arg(long)]
+    html: Option<PathBuf>,
+    /// Seed of the subsamples and of the detection folds.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Rows per table for the exact Wasserstein distances (0 leaves them out).
+    #[arg(long, default_value_t = 1000)]
+    wasserstein_rows: usize,
+    /// Rows per table for the privacy-risk distances (0 leaves them out).
+    #[arg(long, default_value_t = 20000)]
+    privacy_rows: usize,
+    /// Rows per table for pMSE and detection (0 leaves them out).
+    #[arg(long, default_value_t = 50000)]
+    propensity_rows: usize,
+    /// Cross-validation folds of the detection classifier (0 leaves it out).
+    #[arg(long, default_value_t = 5)]
+    folds: usize,
+    /// Threads (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
     #[command(flatten)]
     types: ColumnTypes,
 }
@@ -512,13 +533,25 @@ fn evaluate(a: EvaluateArgs) -> Result<()> {
         .as_ref()
         .map(|h| read_csv(h, &a.types.csv_options()))
         .transpose()?;
-    if let Some(j) = &a.json {
-        check_writable(j)?;
+    for p in a.json.iter().chain(&a.html) {
+        check_writable(p)?;
     }
-    let report = metrics::evaluate(&real, &syn, holdout.as_ref(), a.target.as_deref())?;
-    print_report(&report);
+    let opts = EvaluateOptions {
+        target: a.target.clone(),
+        seed: a.seed,
+        wasserstein_rows: a.wasserstein_rows,
+        privacy_rows: a.privacy_rows,
+        propensity_rows: a.propensity_rows,
+        detection_folds: a.folds,
+        threads: a.threads,
+    };
+    let report = metrics::evaluate(&real, &syn, holdout.as_ref(), &opts, &mut progress_bar())?;
+    print!("{}", report.to_text());
     if let Some(j) = &a.json {
         write_json(&report, j)?;
+    }
+    if let Some(h) = &a.html {
+        write_text(&metrics::to_html(&report), h)?;
     }
     Ok(())
 }
@@ -563,15 +596,22 @@ fn demo(a: DemoArgs) -> Result<()> {
     let rows = a.rows.unwrap_or(train.n_rows());
     let syn = demo_sample(&model, rows, &a)?;
     let start = Instant::now();
-    let report = metrics::evaluate(&train, &syn, Some(&test), Some("income"))?;
+    let eval = EvaluateOptions {
+        target: Some("income".into()),
+        seed: a.seed,
+        threads: a.threads,
+        ..EvaluateOptions::default()
+    };
+    let report = metrics::evaluate(&train, &syn, Some(&test), &eval, &mut progress_bar())?;
     println!("evaluate: {:.1} s", start.elapsed().as_secs_f64());
-    print_report(&report);
+    print!("{}", report.to_text());
     if let Some(d) = &a.out_dir {
         model.save(&d.join("adult.svmodel"))?;
         write_csv(&syn, &d.join("adult_synthetic.csv"))?;
         write_json(&report, &d.join("report.json"))?;
+        write_text(&metrics::to_html(&report), &d.join("report.html"))?;
         println!(
-            "wrote adult.svmodel, adult_synthetic.csv and report.json to {}",
+            "wrote adult.svmodel, adult_synthetic.csv, report.json and report.html to {}",
             d.display()
         );
     }
@@ -609,21 +649,35 @@ fn demo(a: DemoArgs) -> Result<()> {
         p.epsilon, p.delta, p.noise_multiplier, p.sample_rate, p.steps, p.max_grad_norm, p.preprocessing_epsilon, model.record.seconds
     );
     let syn = demo_sample(&model, rows, &a)?;
-    let report = metrics::evaluate(&train, &syn, Some(&test), Some("income"))?;
-    println!(
-        "  mean column score          {:.3}",
-        report.fidelity.mean_column_score
-    );
-    if let Some(c) = report.fidelity.correlation_similarity {
+    let report = metrics::evaluate(&train, &syn, Some(&test), &eval, &mut progress_bar())?;
+    let f = &report.fidelity;
+    println!("  mean column score          {:.3}", f.mean_column_score);
+    if let Some(c) = f.correlation_similarity {
         println!("  correlation similarity     {c:.3}");
     }
+    if let Some(c) = f.contingency_similarity {
+        println!("  contingency similarity     {c:.3}");
+    }
     if let Some(u) = &report.utility {
-        println!("  logistic regression accuracy: trained on real {:.4}, on private synthetic {:.4} (gap {:.2} points)", u.real.accuracy, u.synthetic.accuracy, u.accuracy_gap_points);
+        println!(
+            "  logistic regression accuracy: trained on real {:.4}, on private synthetic {:.4} (gap {:.2} points)",
+            u.real.accuracy.unwrap_or(f64::NAN),
+            u.synthetic.accuracy.unwrap_or(f64::NAN),
+            u.accuracy_gap_points.unwrap_or(f64::NAN)
+        );
+    }
+    if let Some(p) = &report.privacy {
+        println!(
+            "  closer to training than to holdout {:.1}%, membership-inference AUC {:.3}",
+            100.0 * p.closer_to_training_share,
+            p.membership_auc
+        );
     }
     if let Some(d) = &a.out_dir {
         model.save(&d.join("adult_private.svmodel"))?;
         write_csv(&syn, &d.join("adult_private_synthetic.csv"))?;
         write_json(&report, &d.join("report_private.json"))?;
+        write_text(&metrics::to_html(&report), &d.join("report_private.html"))?;
     }
     Ok(())
 }
@@ -684,46 +738,17 @@ fn demo_sample(model: &Synthesizer, rows: usize, a: &DemoArgs) -> Result<Table> 
     Ok(syn)
 }
 
-fn print_report(r: &Report) {
-    println!(
-        "fidelity ({} real rows, {} synthetic rows):",
-        r.real_rows, r.synthetic_rows
-    );
-    for c in &r.fidelity.columns {
-        println!("  {:<24} {:<5} {:.3}", c.column, c.metric, c.score);
-    }
-    println!(
-        "  mean column score          {:.3}",
-        r.fidelity.mean_column_score
-    );
-    match r.fidelity.correlation_similarity {
-        Some(c) => println!("  correlation similarity     {c:.3}"),
-        None => println!("  correlation similarity     n/a (fewer than two numeric columns)"),
-    }
-    if let Some(u) = &r.utility {
-        println!(
-            "utility ({} on '{}', tested on {} holdout rows):",
-            u.model, u.target, u.holdout_rows
-        );
-        println!(
-            "  trained on real       accuracy {:.4}  macro-F1 {:.4}",
-            u.real.accuracy, u.real.macro_f1
-        );
-        println!(
-            "  trained on synthetic  accuracy {:.4}  macro-F1 {:.4}",
-            u.synthetic.accuracy, u.synthetic.macro_f1
-        );
-        println!(
-            "  accuracy gap          {:.2} points",
-            u.accuracy_gap_points
-        );
-    }
+fn write_json(report: &Report, path: &Path) -> Result<()> {
+    write_text(&(report.to_json() + "\n"), path)
 }
 
-fn write_json(report: &Report, path: &Path) -> Result<()> {
-    let s = serde_json::to_string_pretty(report)
-        .map_err(|e| Error::invalid(format!("cannot write the report: {e}")))?;
-    std::fs::write(path, s + "\n").map_err(|e| Error::io(path.display(), e))
+/// Writes a whole file or nothing (a partial file is renamed into place when complete).
+fn write_text(text: &str, path: &Path) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, text).map_err(|e| Error::io(tmp.display(), e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path.display(), e))
 }
 
 /// Fails early, before long work, when an output file cannot be created.
