@@ -213,6 +213,61 @@ impl Denoiser {
         p
     }
 
+    /// Carries `params` of this denoiser over to `grown`, whose encoded row is wider and whose
+    /// label may have more classes (an encoder grown by new levels): input position `i` moves
+    /// to `moved[i]`; new inputs get zero weights (they change nothing until trained), new
+    /// outputs zero weights and the bias given in `new_bias`; new label classes a zero
+    /// embedding. Everything else is copied unchanged.
+    pub fn transfer(
+        &self,
+        params: &[f32],
+        grown: &Denoiser,
+        moved: &[usize],
+        new_bias: &[(usize, f32)],
+    ) -> Vec<f32> {
+        let (c, g) = (&self.config, &grown.config);
+        debug_assert_eq!(params.len(), self.n_params);
+        debug_assert_eq!(moved.len(), c.d_in);
+        let mut p = vec![0f32; grown.n_params];
+        // proj: dim_t × d_in, row-major; columns move.
+        for o in 0..c.dim_t {
+            for (i, &ni) in moved.iter().enumerate() {
+                p[grown.proj.w + o * g.d_in + ni] = params[self.proj.w + o * c.d_in + i];
+            }
+        }
+        p[grown.proj.b..grown.proj.b + c.dim_t]
+            .copy_from_slice(&params[self.proj.b..self.proj.b + c.dim_t]);
+        // Unchanged layers.
+        let mut same = vec![(self.time1, grown.time1), (self.time2, grown.time2)];
+        same.extend(
+            self.blocks
+                .iter()
+                .copied()
+                .zip(grown.blocks.iter().copied()),
+        );
+        for (a, b) in same {
+            let len = a.fan_in * a.fan_out;
+            p[b.w..b.w + len].copy_from_slice(&params[a.w..a.w + len]);
+            p[b.b..b.b + a.fan_out].copy_from_slice(&params[a.b..a.b + a.fan_out]);
+        }
+        // head: d_in × width, row-major; rows move.
+        let fan_in = self.head.fan_in;
+        for (i, &ni) in moved.iter().enumerate() {
+            p[grown.head.w + ni * fan_in..grown.head.w + (ni + 1) * fan_in]
+                .copy_from_slice(&params[self.head.w + i * fan_in..self.head.w + (i + 1) * fan_in]);
+            p[grown.head.b + ni] = params[self.head.b + i];
+        }
+        for &(ni, b) in new_bias {
+            p[grown.head.b + ni] = b;
+        }
+        // Label embedding: existing classes keep their rows, new ones start at zero.
+        if let (Some(e), Some(ne)) = (self.embed, grown.embed) {
+            let len = c.n_classes * c.dim_t;
+            p[ne..ne + len].copy_from_slice(&params[e..e + len]);
+        }
+        p
+    }
+
     /// Buffers for up to `capacity` rows.
     pub fn workspace<B: Backend>(&self, be: &B, capacity: usize) -> Workspace<B> {
         let c = capacity;

@@ -196,13 +196,81 @@ fn constant_column() {
     );
 }
 
+/// A categorical column with one level is kept (a pre-training population may lack the
+/// levels its fine-tuning adds, as men-only data lack sex = Female), and fine-tuning on data
+/// with another level extends the model.
 #[test]
-fn categorical_with_one_level() {
-    fit_fails(
+fn categorical_with_one_level_then_fine_tuning() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = write(
+        dir.path(),
+        "data.csv",
         with_column(&good_csv(), "unit", "kg").as_bytes(),
-        &[],
-        &["'unit'", "one level"],
     );
+    let model = dir.path().join("m.svmodel");
+    let r = fit(&data, &[], &model);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let other = write(
+        dir.path(),
+        "other.csv",
+        with_column(&good_csv(), "unit", "lb").as_bytes(),
+    );
+    let tuned = dir.path().join("t.svmodel");
+    let r = run(&[
+        "fit",
+        "--data",
+        other.to_str().unwrap(),
+        "--init",
+        model.to_str().unwrap(),
+        "--steps",
+        "5",
+        "--batch-size",
+        "8",
+        "--out",
+        tuned.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("'unit' = 'lb'"), "{}", r.stderr);
+    let syn = dir.path().join("syn.csv");
+    let r = run(&[
+        "sample",
+        "--model",
+        tuned.to_str().unwrap(),
+        "--rows",
+        "20",
+        "--out",
+        syn.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // A DP fine-tuning refuses the undeclared level, and --target must match the model's.
+    let schema_less = run(&[
+        "fit",
+        "--data",
+        other.to_str().unwrap(),
+        "--init",
+        model.to_str().unwrap(),
+        "--epsilon",
+        "1",
+        "--out",
+        tuned.to_str().unwrap(),
+    ]);
+    assert!(
+        schema_less.code != 0 && schema_less.stderr.contains("'unit' = 'lb'"),
+        "{}",
+        schema_less.stderr
+    );
+    let r = run(&[
+        "fit",
+        "--data",
+        other.to_str().unwrap(),
+        "--init",
+        model.to_str().unwrap(),
+        "--target",
+        "label",
+        "--out",
+        tuned.to_str().unwrap(),
+    ]);
+    assert!(r.code != 0 && r.stderr.contains("target"), "{}", r.stderr);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use synthvol::metrics::{self, EvaluateOptions, Report};
-use synthvol::model::{DpOptions, FitOptions, SampleOptions, Synthesizer};
+use synthvol::model::{DpOptions, FineTuneOptions, FitOptions, SampleOptions, Synthesizer};
 use synthvol::privacy::accountant;
 use synthvol::privacy::audit::{audit_dp_sgd, AuditConfig};
 use synthvol::table::{read_csv, write_csv, CsvOptions, PublicSchema, Table};
@@ -178,12 +178,12 @@ impl ColumnTypes {
 
 #[derive(Args)]
 struct TrainingArgs {
-    /// Training steps.
-    #[arg(long, default_value_t = 4000)]
-    steps: usize,
-    /// Rows per training step.
-    #[arg(long, default_value_t = 1024)]
-    batch_size: usize,
+    /// Training steps [default: 4000; fine-tuning: 1000].
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Rows per training step [default: 1024].
+    #[arg(long)]
+    batch_size: Option<usize>,
     /// Widths of the denoiser's hidden layers (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "512,512")]
     layers: Vec<usize>,
@@ -193,9 +193,9 @@ struct TrainingArgs {
     /// Width of the time embedding and of the first hidden layer.
     #[arg(long, default_value_t = 128)]
     time_dim: usize,
-    /// Initial learning rate (decays linearly to 0).
-    #[arg(long, default_value_t = 2e-3)]
-    lr: f64,
+    /// Initial learning rate, decayed linearly to 0 [default: 0.002; fine-tuning: 0.001].
+    #[arg(long)]
+    lr: Option<f64>,
     /// Random seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -215,9 +215,21 @@ impl TrainingArgs {
             threads: self.threads,
             ..FitOptions::default()
         };
-        o.optim.steps = self.steps;
-        o.optim.batch_size = self.batch_size;
-        o.optim.lr = self.lr;
+        o.optim.steps = self.steps.unwrap_or(o.optim.steps);
+        o.optim.batch_size = self.batch_size.unwrap_or(o.optim.batch_size);
+        o.optim.lr = self.lr.unwrap_or(o.optim.lr);
+        o
+    }
+
+    fn fine_tune_options(&self) -> FineTuneOptions {
+        let mut o = FineTuneOptions {
+            seed: self.seed,
+            threads: self.threads,
+            ..FineTuneOptions::default()
+        };
+        o.optim.steps = self.steps.unwrap_or(o.optim.steps);
+        o.optim.batch_size = self.batch_size.unwrap_or(o.optim.batch_size);
+        o.optim.lr = self.lr.unwrap_or(o.optim.lr);
         o
     }
 }
@@ -230,6 +242,10 @@ struct FitArgs {
     /// Column to condition generation on (categorical) or to learn as an outcome.
     #[arg(long)]
     target: Option<String>,
+    /// Fine-tune this pre-trained model on --data instead of fitting a new one (columns and
+    /// levels matched by name; the model's network shape, diffusion steps and target are kept).
+    #[arg(long)]
+    init: Option<PathBuf>,
     #[command(flatten)]
     training: TrainingArgs,
     #[command(flatten)]
@@ -378,9 +394,18 @@ fn progress_bar() -> impl FnMut(&Progress) -> bool {
     }
 }
 
+fn read_schema(path: &Path) -> Result<PublicSchema> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path.display(), e))?;
+    PublicSchema::from_json(&text)
+        .map_err(|e| Error::new(e.kind, format!("{}: {}", path.display(), e.message)))
+}
+
 fn fit(a: FitArgs) -> Result<()> {
     let table = read_csv(&a.data, &a.types.csv_options())?;
     check_writable(&a.out)?;
+    if let Some(init) = &a.init {
+        return fine_tune(&a, init, &table);
+    }
     let opts = a.training.fit_options(a.target.clone());
     eprintln!(
         "fitting on {} rows × {} columns from {}",
@@ -388,17 +413,18 @@ fn fit(a: FitArgs) -> Result<()> {
         table.n_cols(),
         a.data.display()
     );
-    let model = match a.dp.options() {
-        Some(dp) => {
-            let path = a.dp.schema.as_ref().ok_or_else(|| {
-                Error::invalid("a private fit needs a public schema: write one with `synthvol schema --data FILE --out schema.json`, replace what it read off the data with public knowledge, and pass --schema schema.json")
-            })?;
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path.display(), e))?;
-            let public = PublicSchema::from_json(&text)
-                .map_err(|e| Error::new(e.kind, format!("{}: {}", path.display(), e.message)))?;
-            Synthesizer::fit_private(&table, &public, &opts, &dp, &mut progress_bar())?
+    let model = match (a.dp.options(), &a.dp.schema) {
+        (Some(dp), Some(path)) => {
+            Synthesizer::fit_private(&table, &read_schema(path)?, &opts, &dp, &mut progress_bar())?
         }
-        None => Synthesizer::fit(&table, &opts, &mut progress_bar())?,
+        (Some(_), None) => return Err(Error::invalid("a private fit needs a public schema: write one with `synthvol schema --data FILE --out schema.json`, replace what it read off the data with public knowledge, and pass --schema schema.json")),
+        // Without DP a schema declares the level sets (levels the data lack included, so that
+        // a private fine-tuning can use them) and the numeric bounds.
+        (None, Some(path)) => {
+            let table = read_schema(path)?.apply(&table)?;
+            Synthesizer::fit(&table, &opts, &mut progress_bar())?
+        }
+        (None, None) => Synthesizer::fit(&table, &opts, &mut progress_bar())?,
     };
     model.save(&a.out)?;
     match &model.record.privacy {
@@ -409,6 +435,53 @@ fn fit(a: FitArgs) -> Result<()> {
         None => {
             let last = model.record.loss_history.last().map_or(f64::NAN, |l| l.1);
             eprintln!("fitted in {:.1} s (final loss {last:.4}); model written to {}", model.record.seconds, a.out.display());
+        }
+    }
+    Ok(())
+}
+
+fn fine_tune(a: &FitArgs, init: &Path, table: &Table) -> Result<()> {
+    let pre = Synthesizer::load(init)?;
+    if let Some(t) = &a.target {
+        if pre.record.options.target.as_deref() != Some(t.as_str()) {
+            return Err(Error::invalid(format!(
+                "--target '{t}' differs from the pre-trained model's target ({}); a fine-tuning keeps the model's target",
+                pre.record.options.target.as_deref().map_or("none".to_string(), |t| format!("'{t}'"))
+            )));
+        }
+    }
+    if a.dp.schema.is_some() {
+        return Err(Error::invalid(
+            "--schema declares the level sets at pre-training; a fine-tuning uses the pre-trained model's (declare levels the pre-training data lack when pre-training)",
+        ));
+    }
+    let opts = a.training.fine_tune_options();
+    eprintln!(
+        "fine-tuning {} on {} rows × {} columns from {}",
+        init.display(),
+        table.n_rows(),
+        table.n_cols(),
+        a.data.display()
+    );
+    let dp = a.dp.options();
+    let (model, notices) = pre.fine_tune(table, &opts, dp.as_ref(), &mut progress_bar())?;
+    for n in &notices {
+        eprintln!("note: {n}");
+    }
+    model.save(&a.out)?;
+    let rec = model
+        .record
+        .fine_tuning
+        .last()
+        .ok_or_else(|| Error::invalid("a fine-tuning without a record"))?;
+    match &rec.privacy {
+        Some(p) => eprintln!(
+            "fine-tuned in {:.1} s under ({:.4}, {:e})-DP with respect to the fine-tuning rows (σ = {:.3}, q = {:.4}, {} steps); model written to {}",
+            rec.seconds, p.epsilon, p.delta, p.noise_multiplier, p.sample_rate, p.steps, a.out.display()
+        ),
+        None => {
+            let last = rec.loss_history.last().map_or(f64::NAN, |l| l.1);
+            eprintln!("fine-tuned in {:.1} s (final loss {last:.4}); model written to {}", rec.seconds, a.out.display());
         }
     }
     Ok(())
@@ -430,46 +503,68 @@ fn schema(a: SchemaArgs) -> Result<()> {
     }
 }
 
+fn print_privacy(what: &str, p: &synthvol::model::PrivacyRecord) {
+    println!(
+        "{what}: ({:.4}, {:e})-differentially private with respect to one row (budget ε = {})",
+        p.epsilon, p.delta, p.epsilon_budget
+    );
+    println!(
+        "  DP-SGD: σ = {:.4}, q = {:.5}, {} steps, C = {}, K = {}, categorical loss weight {}",
+        p.noise_multiplier,
+        p.sample_rate,
+        p.steps,
+        p.max_grad_norm,
+        p.augment,
+        p.categorical_weight
+    );
+    println!(
+        "  preprocessing: {} noisy histograms/counts, noise multiplier {:.3}, sensitivity {:.3}, ε alone {:.4}",
+        p.preprocessing.histograms, p.preprocessing.noise_multiplier, p.preprocessing.sensitivity, p.preprocessing_epsilon
+    );
+    println!("  accountant: {}", p.accountant);
+    println!(
+        "  rows: {} ({}); noise: {}",
+        p.rows,
+        p.notes.join("; "),
+        p.noise_source
+    );
+}
+
 fn privacy(a: PrivacyArgs) -> Result<()> {
     if let Some(m) = &a.model {
         let model = Synthesizer::load(m)?;
-        let Some(p) = &model.record.privacy else {
-            if a.json {
-                println!("{{\"private\": false}}");
-            } else {
-                println!(
-                    "{}: fitted without differential privacy (no guarantee)",
-                    m.display()
-                );
-            }
-            return Ok(());
-        };
+        let tunings = &model.record.fine_tuning;
         if a.json {
-            let s = serde_json::to_string_pretty(p).map_err(|e| Error::invalid(e.to_string()))?;
+            let mut v = match &model.record.privacy {
+                Some(p) => serde_json::to_value(p).map_err(|e| Error::invalid(e.to_string()))?,
+                None => serde_json::json!({"private": false}),
+            };
+            v["fine_tuning"] = tunings
+                .iter()
+                .map(|t| {
+                    serde_json::json!({"rows": t.n_rows, "privacy": t.privacy, "added_levels": t.added_levels})
+                })
+                .collect();
+            let s = serde_json::to_string_pretty(&v).map_err(|e| Error::invalid(e.to_string()))?;
             println!("{s}");
-        } else {
-            println!(
-                "{}: ({:.4}, {:e})-differentially private with respect to one row (budget ε = {})",
+            return Ok(());
+        }
+        match &model.record.privacy {
+            None => println!(
+                "{}: fitted on {} rows without differential privacy (no guarantee for those rows)",
                 m.display(),
-                p.epsilon,
-                p.delta,
-                p.epsilon_budget
-            );
-            println!(
-                "  DP-SGD: σ = {:.4}, q = {:.5}, {} steps, C = {}, K = {}, categorical loss weight {}",
-                p.noise_multiplier, p.sample_rate, p.steps, p.max_grad_norm, p.augment, p.categorical_weight
-            );
-            println!(
-                "  preprocessing: {} noisy histograms/counts, noise multiplier {:.3}, sensitivity {:.3}, ε alone {:.4}",
-                p.preprocessing.histograms, p.preprocessing.noise_multiplier, p.preprocessing.sensitivity, p.preprocessing_epsilon
-            );
-            println!("  accountant: {}", p.accountant);
-            println!(
-                "  rows: {} ({}); noise: {}",
-                p.rows,
-                p.notes.join("; "),
-                p.noise_source
-            );
+                model.record.n_rows
+            ),
+            Some(p) => print_privacy(&m.display().to_string(), p),
+        }
+        for (i, t) in tunings.iter().enumerate() {
+            let what = format!("fine-tuning {} on {} rows", i + 1, t.n_rows);
+            match &t.privacy {
+                None => {
+                    println!("{what}: without differential privacy (no guarantee for those rows)")
+                }
+                Some(p) => print_privacy(&what, p),
+            }
         }
         return Ok(());
     }
@@ -573,12 +668,12 @@ fn demo(a: DemoArgs) -> Result<()> {
         std::fs::create_dir_all(d).map_err(|e| Error::io(d.display(), e))?;
     }
     let training = TrainingArgs {
-        steps: a.steps,
-        batch_size: 1024,
+        steps: Some(a.steps),
+        batch_size: Some(1024),
         layers: vec![512, 512],
         timesteps: 200,
         time_dim: 128,
-        lr: 2e-3,
+        lr: Some(2e-3),
         seed: a.seed,
         threads: a.threads,
     };
@@ -623,12 +718,12 @@ fn demo(a: DemoArgs) -> Result<()> {
     println!("private run: (ε, δ) = (1, 1e-5), public schema data/adult/schema.json");
     let public = datasets::adult_schema()?;
     let training = TrainingArgs {
-        steps: 600,
-        batch_size: 8192,
+        steps: Some(600),
+        batch_size: Some(8192),
         layers: vec![256, 256],
         timesteps: 200,
         time_dim: 128,
-        lr: 3e-3,
+        lr: Some(3e-3),
         seed: a.seed,
         threads: a.threads,
     };

@@ -14,8 +14,10 @@
 //! network (and skews the categorical columns learned beside it). A categorical target column is not part of the row: it
 //! is the label that conditions the denoiser.
 
+mod extend;
 mod private;
 
+pub use extend::Extension;
 pub use private::{encoder_from_counts, histogram_count, private_counts, PreprocessingRecord};
 
 use serde::{Deserialize, Serialize};
@@ -164,13 +166,8 @@ pub fn check_trainable(table: &Table, target: Option<&str>) -> Result<Option<usi
                         used[c as usize] = true;
                     }
                 }
-                let n_used = used.iter().filter(|&&u| u).count();
-                if n_used == 1 && missing == 0 {
-                    let l = &levels[used.iter().position(|&u| u).unwrap_or(0)];
-                    return Err(Error::data(format!(
-                        "column '{name}' has one level ('{l}') in every row: it carries no information; drop it and add it back to the synthetic rows if needed"
-                    )));
-                }
+                // One level in every row is kept: a pre-training population may lack the
+                // levels a fine-tuning adds (men-only data have sex = Male only).
                 if levels.len() > MAX_LEVELS || (levels.len() > 50 && levels.len() * 2 > n) {
                     return Err(Error::data(format!(
                         "column '{name}' has {} distinct values in {n} rows: it looks like an identifier or free text, which a generator should not learn; drop it, group rare values into fewer levels, or, if its values are numbers, declare it with --numeric {name}",

@@ -1,10 +1,12 @@
 //! The synthesizer: schema + encoder + denoiser weights + what was done to make them;
 //! fit, sample, and a versioned, checksummed file format.
 
+mod fine_tune;
 mod format;
 mod private;
 mod sampler;
 
+pub use fine_tune::{FineTuneOptions, FineTuneRecord};
 pub use format::FORMAT_VERSION;
 pub use private::{DpOptions, PrivacyRecord};
 pub use sampler::Sampler;
@@ -67,6 +69,21 @@ pub struct TrainingRecord {
     /// What a differentially private fit spent (absent for a non-private fit).
     #[serde(default)]
     pub privacy: Option<PrivacyRecord>,
+    /// Fine-tunings since, in order (each with its own data and, if private, its own
+    /// guarantee with respect to one row of its data).
+    #[serde(default)]
+    pub fine_tuning: Vec<FineTuneRecord>,
+}
+
+/// The synthvol version and build target, as records carry them.
+pub(crate) fn version_string() -> String {
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (",
+        env!("SYNTHVOL_TARGET"),
+        ")"
+    )
+    .to_string()
 }
 
 impl TrainingRecord {
@@ -83,14 +100,9 @@ impl TrainingRecord {
             loss_history,
             seconds: start.elapsed().as_secs_f64(),
             backend: "cpu".into(),
-            version: concat!(
-                env!("CARGO_PKG_VERSION"),
-                " (",
-                env!("SYNTHVOL_TARGET"),
-                ")"
-            )
-            .to_string(),
+            version: version_string(),
             privacy,
+            fine_tuning: Vec::new(),
         }
     }
 }
@@ -117,7 +129,7 @@ impl Synthesizer {
             ema: weights,
             loss_history,
             ..
-        } = Self::train_encoded(&encoder, table, opts, None, progress)?;
+        } = Self::train_encoded(&encoder, table, opts, None, None, progress)?;
         Ok(Synthesizer {
             net: Self::net_config(&encoder, opts),
             encoder,
@@ -136,13 +148,15 @@ impl Synthesizer {
         }
     }
 
-    /// Encodes `table` (in the encoder's schema) and trains a denoiser on it, with DP-SGD when
-    /// `dp` is given; returns the EMA weights and the loss history.
+    /// Encodes `table` (in the encoder's schema) and trains a denoiser on it, from `init` or
+    /// from a seeded initialisation, with DP-SGD when `dp` is given; returns the EMA weights
+    /// and the loss history.
     fn train_encoded(
         encoder: &Encoder,
         table: &Table,
         opts: &FitOptions,
         dp: Option<DpConfig>,
+        init: Option<&[f32]>,
         progress: ProgressFn,
     ) -> Result<Trained> {
         let data = encoder.encode(table)?;
@@ -152,7 +166,10 @@ impl Synthesizer {
             blocks: encoder.block_sizes(),
         };
         let sched = Schedule::cosine(opts.timesteps);
-        let init = net.init_params(opts.seed);
+        let init = match init {
+            Some(w) => w.to_vec(),
+            None => net.init_params(opts.seed),
+        };
         let be = CpuBackend::<f32>::new();
         run_parallel(opts.threads, progress, |p| {
             train(

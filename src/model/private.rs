@@ -82,7 +82,7 @@ pub struct PrivacyRecord {
     pub noise_source: String,
 }
 
-fn check(dp: &DpOptions) -> Result<()> {
+pub(super) fn check(dp: &DpOptions) -> Result<()> {
     if !(dp.epsilon > 0.0 && dp.epsilon.is_finite()) {
         return Err(Error::invalid(format!(
             "ε must be positive and finite, got {}",
@@ -123,7 +123,7 @@ fn check(dp: &DpOptions) -> Result<()> {
 }
 
 /// The mechanism's 256-bit key: from the OS, or derived from a test seed.
-fn mechanism_key(seed: Option<u64>) -> Result<[u8; 32]> {
+pub(super) fn mechanism_key(seed: Option<u64>) -> Result<[u8; 32]> {
     let mut key = [0u8; 32];
     match seed {
         Some(s) => {
@@ -139,6 +139,46 @@ fn mechanism_key(seed: Option<u64>) -> Result<[u8; 32]> {
         })?,
     }
     Ok(key)
+}
+
+/// The Poisson sampling rate of a plan: the one asked for, or batch size / rows.
+pub(super) fn sample_rate(n: usize, opts: &FitOptions, dp: &DpOptions) -> f64 {
+    dp.sample_rate
+        .unwrap_or((opts.optim.batch_size as f64 / n as f64).min(1.0))
+}
+
+/// DP-SGD for `opts.optim.steps` steps on `n` rows after the mechanisms `before`: σ calibrated
+/// so that everything together stays within the budget, and the options to train with (the
+/// micro-batch holds a whole Poisson batch but for rare excursions, qN + 4√(qN)).
+pub(super) fn dp_training(
+    n: usize,
+    opts: &FitOptions,
+    dp: &DpOptions,
+    before: &[Phase],
+    key: [u8; 32],
+) -> Result<(DpConfig, Phase, FitOptions)> {
+    let steps = opts.optim.steps as u64;
+    let q = sample_rate(n, opts, dp);
+    check_plan(q, steps, dp.delta)?;
+    if opts.optim.batch_size < dp.augment {
+        return Err(Error::invalid(format!(
+            "the batch size ({}) must be at least the augmentation multiplicity ({})",
+            opts.optim.batch_size, dp.augment
+        )));
+    }
+    let sigma = calibrate_sigma(before, q, steps, dp.epsilon, dp.delta, &default_orders())?;
+    let cfg = DpConfig {
+        q,
+        sigma,
+        max_grad_norm: dp.max_grad_norm,
+        augment: dp.augment,
+        key,
+        categorical_weight: dp.categorical_weight,
+    };
+    let expected = q * n as f64;
+    let mut run = opts.clone();
+    run.optim.batch_size = ((expected + 4.0 * expected.sqrt()).ceil() as usize + 1) * dp.augment;
+    Ok((cfg, Phase { q, sigma, steps }, run))
 }
 
 impl Synthesizer {
@@ -170,16 +210,8 @@ impl Synthesizer {
             .map(|t| table.schema().require(t))
             .transpose()?;
         let steps = opts.optim.steps as u64;
-        let q = dp
-            .sample_rate
-            .unwrap_or((opts.optim.batch_size as f64 / n as f64).min(1.0));
+        let q = sample_rate(n, opts, dp);
         check_plan(q, steps, dp.delta)?;
-        if opts.optim.batch_size < dp.augment {
-            return Err(Error::invalid(format!(
-                "the batch size ({}) must be at least the augmentation multiplicity ({})",
-                opts.optim.batch_size, dp.augment
-            )));
-        }
         let orders = default_orders();
         let key = mechanism_key(dp.noise_seed)?;
 
@@ -212,22 +244,9 @@ impl Synthesizer {
         let encoder = encoder_from_counts(public, target, &noisy, n)?;
 
         // Training: σ for the rest of the budget.
-        let sigma = calibrate_sigma(&[pre], q, steps, dp.epsilon, dp.delta, &orders)?;
-        let train_phase = Phase { q, sigma, steps };
-        let cfg = DpConfig {
-            q,
-            sigma,
-            max_grad_norm: dp.max_grad_norm,
-            augment: dp.augment,
-            key,
-            categorical_weight: dp.categorical_weight,
-        };
-        // Micro-batches hold a whole Poisson batch but for rare excursions (qN + 4√(qN)).
-        let expected = q * n as f64;
-        let mut run = opts.clone();
-        run.optim.batch_size =
-            ((expected + 4.0 * expected.sqrt()).ceil() as usize + 1) * dp.augment;
-        let weights = Self::train_encoded(&encoder, &table, &run, Some(cfg), progress)?.ema;
+        let (cfg, train_phase, run) = dp_training(n, opts, dp, &[pre], key)?;
+        let sigma = train_phase.sigma;
+        let weights = Self::train_encoded(&encoder, &table, &run, Some(cfg), None, progress)?.ema;
 
         let (eps, order) = epsilon(&[pre, train_phase], dp.delta, &orders);
         let privacy = PrivacyRecord {

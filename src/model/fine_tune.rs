@@ -1,0 +1,333 @@
+//! Knowledge transfer: continue training a fitted model on new rows (the Syn workflow's
+//! "pre-train on related data, fine-tune on the small sensitive sample").
+//!
+//! The new rows are matched to the model by column name and level label. The encoder's numeric
+//! transforms stay those of pre-training (the network learned in their coordinates); the class
+//! frequencies used to draw labels come from the new rows. Without DP a level the model has
+//! not seen extends it: its input weights start at zero and its output logit an order of
+//! magnitude below the rarest known level of its column. Under DP the level set must be
+//! public, so it must have been declared (in the schema file) when the model was pre-trained.
+
+use serde::{Deserialize, Serialize};
+
+use super::private::{check, dp_training, mechanism_key};
+use super::{validate_options, DpOptions, PrivacyRecord, Synthesizer};
+use crate::backend::{Backend, CpuBackend};
+use crate::encode::PreprocessingRecord;
+use crate::error::{Error, Result};
+use crate::nn::Denoiser;
+use crate::privacy::accountant::{calibrate_sigma, default_orders, epsilon, Phase};
+use crate::table::{ColumnData, ColumnKind, Table, MISSING};
+use crate::train::{OptimConfig, ProgressFn};
+
+/// How to fine-tune. The network's shape and the diffusion steps are the pre-trained model's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FineTuneOptions {
+    pub optim: OptimConfig,
+    pub seed: u64,
+    /// Threads for the call (0: all cores).
+    pub threads: usize,
+}
+
+impl Default for FineTuneOptions {
+    fn default() -> Self {
+        FineTuneOptions {
+            optim: OptimConfig {
+                steps: 1000,
+                lr: 1e-3,
+                ..OptimConfig::default()
+            },
+            seed: 0,
+            threads: 0,
+        }
+    }
+}
+
+/// One fine-tuning, as the model records it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FineTuneRecord {
+    pub n_rows: usize,
+    pub options: FineTuneOptions,
+    /// (step, mean loss over the window ending there); empty under DP.
+    pub loss_history: Vec<(usize, f64)>,
+    pub seconds: f64,
+    /// Levels the fine-tuning data brought: (column, level).
+    pub added_levels: Vec<(String, String)>,
+    /// What a private fine-tuning spent of the fine-tuning data's budget (absent when it was
+    /// not private).
+    pub privacy: Option<PrivacyRecord>,
+    pub version: String,
+}
+
+/// Ratio between a new level's starting probability and the rarest known level's.
+const NEW_LEVEL_ODDS: f32 = 0.1;
+
+impl Synthesizer {
+    /// Continues training this model on `data`, under `dp` when given (the guarantee is then
+    /// with respect to one row of `data`; the pre-training data are treated as public).
+    /// Returns the new model and notices for the user (levels added). `self` is unchanged.
+    pub fn fine_tune(
+        &self,
+        data: &Table,
+        opts: &FineTuneOptions,
+        dp: Option<&DpOptions>,
+        progress: ProgressFn,
+    ) -> Result<(Synthesizer, Vec<String>)> {
+        let mut run = self.record.options.clone();
+        run.optim = opts.optim.clone();
+        run.seed = opts.seed;
+        run.threads = opts.threads;
+        validate_options(&run)?;
+        if let Some(dp) = dp {
+            check(dp)?;
+        }
+        let start = std::time::Instant::now();
+        let schema = self.schema();
+        for c in &data.schema().columns {
+            if schema.index_of(&c.name).is_none() {
+                return Err(Error::data(format!(
+                    "column '{}' of the fine-tuning data is not in the pre-trained model (its columns are: {})",
+                    c.name,
+                    schema.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
+        // Levels the model lacks, by column.
+        let mut additions: Vec<(usize, Vec<String>)> = Vec::new();
+        for (j, spec) in schema.columns.iter().enumerate() {
+            let k = data.schema().index_of(&spec.name).ok_or_else(|| {
+                Error::data(format!(
+                    "column '{}' of the pre-trained model is missing from the fine-tuning data",
+                    spec.name
+                ))
+            })?;
+            if let (
+                ColumnKind::Categorical { levels: known },
+                ColumnKind::Categorical { levels: theirs },
+                ColumnData::Categorical(codes),
+            ) = (&spec.kind, &data.schema().columns[k].kind, data.column(k))
+            {
+                let mut used = vec![false; theirs.len()];
+                for &c in codes {
+                    if c != MISSING {
+                        used[c as usize] = true;
+                    }
+                }
+                let new: Vec<String> = theirs
+                    .iter()
+                    .zip(&used)
+                    .filter(|(l, &u)| u && !known.contains(l))
+                    .map(|(l, _)| l.clone())
+                    .collect();
+                if !new.is_empty() {
+                    additions.push((j, new));
+                }
+            }
+        }
+        let mut notices = Vec::new();
+        let mut added_levels = Vec::new();
+        let (encoder, mut weights) = if additions.is_empty() {
+            (self.encoder.clone(), self.weights.clone())
+        } else {
+            let list: Vec<String> = additions
+                .iter()
+                .flat_map(|(j, ls)| {
+                    ls.iter()
+                        .map(move |l| format!("'{}' = '{l}'", schema.columns[*j].name))
+                })
+                .collect();
+            if dp.is_some() {
+                return Err(Error::data(format!(
+                    "the fine-tuning data have level(s) the pre-trained model does not know: {}. Under differential privacy the level set must be public: declare them in the schema file when pre-training (synthvol fit --schema FILE), or fine-tune without DP",
+                    list.join(", ")
+                )));
+            }
+            let ext = self.encoder.with_added_levels(&additions)?;
+            let old = Denoiser::new(self.net.clone());
+            let grown = Denoiser::new(Self::net_config(&ext.encoder, &run));
+            // A new output starts below the rarest known level of its block.
+            let new_bias: Vec<(usize, f32)> = ext
+                .added
+                .iter()
+                .map(|(pos, siblings)| {
+                    let lowest = siblings
+                        .iter()
+                        .map(|&s| self.weights[old.head.b + s])
+                        .fold(f32::INFINITY, f32::min);
+                    let lowest = if lowest.is_finite() { lowest } else { 0.0 };
+                    (*pos, lowest + NEW_LEVEL_ODDS.ln())
+                })
+                .collect();
+            let w = old.transfer(&self.weights, &grown, &ext.moved, &new_bias);
+            for (j, ls) in &additions {
+                for l in ls {
+                    added_levels.push((schema.columns[*j].name.clone(), l.clone()));
+                }
+            }
+            notices.push(format!(
+                "added level(s) the pre-trained model had not seen: {} (their weights start at zero and are learned from the fine-tuning data)",
+                list.join(", ")
+            ));
+            (ext.encoder, w)
+        };
+        let table = data.conform_to(&encoder.schema)?;
+        let n = table.n_rows();
+        if n < 2 {
+            return Err(Error::data(format!(
+                "the fine-tuning data have {n} row(s); at least 2 are needed"
+            )));
+        }
+        let mut encoder = encoder;
+        let label_counts = encoder.label.as_ref().map(|l| {
+            let ColumnData::Categorical(v) = table.column(l.column) else {
+                unreachable!("the label is categorical")
+            };
+            let mut counts = vec![0.0; l.n_classes];
+            let mut missing = 0;
+            for &c in v {
+                if c == MISSING {
+                    missing += 1;
+                } else {
+                    counts[c as usize] += 1.0;
+                }
+            }
+            (l.column, counts, missing)
+        });
+        if let Some((col, _, missing)) = &label_counts {
+            if *missing > 0 {
+                return Err(Error::data(format!(
+                    "target column '{}' has {missing} missing value(s) in the fine-tuning data; remove those rows",
+                    encoder.schema.columns[*col].name
+                )));
+            }
+        }
+
+        let (trained, privacy) = match dp {
+            None => {
+                if let (Some(l), Some((_, counts, _))) = (&mut encoder.label, label_counts) {
+                    l.counts = counts;
+                }
+                let t =
+                    Self::train_encoded(&encoder, &table, &run, None, Some(&weights), progress)?;
+                (t, None)
+            }
+            Some(dp) => {
+                let key = mechanism_key(dp.noise_seed)?;
+                let orders = default_orders();
+                // The class frequencies are the only statistic taken from the rows besides
+                // the network: one Gaussian count release (sensitivity 1) from a share of ε.
+                let mut before = Vec::new();
+                let mut pre_record = PreprocessingRecord {
+                    noise_multiplier: 0.0,
+                    sensitivity: 0.0,
+                    histograms: 0,
+                    counts: 0,
+                };
+                if let (Some(l), Some((_, counts, _))) = (&mut encoder.label, label_counts) {
+                    let z = calibrate_sigma(
+                        &[],
+                        1.0,
+                        1,
+                        dp.epsilon * dp.preprocessing_share,
+                        dp.delta,
+                        &orders,
+                    )?;
+                    let mut noisy = counts.clone();
+                    CpuBackend::<f64>::new().add_noise_and_scale(
+                        &mut noisy,
+                        counts.len(),
+                        z,
+                        1.0,
+                        &key,
+                        u64::MAX,
+                    );
+                    // Post-processing: negative counts are zero; all zero is uniform.
+                    noisy.iter_mut().for_each(|c| *c = c.max(0.0));
+                    if noisy.iter().sum::<f64>() <= 0.0 {
+                        noisy.iter_mut().for_each(|c| *c = 1.0);
+                    }
+                    l.counts = noisy;
+                    before.push(Phase {
+                        q: 1.0,
+                        sigma: z,
+                        steps: 1,
+                    });
+                    pre_record = PreprocessingRecord {
+                        noise_multiplier: z,
+                        sensitivity: 1.0,
+                        histograms: 1,
+                        counts: counts.len(),
+                    };
+                }
+                let (cfg, phase, run_dp) = dp_training(n, &run, dp, &before, key)?;
+                let t = Self::train_encoded(
+                    &encoder,
+                    &table,
+                    &run_dp,
+                    Some(cfg),
+                    Some(&weights),
+                    progress,
+                )?;
+                let mut phases = before.clone();
+                phases.push(phase);
+                let (eps, order) = epsilon(&phases, dp.delta, &orders);
+                let privacy = PrivacyRecord {
+                    epsilon: eps,
+                    delta: dp.delta,
+                    epsilon_budget: dp.epsilon,
+                    phases,
+                    noise_multiplier: phase.sigma,
+                    sample_rate: phase.q,
+                    steps: phase.steps,
+                    max_grad_norm: dp.max_grad_norm,
+                    augment: dp.augment,
+                    categorical_weight: dp.categorical_weight,
+                    preprocessing_epsilon: if before.is_empty() {
+                        0.0
+                    } else {
+                        epsilon(&before, dp.delta, &orders).0
+                    },
+                    preprocessing: pre_record,
+                    accountant: format!("RDP of the Poisson-subsampled Gaussian (orders 1.1-10.9, 12-64 and up to 1024; best order {order}), converted as Balle et al. 2020"),
+                    rows: n,
+                    notes: vec![
+                        "the number of rows is treated as public".into(),
+                        "the pre-training data are treated as public: the guarantee covers the fine-tuning rows".into(),
+                        "the encoder's numeric transforms and level sets come from pre-training, not from these rows".into(),
+                        "the loss history is not stored: it is computed from private rows".into(),
+                    ],
+                    noise_source: match dp.noise_seed {
+                        Some(s) => format!("test seed {s} (not private)"),
+                        None => "os".into(),
+                    },
+                };
+                (t, Some(privacy))
+            }
+        };
+        weights = trained.ema;
+        let mut record = self.record.clone();
+        record.fine_tuning.push(FineTuneRecord {
+            n_rows: n,
+            options: opts.clone(),
+            loss_history: if privacy.is_some() {
+                Vec::new()
+            } else {
+                trained.loss_history
+            },
+            seconds: start.elapsed().as_secs_f64(),
+            added_levels,
+            privacy,
+            version: super::version_string(),
+        });
+        Ok((
+            Synthesizer {
+                net: Self::net_config(&encoder, &run),
+                encoder,
+                timesteps: self.timesteps,
+                weights,
+                record,
+            },
+            notices,
+        ))
+    }
+}
