@@ -8,6 +8,12 @@ pub mod datasets;
 pub mod diffusion;
 pub mod encode;
 pub mod error;
+pub mod ffi;
+
+/// The C header that cbindgen generates from [`ffi`] in this build (tests compare it with the
+/// committed `include/synthvol.h`).
+#[doc(hidden)]
+pub const GENERATED_C_HEADER: &str = include_str!(concat!(env!("OUT_DIR"), "/synthvol.h"));
 pub mod metrics;
 pub mod model;
 pub mod nn;

@@ -175,6 +175,36 @@ impl Table {
         })
     }
 
+    /// Appends a column, checked as [`Table::new`] checks columns (a first column sets the
+    /// row count). On error the table is unchanged.
+    pub fn push_column(&mut self, spec: ColumnSpec, data: ColumnData) -> Result<()> {
+        if self.schema.index_of(&spec.name).is_some() {
+            return Err(Error::invalid(format!(
+                "column name '{}' appears twice",
+                spec.name
+            )));
+        }
+        if !self.columns.is_empty() && data.len() != self.n_rows {
+            return Err(Error::invalid(format!(
+                "column '{}' has {} values but the table has {} rows",
+                spec.name,
+                data.len(),
+                self.n_rows
+            )));
+        }
+        // The per-column checks of `new`, on this column alone.
+        let one = Table::new(
+            Schema {
+                columns: vec![spec],
+            },
+            vec![data],
+        )?;
+        self.n_rows = one.n_rows;
+        self.schema.columns.extend(one.schema.columns);
+        self.columns.extend(one.columns);
+        Ok(())
+    }
+
     pub fn schema(&self) -> &Schema {
         &self.schema
     }

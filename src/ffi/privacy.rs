@@ -1,0 +1,53 @@
+//! Standalone accounting: ε for a DP-SGD plan, σ for a target ε.
+
+use super::{check_out, guard, sv_status, Failure};
+use crate::privacy::accountant::{calibrate_sigma, check_plan, default_orders, epsilon, Phase};
+
+/// ε at `delta` after `steps` steps of the Poisson-subsampled Gaussian mechanism with sampling
+/// rate `q` and noise multiplier `sigma` (the RDP accountant of `synthvol privacy`).
+#[no_mangle]
+pub extern "C" fn sv_privacy_epsilon(
+    q: f64,
+    sigma: f64,
+    steps: u64,
+    delta: f64,
+    epsilon_out: *mut f64,
+) -> sv_status {
+    guard(|| {
+        check_out(epsilon_out, "epsilon_out")?;
+        check_plan(q, steps, delta)?;
+        if !(sigma > 0.0 && sigma.is_finite()) {
+            return Err(Failure::invalid(format!(
+                "the noise multiplier must be positive, got {sigma}"
+            )));
+        }
+        let (eps, _) = epsilon(&[Phase { q, sigma, steps }], delta, &default_orders());
+        // SAFETY: checked out-pointer.
+        unsafe { *epsilon_out = eps };
+        Ok(())
+    })
+}
+
+/// The smallest noise multiplier (within 1%) whose ε at `delta` after `steps` steps at rate
+/// `q` is at most `epsilon`; `SV_E_INVALID_ARGUMENT` with a message when no σ can meet it.
+#[no_mangle]
+pub extern "C" fn sv_privacy_sigma(
+    q: f64,
+    steps: u64,
+    epsilon: f64,
+    delta: f64,
+    sigma_out: *mut f64,
+) -> sv_status {
+    guard(|| {
+        check_out(sigma_out, "sigma_out")?;
+        if !(epsilon > 0.0 && epsilon.is_finite()) {
+            return Err(Failure::invalid(format!(
+                "ε must be positive and finite, got {epsilon}"
+            )));
+        }
+        let s = calibrate_sigma(&[], q, steps, epsilon, delta, &default_orders())?;
+        // SAFETY: checked out-pointer.
+        unsafe { *sigma_out = s };
+        Ok(())
+    })
+}
