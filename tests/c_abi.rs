@@ -9,25 +9,43 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The directory with libsynthvol.so and libsynthvol.a (next to the CLI binary).
+/// The directory with a fresh libsynthvol.so and libsynthvol.a. `cargo test` links tests
+/// against the rlib only, so the C libraries are built here, by cargo, into their own target
+/// directory (the test run holds the lock on the main one): the first run compiles the
+/// dependencies once more, later runs only what changed.
 fn lib_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_BIN_EXE_synthvol"))
-        .parent()
-        .expect("binary directory")
-        .to_path_buf();
-    for f in ["libsynthvol.so", "libsynthvol.a"] {
-        assert!(
-            dir.join(f).exists(),
-            "{} is missing: cargo builds it with the library",
-            dir.join(f).display()
-        );
-    }
-    dir
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let bin = Path::new(env!("CARGO_BIN_EXE_synthvol"));
+        // .../target/<profile>/synthvol → .../target/ffi
+        let target = bin
+            .parent()
+            .and_then(Path::parent)
+            .expect("target directory")
+            .join("ffi");
+        let release = !cfg!(debug_assertions);
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "--lib", "--manifest-path"])
+            .arg(root().join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target);
+        if release {
+            cmd.arg("--release");
+        }
+        run(&mut cmd, "building libsynthvol.so and libsynthvol.a");
+        let dir = target.join(if release { "release" } else { "debug" });
+        for f in ["libsynthvol.so", "libsynthvol.a"] {
+            assert!(dir.join(f).exists(), "{} is missing", dir.join(f).display());
+        }
+        dir
+    })
+    .clone()
 }
 
 fn run(cmd: &mut Command, what: &str) -> String {
