@@ -20,6 +20,7 @@ pub mod nn;
 pub mod privacy;
 pub mod rng;
 pub mod stats;
+pub mod syn;
 pub mod table;
 pub mod train;
 

@@ -15,6 +15,9 @@ pub struct FeatureOptions {
     pub drop_reference: bool,
     /// Add the squares and pairwise products of the standardised numeric columns.
     pub second_order: bool,
+    /// Keep numeric columns in their own units (coefficients per unit, as a statistician
+    /// reports them) instead of standardising them.
+    pub unscaled: bool,
 }
 
 /// A table → design matrix map: an intercept, numeric columns standardised (missing → 0 plus
@@ -28,6 +31,8 @@ pub struct FeatureMap {
     categorical: Vec<(usize, Vec<Option<usize>>, usize)>,
     second_order: bool,
     width: usize,
+    /// A name per design column.
+    names: Vec<String>,
 }
 
 impl FeatureMap {
@@ -38,6 +43,7 @@ impl FeatureMap {
         let mut numeric = Vec::new();
         let mut categorical = Vec::new();
         let mut width = 1; // intercept
+        let mut names = vec!["(intercept)".to_string()];
         for (j, spec) in schema.columns.iter().enumerate() {
             if Some(j) == exclude {
                 continue;
@@ -71,8 +77,17 @@ impl FeatureMap {
                             .sum::<f64>();
                     }
                     let sd = (ss / n.max(1) as f64).sqrt();
-                    numeric.push((j, mean, if sd > 0.0 { sd } else { 1.0 }, missing));
+                    let (mean, sd) = if opts.unscaled {
+                        (0.0, 1.0)
+                    } else {
+                        (mean, if sd > 0.0 { sd } else { 1.0 })
+                    };
+                    numeric.push((j, mean, sd, missing));
                     width += 1 + missing as usize;
+                    names.push(spec.name.clone());
+                    if missing {
+                        names.push(format!("{} (missing)", spec.name));
+                    }
                 }
                 ColumnKind::Categorical { levels } => {
                     let k = levels.len();
@@ -103,6 +118,11 @@ impl FeatureMap {
                         }
                         slots[l] = Some(used);
                         used += 1;
+                        names.push(if l == k {
+                            format!("{}=(missing)", spec.name)
+                        } else {
+                            format!("{}={}", spec.name, levels[l])
+                        });
                     }
                     categorical.push((j, slots, used));
                     width += used;
@@ -112,18 +132,46 @@ impl FeatureMap {
         if opts.second_order {
             let p = numeric.len();
             width += p * (p + 1) / 2;
+            for a in 0..p {
+                for b in a..p {
+                    let (na, nb) = (
+                        &schema.columns[numeric[a].0].name,
+                        &schema.columns[numeric[b].0].name,
+                    );
+                    names.push(if a == b {
+                        format!("{na}^2")
+                    } else {
+                        format!("{na}*{nb}")
+                    });
+                }
+            }
         }
         FeatureMap {
             numeric,
             categorical,
             second_order: opts.second_order,
             width,
+            names,
         }
     }
 
     /// Columns of the design matrix, the intercept included.
     pub fn width(&self) -> usize {
         self.width
+    }
+
+    /// A name per design column: "(intercept)", the column's name (numeric columns are
+    /// standardised), "name (missing)", "name=level", "a*b", "a^2".
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Mean and standard deviation used to standardise each numeric column, by name.
+    pub fn scaling(&self, schema: &crate::table::Schema) -> Vec<(String, f64, f64)> {
+        self.numeric
+            .iter()
+            .map(|&(j, mean, sd, _)| (schema.columns[j].name.clone(), mean, sd))
+            .collect()
     }
 
     /// The design matrix of `table` (which has the fitted schema).
@@ -213,6 +261,10 @@ mod tests {
         let m = FeatureMap::fit(&[&t], None, FeatureOptions::default());
         // intercept, x, x missing, a, b, z (no missing level: none occurs)
         assert_eq!(m.width(), 6);
+        assert_eq!(
+            m.names(),
+            ["(intercept)", "x", "x (missing)", "c=a", "c=b", "c=z"]
+        );
         let x = m.design(&t);
         assert_eq!(x.row(0).to_vec(), vec![1.0, -1.0, 0.0, 1.0, 0.0, 0.0]);
         assert_eq!(x.row(2).to_vec(), vec![1.0, 0.0, 1.0, 0.0, 1.0, 0.0]);
@@ -224,10 +276,12 @@ mod tests {
         let opts = FeatureOptions {
             drop_reference: true,
             second_order: true,
+            ..FeatureOptions::default()
         };
         let m = FeatureMap::fit(&[&t], None, opts);
         // intercept, x, x missing, a (b is the most frequent), x²
         assert_eq!(m.width(), 5);
+        assert_eq!(m.names(), ["(intercept)", "x", "x (missing)", "c=a", "x^2"]);
         let x = m.design(&t);
         assert_eq!(x.row(0).to_vec(), vec![1.0, -1.0, 0.0, 1.0, 1.0]);
         assert_eq!(x.row(1).to_vec(), vec![1.0, 1.0, 0.0, 0.0, 1.0]);

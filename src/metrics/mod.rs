@@ -19,7 +19,7 @@ mod design;
 mod distance;
 mod encoding;
 mod linear;
-mod logistic;
+pub mod logistic;
 mod marginals;
 mod privacy_risk;
 mod propensity;

@@ -67,6 +67,7 @@ fn stacked(real: &Table, syn: &Table) -> (Array2<f64>, Vec<f64>) {
         FeatureOptions {
             drop_reference: true,
             second_order: true,
+            ..FeatureOptions::default()
         },
     );
     let x = concatenate(Axis(0), &[map.design(real).view(), map.design(syn).view()])

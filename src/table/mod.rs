@@ -221,6 +221,34 @@ impl Table {
         self.columns.len()
     }
 
+    /// This table's rows followed by `other`'s (which must have the same schema).
+    pub fn concat(&self, other: &Table) -> Result<Table> {
+        if self.schema != other.schema {
+            return Err(Error::invalid(
+                "tables with different schemas cannot be stacked (conform one to the other first)",
+            ));
+        }
+        let columns = self
+            .columns
+            .iter()
+            .zip(&other.columns)
+            .map(|(a, b)| match (a, b) {
+                (ColumnData::Numeric(x), ColumnData::Numeric(y)) => {
+                    ColumnData::Numeric(x.iter().chain(y).copied().collect())
+                }
+                (ColumnData::Categorical(x), ColumnData::Categorical(y)) => {
+                    ColumnData::Categorical(x.iter().chain(y).copied().collect())
+                }
+                _ => unreachable!("same schema, same kinds"),
+            })
+            .collect();
+        Ok(Table {
+            schema: self.schema.clone(),
+            columns,
+            n_rows: self.n_rows + other.n_rows,
+        })
+    }
+
     /// The rows at `idx`, in that order (indices may repeat).
     pub fn select_rows(&self, idx: &[usize]) -> Table {
         let columns = self

@@ -1,0 +1,13 @@
+//! The Syn workflow on top of the engine: knowledge transfer ([`crate::model::Synthesizer::fine_tune`]),
+//! generational-effect tuning of the synthetic volume ([`tune()`]), and honest inference
+//! from synthetic rows ([`infer()`]).
+
+mod analysis;
+mod inference;
+mod plot;
+mod tune;
+
+pub use analysis::{builtin, Analysis};
+pub use inference::{infer, Coefficient, Inference};
+pub use plot::tune_svg;
+pub use tune::{tune, TuneOptions, TunePoint, TuneResult};
