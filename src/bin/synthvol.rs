@@ -14,7 +14,7 @@ use synthvol::privacy::accountant;
 use synthvol::privacy::audit::{audit_dp_sgd, AuditConfig};
 use synthvol::table::{read_csv, write_csv, CsvOptions, PublicSchema, Table};
 use synthvol::train::Progress;
-use synthvol::{datasets, Error, Result};
+use synthvol::{datasets, syn, Error, Result};
 
 #[derive(Parser)]
 #[command(
@@ -44,6 +44,67 @@ enum Command {
     Privacy(PrivacyArgs),
     /// Empirical audit of the DP-SGD mechanism: a lower bound on ε from canary runs.
     Audit(AuditArgs),
+    /// Tune the synthetic volume: validation error of an analysis against m = ρ·n rows.
+    Tune(TuneArgs),
+    /// Fit an analysis on synthetic rows with naive and corrected standard errors.
+    Infer(InferArgs),
+}
+
+#[derive(Args)]
+struct TuneArgs {
+    /// A model written by `synthvol fit` (typically fine-tuned on --train).
+    #[arg(long)]
+    model: PathBuf,
+    /// The raw rows the model learned from (n = their count).
+    #[arg(long)]
+    train: PathBuf,
+    /// Validation rows, kept apart from the training rows and from any test rows.
+    #[arg(long)]
+    valid: PathBuf,
+    /// The analysis target: categorical → logistic regression (misclassification rate),
+    /// numeric → least squares (RMSE).
+    #[arg(long)]
+    target: String,
+    /// Ratios ρ = m / n: "a:b" (a, a+1, …, b), "a:b:step", or a comma-separated list.
+    #[arg(long, default_value = "1:30")]
+    ratios: String,
+    /// Generations per ratio (for the Monte Carlo spread).
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Train on the raw rows together with the synthetic ones.
+    #[arg(long)]
+    with_raw: bool,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Threads (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Write the curve as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the plot (SVG) here.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+    #[command(flatten)]
+    types: ColumnTypes,
+}
+
+#[derive(Args)]
+struct InferArgs {
+    /// A synthetic table (repeat for M syntheses of the same size).
+    #[arg(long, required = true)]
+    synthetic: Vec<PathBuf>,
+    /// The analysis target: numeric → least squares, two-class → logistic regression.
+    #[arg(long)]
+    target: String,
+    /// How many real rows the generator learned from (n).
+    #[arg(long)]
+    real_rows: usize,
+    /// Also write the result as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    #[command(flatten)]
+    types: ColumnTypes,
 }
 
 #[derive(Args)]
@@ -353,6 +414,8 @@ fn main() -> ExitCode {
         Command::Schema(a) => schema(a),
         Command::Privacy(a) => privacy(a),
         Command::Audit(a) => audit(a),
+        Command::Tune(a) => tune(a),
+        Command::Infer(a) => infer(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -864,6 +927,156 @@ fn check_writable(path: &Path) -> Result<()> {
             "cannot write {}: it is a folder",
             path.display()
         )));
+    }
+    Ok(())
+}
+
+/// Parses "a:b", "a:b:step" or "r1,r2,...".
+fn parse_ratios(s: &str) -> Result<Vec<f64>> {
+    let bad = || {
+        Error::invalid(format!(
+            "--ratios '{s}' is not a range a:b, a:b:step or a comma-separated list of positive numbers"
+        ))
+    };
+    let nums = |parts: &[&str]| -> Result<Vec<f64>> {
+        parts
+            .iter()
+            .map(|p| p.trim().parse::<f64>().map_err(|_| bad()))
+            .collect()
+    };
+    let out = if s.contains(':') {
+        let v = nums(&s.split(':').collect::<Vec<_>>())?;
+        let (a, b, step) = match v.as_slice() {
+            [a, b] => (*a, *b, 1.0),
+            [a, b, st] => (*a, *b, *st),
+            _ => return Err(bad()),
+        };
+        if !(a > 0.0 && b >= a && step > 0.0) || (b - a) / step > 10_000.0 {
+            return Err(bad());
+        }
+        let mut r = Vec::new();
+        let mut k = 0.0;
+        while a + k * step <= b + 1e-9 {
+            r.push(a + k * step);
+            k += 1.0;
+        }
+        r
+    } else {
+        nums(&s.split(',').collect::<Vec<_>>())?
+    };
+    if out.is_empty() || out.iter().any(|r| !(*r > 0.0 && r.is_finite())) {
+        return Err(bad());
+    }
+    Ok(out)
+}
+
+fn tune(a: TuneArgs) -> Result<()> {
+    let ratios = parse_ratios(&a.ratios)?;
+    let model = Synthesizer::load(&a.model)?;
+    let raw = read_csv(&a.train, &a.types.csv_options())?;
+    let valid = read_csv(&a.valid, &a.types.csv_options())?;
+    for p in a.json.iter().chain(&a.svg) {
+        check_writable(p)?;
+    }
+    let raw_c = raw
+        .conform_to(model.schema())
+        .map_err(|e| Error::data(format!("{}: {}", a.train.display(), e.message)))?;
+    let (mut analysis, metric) = syn::builtin(&raw_c, &a.target)?;
+    let opts = syn::TuneOptions {
+        ratios,
+        repeats: a.repeats,
+        with_raw: a.with_raw,
+        seed: a.seed,
+        threads: a.threads,
+    };
+    let r = syn::tune(
+        &model,
+        &raw,
+        &valid,
+        &mut *analysis,
+        metric,
+        &opts,
+        &mut progress_bar(),
+    )?;
+    println!(
+        "validation {} of the analysis on '{}' ({} raw rows, {} validation rows, {} generation(s) per ratio{}):",
+        r.error_metric,
+        a.target,
+        r.n_raw,
+        r.validation_rows,
+        r.repeats,
+        if r.with_raw { ", trained with the raw rows" } else { "" }
+    );
+    println!("  raw rows only            {:.4}", r.raw_only_error);
+    for p in &r.points {
+        println!(
+            "  ρ = {:<5} m = {:<8} {:.4} ± {:.4}{}",
+            p.ratio,
+            p.m,
+            p.error,
+            p.error_sd,
+            if p.ratio == r.chosen_ratio {
+                "  <- chosen"
+            } else {
+                ""
+            }
+        );
+    }
+    println!(
+        "chosen: ρ = {}, m = {} synthetic rows ({} {:.4} vs {:.4} on the raw rows alone)",
+        r.chosen_ratio, r.chosen_m, r.error_metric, r.chosen_error, r.raw_only_error
+    );
+    if let Some(j) = &a.json {
+        let text = serde_json::to_string_pretty(&r).map_err(|e| Error::invalid(e.to_string()))?;
+        write_text(&(text + "\n"), j)?;
+    }
+    if let Some(p) = &a.svg {
+        write_text(&syn::tune_svg(&r), p)?;
+    }
+    Ok(())
+}
+
+fn infer(a: InferArgs) -> Result<()> {
+    let tables = a
+        .synthetic
+        .iter()
+        .map(|p| read_csv(p, &a.types.csv_options()))
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(j) = &a.json {
+        check_writable(j)?;
+    }
+    let r = syn::infer(&tables, &a.target, a.real_rows)?;
+    println!(
+        "{} of '{}'{} on {} synthesis/syntheses of {} rows from {} real rows:",
+        r.model,
+        r.target,
+        r.positive_class
+            .as_ref()
+            .map_or(String::new(), |c| format!(" (log-odds of '{c}')")),
+        r.syntheses,
+        r.rows_per_synthesis,
+        r.real_rows
+    );
+    println!(
+        "  {:<28} {:>12} {:>12} {:>14}",
+        "term", "estimate", "naive SE", "corrected SE"
+    );
+    for c in &r.coefficients {
+        println!(
+            "  {:<28} {:>12.5} {:>12.5} {:>14.5}",
+            c.term, c.estimate, c.se_naive, c.se_corrected
+        );
+    }
+    println!(
+        "corrected SE = naive SE × {:.2} (synthpop's population inference: T = v̄ (k/n + 1/M))",
+        r.inflation
+    );
+    if let Some(w) = &r.warning {
+        eprintln!("warning: {w}");
+    }
+    if let Some(j) = &a.json {
+        let text = serde_json::to_string_pretty(&r).map_err(|e| Error::invalid(e.to_string()))?;
+        write_text(&(text + "\n"), j)?;
     }
     Ok(())
 }
