@@ -163,6 +163,16 @@ typedef struct {
 } sv_fit_options;
 
 /**
+ * A caller's analysis for `sv_tune`: train on `train`, score on `valid`, write the error to
+ * minimise to `*error` and return 0; any other return value fails the tuning. Both tables are
+ * borrowed for the call only. Called on the thread that called `sv_tune`.
+ */
+typedef int32_t (*sv_analysis_fn)(void *user,
+                                  const sv_table *train,
+                                  const sv_table *valid,
+                                  double *error);
+
+/**
  * Success.
  */
 #define SV_OK 0
@@ -405,6 +415,40 @@ sv_status sv_privacy_sigma(double q,
                            double epsilon,
                            double delta,
                            double *sigma_out);
+
+/**
+ * Tunes the synthetic volume: for each ratio ρ, trains the analysis on m = ρ·n rows drawn
+ * from `model` (n = rows of `raw`; with "with_raw" together with the raw rows) and scores it
+ * on `valid`; writes the curve and the chosen m as JSON into new bytes `*result_json`
+ * (`synthvol tune --json`). With `analysis` NULL the built-in analysis of `target` is used
+ * (logistic regression for a categorical target, least squares for a numeric one); otherwise
+ * `analysis` is called with `analysis_user` and `target` may be NULL. `options_json` (may be
+ * NULL): "ratios" (array, default 1..30), "repeats" (3), "with_raw" (false), "seed",
+ * "threads". Progress and cancellation as `sv_fit`.
+ */
+sv_status sv_tune(const sv_model *model,
+                  const sv_table *raw,
+                  const sv_table *valid,
+                  const char *target,
+                  const char *options_json,
+                  sv_analysis_fn analysis,
+                  void *analysis_user,
+                  sv_progress_fn progress,
+                  void *user,
+                  const sv_cancel *cancel,
+                  sv_bytes **result_json);
+
+/**
+ * Fits least squares (numeric target) or logistic regression (two-class target) on `m`
+ * syntheses of equal size drawn from a generator that learned from `real_rows` real rows,
+ * and writes estimates with naive and corrected standard errors as JSON into new bytes
+ * `*result_json` (`synthvol infer --json`).
+ */
+sv_status sv_infer(const sv_table *const *syntheses,
+                   size_t m,
+                   const char *target,
+                   size_t real_rows,
+                   sv_bytes **result_json);
 
 /**
  * Creates an empty table (no columns, no rows). Free it with `sv_table_free`.

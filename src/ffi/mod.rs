@@ -13,12 +13,14 @@ mod bytes;
 mod evaluate;
 mod model;
 mod privacy;
+mod syn;
 mod table;
 
 pub use bytes::*;
 pub use evaluate::*;
 pub use model::*;
 pub use privacy::*;
+pub use syn::*;
 pub use table::*;
 
 use std::cell::RefCell;

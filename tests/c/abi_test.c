@@ -131,6 +131,29 @@ static int same_tables(const sv_table *a, const sv_table *b) {
     return same;
 }
 
+/* A caller's analysis for sv_tune: |mean of x in train - mean of x in valid|, read through
+ * the borrowed tables; user points at a call counter. */
+static double mean_x(const sv_table *t) {
+    size_t n = 0;
+    if (sv_table_n_rows(t, &n) != SV_OK || n == 0) return NAN;
+    double *v = malloc(n * sizeof *v), s = 0;
+    size_t k = 0;
+    sv_table_get_numeric(t, 0, v, n);
+    for (size_t i = 0; i < n; i++)
+        if (!isnan(v[i])) { s += v[i]; k++; }
+    free(v);
+    return k ? s / (double)k : NAN;
+}
+static int32_t my_analysis(void *user, const sv_table *train, const sv_table *valid, double *error) {
+    (*(int *)user)++;
+    *error = fabs(mean_x(train) - mean_x(valid));
+    return isnan(*error) ? 1 : 0;
+}
+static int32_t failing_analysis(void *user, const sv_table *train, const sv_table *valid, double *error) {
+    (void)user; (void)train; (void)valid; (void)error;
+    return 3;
+}
+
 struct cancel_job { sv_cancel *token; };
 static void *cancel_soon(void *arg) {
     sv_cancel_request(((struct cancel_job *)arg)->token);
@@ -396,6 +419,29 @@ int main(int argc, char **argv) {
     expect(sv_privacy_epsilon(1.5, 1.0, 10, 1e-5, &eps), SV_E_INVALID_ARGUMENT, "sampling rate", "bad q");
     expect(sv_privacy_sigma(0.01, 1000, -1.0, 1e-5, &sigma), SV_E_INVALID_ARGUMENT, "positive", "bad epsilon");
     expect(sv_privacy_epsilon(0.01, 1.0, 10, 1e-5, NULL), SV_E_NULL, "epsilon_out", "NULL epsilon out");
+
+    /* Volume tuning: the built-in analysis and a caller's callback; inference. */
+    sv_table *valid = make_table(200, 31, NULL);
+    OK(sv_tune(m, t, valid, "y", "{\"ratios\": [0.5, 1], \"repeats\": 2}", NULL, NULL, NULL, NULL, NULL, &b));
+    CHECK(strstr((const char *)sv_bytes_data(b), "\"chosen_m\"") != NULL, "tune JSON");
+    sv_bytes_free(b);
+    int analysis_calls = 0;
+    OK(sv_tune(m, t, valid, NULL, "{\"ratios\": [0.5, 1, 2], \"repeats\": 1}", my_analysis, &analysis_calls, NULL, NULL, NULL, &b));
+    CHECK(analysis_calls == 1 + 3, "analysis callback calls %d", analysis_calls);
+    CHECK(strstr((const char *)sv_bytes_data(b), "\"custom\"") != NULL, "custom metric");
+    sv_bytes_free(b);
+    expect(sv_tune(m, t, valid, NULL, NULL, failing_analysis, NULL, NULL, NULL, NULL, &b), SV_E_DATA, "returned 3", "failing analysis");
+    expect(sv_tune(m, t, valid, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &b), SV_E_INVALID_ARGUMENT, "target", "built-in without target");
+    expect(sv_tune(m, t, valid, "y", "{\"ratio\": [1]}", NULL, NULL, NULL, NULL, NULL, &b), SV_E_INVALID_ARGUMENT, "'ratio'", "unknown tune option");
+    expect(sv_tune(m, t, NULL, "y", NULL, NULL, NULL, NULL, NULL, NULL, &b), SV_E_NULL, "valid", "NULL valid");
+    expect(sv_tune(m, t, valid, "y", "{\"ratios\": [1]}", NULL, NULL, stop_now, NULL, NULL, &b), SV_E_CANCELLED, NULL, "cancelled tuning");
+    sv_table_free(valid);
+    const sv_table *syns[2] = {s1, s1};
+    OK(sv_infer(syns, 2, "x", N, &b));
+    CHECK(strstr((const char *)sv_bytes_data(b), "\"se_corrected\"") != NULL, "infer JSON");
+    sv_bytes_free(b);
+    expect(sv_infer(syns, 2, "g", N, &b), SV_E_INVALID_ARGUMENT, "two-class", "infer on a 3-level target");
+    expect(sv_infer(NULL, 2, "x", N, &b), SV_E_NULL, "syntheses", "NULL syntheses");
 
     /* Evaluation. */
     sv_table *holdout = make_table(300, 77, NULL);
