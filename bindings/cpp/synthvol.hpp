@@ -137,45 +137,11 @@ class bytes {
   sv_bytes* h_;
 };
 
-/// A table of named numeric and categorical columns.
-class table {
+/// A non-owning view of a table: the read methods. A `table` is one; a callback's borrowed
+/// table arrives as one (valid during the callback only).
+class table_view {
  public:
-  /// An empty table; add columns with add_numeric / add_categorical.
-  table() { detail::check(sv_table_new(&h_)); }
-  explicit table(sv_table* h) noexcept : h_(h) {}
-  ~table() { sv_table_free(h_); }
-  table(table&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
-  table& operator=(table&& o) noexcept {
-    std::swap(h_, o.h_);
-    return *this;
-  }
-  table(const table&) = delete;
-  table& operator=(const table&) = delete;
-
-  static table read_csv(const std::string& path) {
-    sv_table* h = nullptr;
-    detail::check(sv_table_read_csv(path.c_str(), &h));
-    return table(h);
-  }
-  void write_csv(const std::string& path) const { detail::check(sv_table_write_csv(h_, path.c_str())); }
-
-  /// NaN is missing.
-  table& add_numeric(const std::string& name, span<double> values, bool integer = false) {
-    detail::check(sv_table_add_numeric(h_, name.c_str(), values.data(), values.size(), integer ? 1 : 0));
-    return *this;
-  }
-  /// Code c stands for levels[c - code_base]; na_code for missing.
-  table& add_categorical(const std::string& name, span<std::int32_t> codes,
-                         const std::vector<std::string>& levels, std::int32_t code_base = 0,
-                         std::int32_t na_code = -1) {
-    std::vector<const char*> ptrs;
-    ptrs.reserve(levels.size());
-    for (const auto& l : levels) ptrs.push_back(l.c_str());
-    detail::check(sv_table_add_categorical(h_, name.c_str(), codes.data(), codes.size(), code_base,
-                                           na_code, ptrs.data(), ptrs.size()));
-    return *this;
-  }
-
+  explicit table_view(const sv_table* h) noexcept : h_(h) {}
   std::size_t rows() const {
     std::size_t n = 0;
     detail::check(sv_table_n_rows(h_, &n));
@@ -224,10 +190,58 @@ class table {
     detail::check(sv_table_get_categorical(h_, col, v.data(), v.size(), code_base, na_code));
     return v;
   }
-  sv_table* get() const noexcept { return h_; }
+  void write_csv(const std::string& path) const { detail::check(sv_table_write_csv(h_, path.c_str())); }
+  const sv_table* get() const noexcept { return h_; }
+
+ protected:
+  const sv_table* h_ = nullptr;
+};
+
+/// A table of named numeric and categorical columns (owning).
+class table : public table_view {
+ public:
+  /// An empty table; add columns with add_numeric / add_categorical.
+  table() : table_view(nullptr) {
+    sv_table* h = nullptr;
+    detail::check(sv_table_new(&h));
+    h_ = h;
+  }
+  explicit table(sv_table* h) noexcept : table_view(h) {}
+  ~table() { sv_table_free(mut()); }
+  table(table&& o) noexcept : table_view(std::exchange(o.h_, nullptr)) {}
+  table& operator=(table&& o) noexcept {
+    std::swap(h_, o.h_);
+    return *this;
+  }
+  table(const table&) = delete;
+  table& operator=(const table&) = delete;
+
+  static table read_csv(const std::string& path) {
+    sv_table* h = nullptr;
+    detail::check(sv_table_read_csv(path.c_str(), &h));
+    return table(h);
+  }
+
+  /// NaN is missing.
+  table& add_numeric(const std::string& name, span<double> values, bool integer = false) {
+    detail::check(sv_table_add_numeric(mut(), name.c_str(), values.data(), values.size(), integer ? 1 : 0));
+    return *this;
+  }
+  /// Code c stands for levels[c - code_base]; na_code for missing.
+  table& add_categorical(const std::string& name, span<std::int32_t> codes,
+                         const std::vector<std::string>& levels, std::int32_t code_base = 0,
+                         std::int32_t na_code = -1) {
+    std::vector<const char*> ptrs;
+    ptrs.reserve(levels.size());
+    for (const auto& l : levels) ptrs.push_back(l.c_str());
+    detail::check(sv_table_add_categorical(mut(), name.c_str(), codes.data(), codes.size(), code_base,
+                                           na_code, ptrs.data(), ptrs.size()));
+    return *this;
+  }
 
  private:
-  sv_table* h_ = nullptr;
+  // The handle this object owns (created by the library as mutable).
+  sv_table* mut() const noexcept { return const_cast<sv_table*>(h_); }
 };
 
 /// Options of fit and fine_tune (0 means the call's default; see sv_fit_options).
@@ -345,6 +359,60 @@ inline std::string evaluate(const table& real, const table& synthetic, const tab
     return sv_evaluate(real.get(), synthetic.get(), holdout ? holdout->get() : nullptr,
                        options_json.empty() ? nullptr : options_json.c_str(), cb, user, nullptr, &b);
   });
+  return bytes(b).str();
+}
+
+/// An analysis for tune(): train on the first table, return the error on the second.
+using analysis_fn = std::function<double(const table_view& train, const table_view& valid)>;
+
+namespace detail {
+struct analysis_ctx {
+  const analysis_fn* fn;
+  std::exception_ptr thrown;
+};
+extern "C" inline int32_t analysis_trampoline(void* user, const sv_table* train, const sv_table* valid,
+                                             double* error) {
+  auto* ctx = static_cast<analysis_ctx*>(user);
+  try {
+    *error = (*ctx->fn)(table_view(train), table_view(valid));
+    return 0;
+  } catch (...) {
+    ctx->thrown = std::current_exception();
+    return 1;
+  }
+}
+}  // namespace detail
+
+/// Tunes the synthetic volume (see sv_tune); returns the curve as JSON. With an empty
+/// `analysis` the built-in analysis of `target` is used; an exception thrown by `analysis`
+/// stops the tuning and is rethrown here.
+inline std::string tune(const model& m, const table_view& raw, const table_view& valid,
+                        const std::string& target, const std::string& options_json = "",
+                        const analysis_fn& analysis = {}, const progress_fn& progress = {}) {
+  sv_bytes* b = nullptr;
+  detail::analysis_ctx actx{&analysis, nullptr};
+  try {
+    detail::with_progress(progress, [&](sv_progress_fn cb, void* user) {
+      return sv_tune(m.get(), raw.get(), valid.get(), target.empty() ? nullptr : target.c_str(),
+                     options_json.empty() ? nullptr : options_json.c_str(),
+                     analysis ? &detail::analysis_trampoline : nullptr, analysis ? &actx : nullptr, cb,
+                     user, nullptr, &b);
+    });
+  } catch (const error&) {
+    if (actx.thrown) std::rethrow_exception(actx.thrown);
+    throw;
+  }
+  return bytes(b).str();
+}
+
+/// Fits the analysis of `target` on M syntheses with naive and corrected standard errors
+/// (see sv_infer); returns JSON.
+inline std::string infer(const std::vector<const table_view*>& syntheses, const std::string& target,
+                         std::size_t real_rows) {
+  std::vector<const sv_table*> hs;
+  for (const auto* t : syntheses) hs.push_back(t->get());
+  sv_bytes* b = nullptr;
+  detail::check(sv_infer(hs.data(), hs.size(), target.c_str(), real_rows, &b));
   return bytes(b).str();
 }
 

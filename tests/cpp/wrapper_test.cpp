@@ -129,6 +129,26 @@ int main() {
   double eps = synthvol::privacy_epsilon(0.01, 1.0, 1000, 1e-5);
   CHECK(std::fabs(synthvol::privacy_sigma(0.01, 1000, eps, 1e-5) - 1.0) < 0.02, "accounting");
 
+  // Tuning with a C++ analysis (an exception in it comes back as itself), and inference.
+  synthvol::table valid = make(150, 11);
+  int calls = 0;
+  std::string curve = synthvol::tune(m, t, valid, "", R"({"ratios": [1, 2], "repeats": 1})",
+                                     [&](const synthvol::table_view& tr, const synthvol::table_view& va) {
+                                       calls++;
+                                       return double(tr.rows()) / double(va.rows());
+                                     });
+  CHECK(calls == 3 && curve.find("\"chosen_m\"") != std::string::npos, "tune with a C++ analysis");
+  try {
+    synthvol::tune(m, t, valid, "", R"({"ratios": [1]})",
+                   [](const synthvol::table_view&, const synthvol::table_view&) -> double { throw boom(); });
+    CHECK(false, "the analysis exception must propagate");
+  } catch (const boom&) {
+  }
+  CHECK(synthvol::tune(m, t, valid, "y", R"({"ratios": [1]})").find("misclassification") != std::string::npos,
+        "built-in tuning");
+  std::string inf = synthvol::infer({&a}, "x", 300);
+  CHECK(inf.find("\"se_corrected\"") != std::string::npos, "infer");
+
   if (failures) {
     std::fprintf(stderr, "%d check(s) failed\n", failures);
     return 1;
