@@ -536,3 +536,42 @@ fn private_fit_needs_a_schema_and_reports_its_spend() {
         r.stderr
     );
 }
+
+/// The whole demo in its quick form: the main fit, the private fit and the Syn experiment
+/// (pre-train on men, fine-tune on women with and without DP, distances, volume tuning).
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "a minute of numerics without optimisation: run `cargo test --release`"
+)]
+fn demo_quick_runs_the_whole_workflow() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = bin()
+        .args(["demo", "--quick", "--out-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for s in [
+        "accuracy gap",
+        "private run",
+        "fine-tune under DP: ε = 0.99",
+        "male raw rows",
+        "fine-tuned synthetic",
+        "chosen ρ =",
+        "test misclassification rate",
+    ] {
+        assert!(
+            stdout.contains(s),
+            "the demo's output lacks '{s}':\n{stdout}"
+        );
+    }
+    for f in ["report.html", "report.json", "tuning.svg", "adult.svmodel"] {
+        assert!(dir.path().join(f).exists(), "{f} was not written");
+    }
+}

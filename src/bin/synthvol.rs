@@ -6,6 +6,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
+
+#[path = "synthvol/demo_syn.rs"]
+mod demo_syn;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use synthvol::metrics::{self, EvaluateOptions, Report};
@@ -48,6 +51,47 @@ enum Command {
     Tune(TuneArgs),
     /// Fit an analysis on synthetic rows with naive and corrected standard errors.
     Infer(InferArgs),
+    /// Syn-Test: are features irrelevant to the target given the others? (twin generators,
+    /// volume tuned for the Type-I error)
+    Test(TestArgs),
+}
+
+#[derive(Args)]
+struct TestArgs {
+    /// A pre-trained model to fine-tune the twin generators from.
+    #[arg(long)]
+    model: PathBuf,
+    /// The inference rows (split into two halves, one per twin).
+    #[arg(long)]
+    data: PathBuf,
+    /// The target column.
+    #[arg(long)]
+    target: String,
+    /// The features whose irrelevance is tested (comma-separated).
+    #[arg(long, value_delimiter = ',', required = true)]
+    features: Vec<String>,
+    /// Ratios ρ = m / n: "a:b", "a:b:step" or a comma-separated list.
+    #[arg(long, default_value = "1:10")]
+    ratios: String,
+    /// Monte Carlo chunks per ratio.
+    #[arg(long, default_value_t = 100)]
+    mc: usize,
+    /// Level of the test (and the Type-I error the volume must keep).
+    #[arg(long, default_value_t = 0.05)]
+    alpha: f64,
+    /// Fine-tuning steps of each twin.
+    #[arg(long, default_value_t = 1000)]
+    steps: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Threads (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Also write the result as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    #[command(flatten)]
+    types: ColumnTypes,
 }
 
 #[derive(Args)]
@@ -402,6 +446,13 @@ struct DemoArgs {
     /// Skip the differentially private run (ε = 1, δ = 1e-5).
     #[arg(long)]
     skip_private: bool,
+    /// Skip the Syn experiment (pre-train on men, fine-tune on women, tune the volume).
+    #[arg(long)]
+    skip_syn: bool,
+    /// Small networks and few steps everywhere: checks that the whole workflow runs (CI),
+    /// not what it achieves.
+    #[arg(long)]
+    quick: bool,
 }
 
 fn main() -> ExitCode {
@@ -416,6 +467,7 @@ fn main() -> ExitCode {
         Command::Audit(a) => audit(a),
         Command::Tune(a) => tune(a),
         Command::Infer(a) => infer(a),
+        Command::Test(a) => syn_test(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -730,11 +782,18 @@ fn demo(a: DemoArgs) -> Result<()> {
     if let Some(d) = &a.out_dir {
         std::fs::create_dir_all(d).map_err(|e| Error::io(d.display(), e))?;
     }
+    // --quick: the same workflow with small networks and few steps (it checks that everything
+    // runs, not what it achieves).
+    let (layers, timesteps) = if a.quick {
+        (vec![64, 64], 20)
+    } else {
+        (vec![512, 512], 200)
+    };
     let training = TrainingArgs {
-        steps: Some(a.steps),
+        steps: Some(if a.quick { 100 } else { a.steps }),
         batch_size: Some(1024),
-        layers: vec![512, 512],
-        timesteps: 200,
+        layers: layers.clone(),
+        timesteps,
         time_dim: 128,
         lr: Some(2e-3),
         seed: a.seed,
@@ -751,7 +810,9 @@ fn demo(a: DemoArgs) -> Result<()> {
         model.record.seconds,
         model.record.loss_history.last().map_or(f64::NAN, |l| l.1)
     );
-    let rows = a.rows.unwrap_or(train.n_rows());
+    let rows = a
+        .rows
+        .unwrap_or(if a.quick { 2000 } else { train.n_rows() });
     let syn = demo_sample(&model, rows, &a)?;
     let start = Instant::now();
     let eval = EvaluateOptions {
@@ -773,18 +834,52 @@ fn demo(a: DemoArgs) -> Result<()> {
             d.display()
         );
     }
-    if a.skip_private {
-        return Ok(());
+    if !a.skip_private {
+        demo_private(&a, &train, &test, rows, &eval)?;
     }
+    if !a.skip_syn {
+        let mut fit = opts.clone();
+        fit.optim.steps = if a.quick { 100 } else { 4000 };
+        let plan = demo_syn::Plan {
+            sample_rows: if a.quick { 300 } else { 1350 },
+            fit,
+            tune_steps: if a.quick { 50 } else { 1000 },
+            dp_steps: if a.quick { 20 } else { 300 },
+            ratios: if a.quick {
+                vec![1.0, 3.0, 5.0]
+            } else {
+                (1..=30).map(f64::from).collect()
+            },
+            repeats: if a.quick { 1 } else { 2 },
+            threads: a.threads,
+            seed: a.seed,
+        };
+        demo_syn::run(&plan, a.out_dir.as_deref())?;
+    }
+    Ok(())
+}
+
+/// The demo's private run.
+fn demo_private(
+    a: &DemoArgs,
+    train: &Table,
+    test: &Table,
+    rows: usize,
+    eval: &EvaluateOptions,
+) -> Result<()> {
     // The private run: a smaller network and large Poisson batches suit DP-SGD's noise.
     println!();
     println!("private run: (ε, δ) = (1, 1e-5), public schema data/adult/schema.json");
     let public = datasets::adult_schema()?;
     let training = TrainingArgs {
-        steps: Some(600),
+        steps: Some(if a.quick { 20 } else { 600 }),
         batch_size: Some(8192),
-        layers: vec![256, 256],
-        timesteps: 200,
+        layers: if a.quick {
+            vec![64, 64]
+        } else {
+            vec![256, 256]
+        },
+        timesteps: if a.quick { 20 } else { 200 },
         time_dim: 128,
         lr: Some(3e-3),
         seed: a.seed,
@@ -796,7 +891,7 @@ fn demo(a: DemoArgs) -> Result<()> {
         delta: 1e-5,
         ..DpOptions::default()
     };
-    let model = Synthesizer::fit_private(&train, &public, &opts, &dp, &mut progress_bar())?;
+    let model = Synthesizer::fit_private(train, &public, &opts, &dp, &mut progress_bar())?;
     let p = model
         .record
         .privacy
@@ -806,8 +901,8 @@ fn demo(a: DemoArgs) -> Result<()> {
         "fit: ε = {:.4} at δ = {:e} (σ = {:.2}, q = {:.4}, {} steps, C = {}; preprocessing ε {:.3}): {:.1} s",
         p.epsilon, p.delta, p.noise_multiplier, p.sample_rate, p.steps, p.max_grad_norm, p.preprocessing_epsilon, model.record.seconds
     );
-    let syn = demo_sample(&model, rows, &a)?;
-    let report = metrics::evaluate(&train, &syn, Some(&test), &eval, &mut progress_bar())?;
+    let syn = demo_sample(&model, rows, a)?;
+    let report = metrics::evaluate(train, &syn, Some(test), eval, &mut progress_bar())?;
     let f = &report.fidelity;
     println!("  mean column score          {:.3}", f.mean_column_score);
     if let Some(c) = f.correlation_similarity {
@@ -1073,6 +1168,77 @@ fn infer(a: InferArgs) -> Result<()> {
     );
     if let Some(w) = &r.warning {
         eprintln!("warning: {w}");
+    }
+    if let Some(j) = &a.json {
+        let text = serde_json::to_string_pretty(&r).map_err(|e| Error::invalid(e.to_string()))?;
+        write_text(&(text + "\n"), j)?;
+    }
+    Ok(())
+}
+
+fn syn_test(a: TestArgs) -> Result<()> {
+    let ratios = parse_ratios(&a.ratios)?;
+    let model = Synthesizer::load(&a.model)?;
+    let data = read_csv(&a.data, &a.types.csv_options())?;
+    if let Some(j) = &a.json {
+        check_writable(j)?;
+    }
+    let mut ft = FineTuneOptions {
+        seed: a.seed,
+        threads: a.threads,
+        ..FineTuneOptions::default()
+    };
+    ft.optim.steps = a.steps;
+    let mut tw = syn::twins(&model, &data, &ft, a.seed, &mut progress_bar())?;
+    let features: Vec<&str> = a.features.iter().map(String::as_str).collect();
+    let mut opts = syn::SynTestOptions::new(&a.target, &features);
+    opts.ratios = ratios;
+    opts.mc = a.mc;
+    opts.alpha = a.alpha;
+    let r = syn::syn_test(&mut tw, &opts, &mut progress_bar())?;
+    println!(
+        "Syn-Test of H0: {} irrelevant to '{}' given the other features ({} inference rows, α = {}, {} Monte Carlo chunks per ratio)",
+        r.features.join(", "),
+        r.target,
+        r.n,
+        r.alpha,
+        r.mc
+    );
+    println!(
+        "  {:>6} {:>8} {:>14} {:>18}",
+        "ρ", "m", "est. Type-I", "rejection (twins)"
+    );
+    for p in &r.points {
+        println!(
+            "  {:>6} {:>8} {:>14.3} {:>18.3}{}",
+            p.ratio,
+            p.m,
+            p.type_i,
+            p.rejection_rate,
+            if Some(p.ratio) == r.chosen_ratio {
+                "  <- chosen"
+            } else {
+                ""
+            }
+        );
+    }
+    match (r.chosen_m, r.p_value, r.statistics) {
+        (Some(m), Some(p), Some(t)) => println!(
+            "at m = {m}: T = {:.3} and {:.3} (two directions), combined p-value {p:.4}: {}",
+            t[0],
+            t[1],
+            if r.reject {
+                "reject H0"
+            } else {
+                "do not reject H0"
+            }
+        ),
+        _ => {
+            println!("no ratio keeps the estimated Type-I error at most α: the test is not decided")
+        }
+    }
+    for n in &r.notes {
+        eprintln!("note: {n}");
     }
     if let Some(j) = &a.json {
         let text = serde_json::to_string_pretty(&r).map_err(|e| Error::invalid(e.to_string()))?;

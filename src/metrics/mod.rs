@@ -366,6 +366,53 @@ fn evaluate_here(
     })
 }
 
+/// Fréchet, Wasserstein-1 and Wasserstein-2 distances of one table to a reference.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Distances {
+    pub frechet: f64,
+    pub w1: f64,
+    pub w2: f64,
+    /// Rows per table in the exact Wasserstein computation.
+    pub wasserstein_rows: usize,
+}
+
+/// The distances of `other` to `reference` in the distance encoding fitted on `reference`
+/// (see [`DistanceEncoder`]): Fréchet on all rows, Wasserstein exactly on `wasserstein_rows`
+/// rows drawn from each (all when both are that small). `other` is matched to the reference
+/// by column name and level label.
+pub fn distances(
+    reference: &Table,
+    other: &Table,
+    wasserstein_rows: usize,
+    seed: u64,
+) -> Result<Distances> {
+    let other = conform(reference, other, "compared")?;
+    if reference.n_rows() < 2 {
+        return Err(Error::data("the reference table needs at least two rows"));
+    }
+    let enc = DistanceEncoder::fit(reference);
+    let frechet = frechet_distance(
+        enc.encode(reference, None).view(),
+        enc.encode(&other, None).view(),
+    )?;
+    let n = wasserstein_rows
+        .min(reference.n_rows())
+        .min(other.n_rows())
+        .max(1);
+    let ri = subsample(reference.n_rows(), n, seed, 5);
+    let oi = subsample(other.n_rows(), n, seed, 6);
+    let (w1, w2) = wasserstein(
+        enc.encode(reference, Some(&ri)).view(),
+        enc.encode(&other, Some(&oi)).view(),
+    )?;
+    Ok(Distances {
+        frechet,
+        w1,
+        w2,
+        wasserstein_rows: n,
+    })
+}
+
 /// The table itself, or a seeded subsample of `max_rows` of its rows.
 fn capped(t: &Table, max_rows: usize, seed: u64, stream: u64) -> Table {
     if t.n_rows() <= max_rows {
