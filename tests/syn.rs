@@ -313,3 +313,72 @@ fn cli_tune_and_infer() {
     );
     assert!(stderr.contains("too small"), "{stderr}");
 }
+
+/// y depends strongly on x1 and not at all on `noise`: Syn-Test rejects for x1, and its
+/// estimated Type-I curve for `noise` stays low. Small settings; the simulation in
+/// examples/syn_test_simulation.rs measures the rates properly.
+#[test]
+fn syn_test_separates_a_relevant_from_an_irrelevant_feature() {
+    let make = |n: usize, seed: u64| {
+        let mut r = Lcg(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 9);
+        let (mut x1, mut x2, mut noise, mut y) = (vec![], vec![], vec![], vec![]);
+        for _ in 0..n {
+            let (a, b, c) = (r.u(), r.u(), r.u());
+            x1.push(a);
+            x2.push(b);
+            noise.push(c);
+            y.push(3.0 * a + b + 0.2 * r.normal());
+        }
+        let num = |n: &str| ColumnSpec {
+            name: n.into(),
+            kind: ColumnKind::Numeric { integer: false },
+        };
+        Table::new(
+            Schema {
+                columns: vec![num("x1"), num("x2"), num("noise"), num("y")],
+            },
+            vec![
+                ColumnData::Numeric(x1),
+                ColumnData::Numeric(x2),
+                ColumnData::Numeric(noise),
+                ColumnData::Numeric(y),
+            ],
+        )
+        .unwrap()
+    };
+    let mut o = FitOptions {
+        layers: vec![64, 64],
+        dim_t: 16,
+        timesteps: 20,
+        seed: 2,
+        ..FitOptions::default()
+    };
+    o.optim.steps = 800;
+    o.optim.batch_size = 256;
+    let pre = Synthesizer::fit(&make(3000, 1), &o, &mut |_| true).unwrap();
+    let mut ft = synthvol::model::FineTuneOptions::default();
+    ft.optim.steps = 100;
+    ft.optim.batch_size = 64;
+    let mut tw = syn::twins(&pre, &make(200, 2), &ft, 3, &mut |_| true).unwrap();
+    let opts = |f: &str| {
+        let mut o = syn::SynTestOptions::new("y", &[f]);
+        o.ratios = vec![1.0, 2.0];
+        o.mc = 30;
+        o.model_rows = Some(2000);
+        o
+    };
+    let alt = syn::syn_test(&mut tw, &opts("x1"), &mut |_| true).unwrap();
+    assert_eq!(alt.points.len(), 2);
+    assert!(alt.reject, "x1 drives y: {alt:?}");
+    assert!(alt.points.iter().all(|p| p.rejection_rate > 0.9), "{alt:?}");
+    let null = syn::syn_test(&mut tw, &opts("noise"), &mut |_| true).unwrap();
+    assert!(
+        null.points.iter().all(|p| (0.0..=0.25).contains(&p.type_i)),
+        "{null:?}"
+    );
+    // Bad input is named.
+    let e = syn::syn_test(&mut tw, &opts("y"), &mut |_| true).unwrap_err();
+    assert!(e.to_string().contains("target"), "{e}");
+    let e = syn::syn_test(&mut tw, &opts("nope"), &mut |_| true).unwrap_err();
+    assert!(e.to_string().contains("'nope'"), "{e}");
+}

@@ -114,10 +114,12 @@ pub fn infer(syntheses: &[Table], target: &str, real_rows: usize) -> Result<Infe
         ColumnKind::Categorical { levels } if levels.len() == 2 => {
             ("logistic_regression", Some(levels[1].clone()))
         }
-        ColumnKind::Categorical { levels } => return Err(Error::invalid(format!(
+        ColumnKind::Categorical { levels } => {
+            return Err(Error::invalid(format!(
             "target '{target}' has {} levels; inference supports a numeric or a two-class target",
             levels.len()
-        ))),
+        )))
+        }
     };
     let tables: Vec<Table> = syntheses
         .iter()

@@ -1,13 +1,15 @@
 //! The Syn workflow on top of the engine: knowledge transfer ([`crate::model::Synthesizer::fine_tune`]),
-//! generational-effect tuning of the synthetic volume ([`tune()`]), and honest inference
-//! from synthetic rows ([`infer()`]).
+//! generational-effect tuning of the synthetic volume ([`tune()`]), Syn-Test ([`syn_test()`]),
+//! and honest inference from synthetic rows ([`infer()`]).
 
 mod analysis;
 mod inference;
 mod plot;
+mod syn_test;
 mod tune;
 
 pub use analysis::{builtin, Analysis};
 pub use inference::{infer, Coefficient, Inference};
 pub use plot::tune_svg;
+pub use syn_test::{hommel, syn_test, twins, SynTestOptions, SynTestPoint, SynTestResult, Twins};
 pub use tune::{tune, TuneOptions, TunePoint, TuneResult};

@@ -221,6 +221,28 @@ impl Table {
         self.columns.len()
     }
 
+    /// The columns at `idx`, in that order.
+    pub fn select_columns(&self, idx: &[usize]) -> Table {
+        Table {
+            schema: Schema {
+                columns: idx
+                    .iter()
+                    .map(|&j| self.schema.columns[j].clone())
+                    .collect(),
+            },
+            columns: idx.iter().map(|&j| self.columns[j].clone()).collect(),
+            n_rows: self.n_rows,
+        }
+    }
+
+    /// This table with column `j`'s values replaced by `data` (same kind and length; codes
+    /// within the column's levels).
+    pub fn replace_column(&self, j: usize, data: ColumnData) -> Result<Table> {
+        let mut columns = self.columns.clone();
+        columns[j] = data;
+        Table::new(self.schema.clone(), columns)
+    }
+
     /// This table's rows followed by `other`'s (which must have the same schema).
     pub fn concat(&self, other: &Table) -> Result<Table> {
         if self.schema != other.schema {
