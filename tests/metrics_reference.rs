@@ -180,6 +180,7 @@ fn metrics_match_scipy_and_scikit_learn() {
         FeatureOptions {
             drop_reference: true,
             second_order: true,
+            ..FeatureOptions::default()
         },
     );
     let x = concatenate(
