@@ -8,19 +8,8 @@ use synthvol::table::{
     ColumnData, ColumnKind, ColumnSpec, PublicColumnKind, PublicSchema, Schema, Table,
 };
 
-struct Lcg(u64);
-impl Lcg {
-    fn u(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-    fn normal(&mut self) -> f64 {
-        (-2.0 * self.u().ln()).sqrt() * (std::f64::consts::TAU * self.u()).cos()
-    }
-}
+mod common;
+use common::Lcg;
 
 /// Population "m" or "f": x and z shift with the population, `sex` is the population, `job`
 /// has a level ("nurse") only population f has, `y` depends on x.

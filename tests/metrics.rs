@@ -6,19 +6,8 @@ use synthvol::metrics::{self, EvaluateOptions, Report};
 use synthvol::table::{ColumnData, ColumnKind, ColumnSpec, Schema, Table};
 use synthvol::ErrorKind;
 
-struct Lcg(u64);
-impl Lcg {
-    fn u(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-    fn normal(&mut self) -> f64 {
-        (-2.0 * self.u().ln()).sqrt() * (std::f64::consts::TAU * self.u()).cos()
-    }
-}
+mod common;
+use common::Lcg;
 
 fn num(name: &str) -> ColumnSpec {
     ColumnSpec {
@@ -385,7 +374,7 @@ fn bad_input_is_named() {
     assert!(e.contains("'nope'"), "{e}");
     let e = err(&t, &t, None, Some("label"));
     assert!(e.contains("holdout"), "{e}");
-    // An unseen level in the synthetic rows.
+    // A level only the synthetic rows have is a difference to measure, and the report says so.
     let odd = Table::new(
         Schema {
             columns: vec![cat("g", &["lo", "mid", "hi", "weird"])],
@@ -393,6 +382,11 @@ fn bad_input_is_named() {
         vec![ColumnData::Categorical(vec![3; 10])],
     )
     .unwrap();
-    let e = err(&pick(&[3]), &odd, None, None);
-    assert!(e.contains("'weird'"), "{e}");
+    let r = eval(&pick(&[3]), &odd, None, None);
+    assert!(
+        r.notes.iter().any(|n| n.contains("'weird'")),
+        "{:?}",
+        r.notes
+    );
+    assert_eq!(r.fidelity.columns[0].score, 0.0);
 }

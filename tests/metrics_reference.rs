@@ -12,19 +12,8 @@ use serde_json::{json, Value};
 use synthvol::metrics::{self, FeatureMap, FeatureOptions, LeastSquares};
 use synthvol::table::{ColumnData, ColumnKind, ColumnSpec, Schema, Table};
 
-struct Lcg(u64);
-impl Lcg {
-    fn u(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-    fn normal(&mut self) -> f64 {
-        (-2.0 * self.u().ln()).sqrt() * (std::f64::consts::TAU * self.u()).cos()
-    }
-}
+mod common;
+use common::Lcg;
 
 /// Rows from a correlated Gaussian: x = L z with a fixed lower-triangular L, plus a shift.
 fn gaussian(r: &mut Lcg, n: usize, d: usize, shift: f64, mix: f64) -> Array2<f64> {

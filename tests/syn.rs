@@ -9,19 +9,8 @@ use synthvol::syn::{self, TuneOptions};
 use synthvol::table::{write_csv, ColumnData, ColumnKind, ColumnSpec, Schema, Table};
 use synthvol::Result;
 
-struct Lcg(u64);
-impl Lcg {
-    fn u(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-    fn normal(&mut self) -> f64 {
-        (-2.0 * self.u().ln()).sqrt() * (std::f64::consts::TAU * self.u()).cos()
-    }
-}
+mod common;
+use common::Lcg;
 
 /// y = 1 + 2·x1 − x2 + noise; label = [x1 + noise > 0]; g follows x2.
 fn linear(n: usize, seed: u64) -> Table {

@@ -650,16 +650,7 @@ fn privacy(a: PrivacyArgs) -> Result<()> {
         let model = Synthesizer::load(m)?;
         let tunings = &model.record.fine_tuning;
         if a.json {
-            let mut v = match &model.record.privacy {
-                Some(p) => serde_json::to_value(p).map_err(|e| Error::invalid(e.to_string()))?,
-                None => serde_json::json!({"private": false}),
-            };
-            v["fine_tuning"] = tunings
-                .iter()
-                .map(|t| {
-                    serde_json::json!({"rows": t.n_rows, "privacy": t.privacy, "added_levels": t.added_levels})
-                })
-                .collect();
+            let v = model.privacy_json();
             let s = serde_json::to_string_pretty(&v).map_err(|e| Error::invalid(e.to_string()))?;
             println!("{s}");
             return Ok(());

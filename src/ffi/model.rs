@@ -80,6 +80,15 @@ pub extern "C" fn sv_fit_options_init(options: *mut sv_fit_options) -> sv_status
     })
 }
 
+fn put_model(out: *mut *mut sv_model, model: Synthesizer) {
+    put(
+        out,
+        sv_model {
+            model: Arc::new(model),
+        },
+    );
+}
+
 fn model_ref<'a>(m: *const sv_model) -> FfiResult<&'a Arc<Synthesizer>> {
     if m.is_null() {
         return Err(Failure::null("model"));
@@ -289,12 +298,7 @@ pub extern "C" fn sv_fit(
             (None, Some(schema)) => Synthesizer::fit(&schema.apply(table)?, &p.fit, &mut cb)?,
             (None, None) => Synthesizer::fit(table, &p.fit, &mut cb)?,
         };
-        put(
-            out,
-            sv_model {
-                model: Arc::new(model),
-            },
-        );
+        put_model(out, model);
         Ok(())
     })
 }
@@ -337,12 +341,7 @@ pub extern "C" fn sv_fine_tune(
         for n in &notices {
             log(SV_LOG_INFO, n);
         }
-        put(
-            out,
-            sv_model {
-                model: Arc::new(model),
-            },
-        );
+        put_model(out, model);
         Ok(())
     })
 }
@@ -392,12 +391,7 @@ pub extern "C" fn sv_model_load(path: *const c_char, out: *mut *mut sv_model) ->
         let path = str_arg(path, "path")?;
         check_out(out, "out")?;
         let model = Synthesizer::load(path.as_ref())?;
-        put(
-            out,
-            sv_model {
-                model: Arc::new(model),
-            },
-        );
+        put_model(out, model);
         Ok(())
     })
 }
@@ -429,12 +423,7 @@ pub extern "C" fn sv_model_from_bytes(
         // SAFETY: the caller passes len readable bytes.
         let bytes = unsafe { std::slice::from_raw_parts(data, len) };
         let model = Synthesizer::from_bytes(bytes)?;
-        put(
-            out,
-            sv_model {
-                model: Arc::new(model),
-            },
-        );
+        put_model(out, model);
         Ok(())
     })
 }
@@ -506,19 +495,7 @@ pub extern "C" fn sv_model_privacy_json(
     guard(|| {
         let m = model_ref(model)?;
         check_out(out, "out")?;
-        let mut v = match &m.record.privacy {
-            Some(p) => serde_json::to_value(p)
-                .map_err(|e| Failure::invalid(format!("privacy record: {e}")))?,
-            None => json!({"private": false}),
-        };
-        v["fine_tuning"] = m
-            .record
-            .fine_tuning
-            .iter()
-            .map(
-                |t| json!({"rows": t.n_rows, "privacy": t.privacy, "added_levels": t.added_levels}),
-            )
-            .collect();
+        let v = m.privacy_json();
         put(out, sv_bytes::text(v.to_string()));
         Ok(())
     })

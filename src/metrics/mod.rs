@@ -50,7 +50,7 @@ use serde::Serialize;
 
 use crate::backend::run_parallel;
 use crate::error::{Error, Result};
-use crate::table::Table;
+use crate::table::{ColumnData, ColumnKind, Schema, Table, MISSING};
 use crate::train::Progress;
 
 /// Version of the report's layout; it grows when keys are added and changes meaning never.
@@ -167,22 +167,72 @@ pub fn evaluate(
 
 /// Checks that `other` has exactly `real`'s columns and returns it conformed to `real`'s
 /// schema (levels mapped by label).
-fn conform(real: &Table, other: &Table, what: &str) -> Result<Table> {
-    if other.n_rows() == 0 {
-        return Err(Error::data(format!("the {what} table has no rows")));
-    }
-    let conformed = other
-        .conform_to(real.schema())
-        .map_err(|e| Error::data(format!("{what} table: {}", e.message)))?;
-    for c in &other.schema().columns {
-        if real.schema().index_of(&c.name).is_none() {
-            return Err(Error::data(format!(
-                "the {what} table has a column '{}' that the real table lacks",
-                c.name
-            )));
+/// The real table's schema with each categorical column's levels extended by the levels the
+/// `others` have and the real rows lack (appended, so real codes keep their meaning), and a
+/// note per column that gained levels. Evaluation compares distributions over the union: a
+/// level only the synthetic rows have is a difference to measure, not an error (a private
+/// model's public schema may declare levels the real file happens not to contain).
+fn union_schema(real: &Table, others: &[(&Table, &str)]) -> Result<(Schema, Vec<String>)> {
+    let mut schema = real.schema().clone();
+    let mut notes = Vec::new();
+    for (other, what) in others {
+        if other.n_rows() == 0 {
+            return Err(Error::data(format!("the {what} table has no rows")));
+        }
+        for spec in &mut schema.columns {
+            let Some(j) = other.schema().index_of(&spec.name) else {
+                return Err(Error::data(format!(
+                    "{what} table: column '{}' is missing from the table",
+                    spec.name
+                )));
+            };
+            if let (
+                ColumnKind::Categorical { levels },
+                ColumnKind::Categorical { levels: theirs },
+                ColumnData::Categorical(codes),
+            ) = (
+                &mut spec.kind,
+                &other.schema().columns[j].kind,
+                other.column(j),
+            ) {
+                let mut used = vec![false; theirs.len()];
+                for &c in codes {
+                    if c != MISSING {
+                        used[c as usize] = true;
+                    }
+                }
+                let new: Vec<String> = theirs
+                    .iter()
+                    .zip(&used)
+                    .filter(|(l, &u)| u && !levels.contains(l))
+                    .map(|(l, _)| l.clone())
+                    .collect();
+                if !new.is_empty() {
+                    notes.push(format!(
+                        "column '{}': level(s) {} occur in the {what} rows but not in the real rows",
+                        spec.name,
+                        new.iter().map(|l| format!("'{l}'")).collect::<Vec<_>>().join(", ")
+                    ));
+                    levels.extend(new);
+                }
+            }
+        }
+        for c in &other.schema().columns {
+            if real.schema().index_of(&c.name).is_none() {
+                return Err(Error::data(format!(
+                    "the {what} table has a column '{}' that the real table lacks",
+                    c.name
+                )));
+            }
         }
     }
-    Ok(conformed)
+    Ok((schema, notes))
+}
+
+/// `t` in `schema` (levels matched by label), with errors that say which table.
+fn conform(t: &Table, schema: &Schema, what: &str) -> Result<Table> {
+    t.conform_to(schema)
+        .map_err(|e| Error::data(format!("{what} table: {}", e.message)))
 }
 
 fn evaluate_here(
@@ -198,8 +248,16 @@ fn evaluate_here(
     if real.n_cols() == 0 {
         return Err(Error::data("the real table has no columns"));
     }
-    let syn = conform(real, synthetic, "synthetic")?;
-    let holdout = holdout.map(|h| conform(real, h, "holdout")).transpose()?;
+    let mut others = vec![(synthetic, "synthetic")];
+    if let Some(h) = holdout {
+        others.push((h, "holdout"));
+    }
+    let (schema, level_notes) = union_schema(real, &others)?;
+    let real = &conform(real, &schema, "real")?;
+    let syn = conform(synthetic, &schema, "synthetic")?;
+    let holdout = holdout
+        .map(|h| conform(h, &schema, "holdout"))
+        .transpose()?;
     if let Some(t) = &opts.target {
         real.schema()
             .require(t)
@@ -215,7 +273,7 @@ fn evaluate_here(
             "detection needs at least 2 folds (0 leaves it out)",
         ));
     }
-    let mut notes = Vec::new();
+    let mut notes = level_notes;
     let total = 6;
     let mut done = 0;
     let mut tick = |done: &mut usize| -> Result<()> {
@@ -386,7 +444,9 @@ pub fn distances(
     wasserstein_rows: usize,
     seed: u64,
 ) -> Result<Distances> {
-    let other = conform(reference, other, "compared")?;
+    let (schema, _) = union_schema(reference, &[(other, "compared")])?;
+    let reference = &conform(reference, &schema, "reference")?;
+    let other = conform(other, &schema, "compared")?;
     if reference.n_rows() < 2 {
         return Err(Error::data("the reference table needs at least two rows"));
     }

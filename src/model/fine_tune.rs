@@ -16,7 +16,7 @@ use crate::backend::{Backend, CpuBackend};
 use crate::encode::PreprocessingRecord;
 use crate::error::{Error, Result};
 use crate::nn::Denoiser;
-use crate::privacy::accountant::{calibrate_sigma, default_orders, epsilon, Phase};
+use crate::privacy::accountant::{calibrate_sigma, default_orders, Phase};
 use crate::table::{ColumnData, ColumnKind, Table, MISSING};
 use crate::train::{OptimConfig, ProgressFn};
 
@@ -268,39 +268,17 @@ impl Synthesizer {
                     Some(&weights),
                     progress,
                 )?;
-                let mut phases = before.clone();
-                phases.push(phase);
-                let (eps, order) = epsilon(&phases, dp.delta, &orders);
-                let privacy = PrivacyRecord {
-                    epsilon: eps,
-                    delta: dp.delta,
-                    epsilon_budget: dp.epsilon,
-                    phases,
-                    noise_multiplier: phase.sigma,
-                    sample_rate: phase.q,
-                    steps: phase.steps,
-                    max_grad_norm: dp.max_grad_norm,
-                    augment: dp.augment,
-                    categorical_weight: dp.categorical_weight,
-                    preprocessing_epsilon: if before.is_empty() {
-                        0.0
-                    } else {
-                        epsilon(&before, dp.delta, &orders).0
-                    },
-                    preprocessing: pre_record,
-                    accountant: format!("RDP of the Poisson-subsampled Gaussian (orders 1.1-10.9, 12-64 and up to 1024; best order {order}), converted as Balle et al. 2020"),
-                    rows: n,
-                    notes: vec![
-                        "the number of rows is treated as public".into(),
-                        "the pre-training data are treated as public: the guarantee covers the fine-tuning rows".into(),
-                        "the encoder's numeric transforms and level sets come from pre-training, not from these rows".into(),
-                        "the loss history is not stored: it is computed from private rows".into(),
+                let privacy = PrivacyRecord::new(
+                    dp,
+                    &before,
+                    phase,
+                    pre_record,
+                    n,
+                    &[
+                        "the pre-training data are treated as public: the guarantee covers the fine-tuning rows",
+                        "the encoder's numeric transforms and level sets come from pre-training, not from these rows",
                     ],
-                    noise_source: match dp.noise_seed {
-                        Some(s) => format!("test seed {s} (not private)"),
-                        None => "os".into(),
-                    },
-                };
+                );
                 (t, Some(privacy))
             }
         };

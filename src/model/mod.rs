@@ -187,6 +187,25 @@ impl Synthesizer {
         })?
     }
 
+    /// What the model spent under differential privacy, as JSON: the fit's privacy record
+    /// (or `"private": false`) and a "fine_tuning" list (rows, privacy record or null, added
+    /// levels), as `synthvol privacy --model --json` prints it.
+    pub fn privacy_json(&self) -> serde_json::Value {
+        let mut v = match &self.record.privacy {
+            Some(p) => serde_json::to_value(p).unwrap_or(serde_json::Value::Null),
+            None => serde_json::json!({"private": false}),
+        };
+        v["fine_tuning"] = self
+            .record
+            .fine_tuning
+            .iter()
+            .map(|t| {
+                serde_json::json!({"rows": t.n_rows, "privacy": t.privacy, "added_levels": t.added_levels})
+            })
+            .collect();
+        v
+    }
+
     /// The schema of the tables this model generates.
     pub fn schema(&self) -> &crate::table::Schema {
         &self.encoder.schema

@@ -141,6 +141,54 @@ pub(super) fn mechanism_key(seed: Option<u64>) -> Result<[u8; 32]> {
     Ok(key)
 }
 
+impl PrivacyRecord {
+    /// The record of a private fit or fine-tuning: the preprocessing mechanisms `before`, then
+    /// DP-SGD `train`, on `rows` rows; `notes` come after the standard ones.
+    pub(super) fn new(
+        dp: &DpOptions,
+        before: &[Phase],
+        train: Phase,
+        preprocessing: PreprocessingRecord,
+        rows: usize,
+        notes: &[&str],
+    ) -> PrivacyRecord {
+        let orders = default_orders();
+        let mut phases = before.to_vec();
+        phases.push(train);
+        let (eps, order) = epsilon(&phases, dp.delta, &orders);
+        let mut all_notes = vec![
+            "the number of rows is treated as public".to_string(),
+            "the loss history is not stored: it is computed from private rows".to_string(),
+        ];
+        all_notes.extend(notes.iter().map(|s| s.to_string()));
+        PrivacyRecord {
+            epsilon: eps,
+            delta: dp.delta,
+            epsilon_budget: dp.epsilon,
+            phases,
+            noise_multiplier: train.sigma,
+            sample_rate: train.q,
+            steps: train.steps,
+            max_grad_norm: dp.max_grad_norm,
+            augment: dp.augment,
+            categorical_weight: dp.categorical_weight,
+            preprocessing,
+            preprocessing_epsilon: if before.is_empty() {
+                0.0
+            } else {
+                epsilon(before, dp.delta, &orders).0
+            },
+            accountant: format!("RDP of the Poisson-subsampled Gaussian (orders 1.1-10.9, 12-64 and up to 1024; best order {order}), converted as Balle et al. 2020"),
+            rows,
+            notes: all_notes,
+            noise_source: match dp.noise_seed {
+                Some(s) => format!("test seed {s} (not private)"),
+                None => "os".into(),
+            },
+        }
+    }
+}
+
 /// The Poisson sampling rate of a plan: the one asked for, or batch size / rows.
 pub(super) fn sample_rate(n: usize, opts: &FitOptions, dp: &DpOptions) -> f64 {
     dp.sample_rate
@@ -245,34 +293,21 @@ impl Synthesizer {
 
         // Training: σ for the rest of the budget.
         let (cfg, train_phase, run) = dp_training(n, opts, dp, &[pre], key)?;
-        let sigma = train_phase.sigma;
         let weights = Self::train_encoded(&encoder, &table, &run, Some(cfg), None, progress)?.ema;
 
-        let (eps, order) = epsilon(&[pre, train_phase], dp.delta, &orders);
-        let privacy = PrivacyRecord {
-            epsilon: eps,
-            delta: dp.delta,
-            epsilon_budget: dp.epsilon,
-            phases: vec![pre, train_phase],
-            noise_multiplier: sigma,
-            sample_rate: q,
-            steps,
-            max_grad_norm: dp.max_grad_norm,
-            augment: dp.augment,
-            categorical_weight: dp.categorical_weight,
-            preprocessing: PreprocessingRecord { noise_multiplier: z_pre, sensitivity: (m as f64).sqrt(), histograms: m, counts: counts.len() },
-            preprocessing_epsilon: epsilon(&[pre], dp.delta, &orders).0,
-            accountant: format!("RDP of the Poisson-subsampled Gaussian (orders 1.1-10.9, 12-64 and up to 1024; best order {order}), converted as Balle et al. 2020"),
-            rows: n,
-            notes: vec![
-                "the number of rows is treated as public".into(),
-                "the loss history is not stored: it is computed from private rows".into(),
-            ],
-            noise_source: match dp.noise_seed {
-                Some(s) => format!("test seed {s} (not private)"),
-                None => "os".into(),
+        let privacy = PrivacyRecord::new(
+            dp,
+            &[pre],
+            train_phase,
+            PreprocessingRecord {
+                noise_multiplier: z_pre,
+                sensitivity: (m as f64).sqrt(),
+                histograms: m,
+                counts: counts.len(),
             },
-        };
+            n,
+            &[],
+        );
         Ok(Synthesizer {
             net: Self::net_config(&encoder, opts),
             encoder,

@@ -5,6 +5,25 @@ use synthvol::model::{FitOptions, Synthesizer};
 use synthvol::table::{ColumnData, ColumnKind, ColumnSpec, Schema, Table, MISSING};
 use synthvol::train::Progress;
 
+/// A seeded stream of uniforms and normals for test data (an LCG: good enough for fixtures,
+/// and the same on every platform).
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// Uniform in (0, 1).
+    pub fn u(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+    /// Standard normal (Box–Muller, one of the pair).
+    pub fn normal(&mut self) -> f64 {
+        (-2.0 * self.u().ln()).sqrt() * (std::f64::consts::TAU * self.u()).cos()
+    }
+}
+
 /// A small mixed table: a normal column, an integer column with few values, a skewed column
 /// with 10% missing, a categorical column with missing values, and a binary target.
 pub fn mixed_table(n: usize, seed: u64) -> Table {
