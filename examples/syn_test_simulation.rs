@@ -7,7 +7,8 @@
 //!
 //!   cargo run --release --example syn_test_simulation -- [REPLICATIONS] [MC] [OUT.json]
 //!
-//! Defaults: 100 replications, 50 Monte Carlo chunks per ratio, ratios 1..10.
+//! Defaults: 100 replications, 100 Monte Carlo chunks per ratio, ratios 1..10. Environment:
+//! SYN_RATIOS=0.1,0.5,1 (another grid), SYN_FT_STEPS=N (the twins' fine-tuning steps, 300).
 
 use std::time::Instant;
 
@@ -68,7 +69,7 @@ fn simulate(n: usize, seed: u64) -> Table {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let reps: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100);
-    let mc: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(50);
+    let mc: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100);
     let out = args.get(3).cloned();
     let start = Instant::now();
     let mut fit = FitOptions {
@@ -85,8 +86,12 @@ fn main() {
         "pre-trained on 10,000 rows in {:.0} s",
         start.elapsed().as_secs_f64()
     );
+    let ft_steps: usize = std::env::var("SYN_FT_STEPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
     let mut ft = FineTuneOptions::default();
-    ft.optim.steps = 300;
+    ft.optim.steps = ft_steps;
     ft.optim.batch_size = 100;
     let mut results: Vec<(SynTestResult, SynTestResult)> = Vec::new();
     for rep in 0..reps {
@@ -94,6 +99,9 @@ fn main() {
         let mut tw = twins(&pre, &data, &ft, rep as u64, &mut |_| true).expect("twins");
         let mut test = |feature: &str| {
             let mut o = SynTestOptions::new("y", &[feature]);
+            if let Ok(r) = std::env::var("SYN_RATIOS") {
+                o.ratios = r.split(',').filter_map(|x| x.parse().ok()).collect();
+            }
             o.mc = mc;
             o.model_rows = Some(10_000);
             syn_test(&mut tw, &o, &mut |_| true).expect("syn-test")

