@@ -453,6 +453,79 @@ int main(int argc, char **argv) {
     expect(sv_evaluate(t, s1, NULL, NULL, stop_now, NULL, NULL, &b), SV_E_CANCELLED, NULL, "cancelled evaluation");
     sv_table_free(holdout);
 
+    /* NULL for every pointer argument that must not be NULL. */
+    {
+        sv_table *tt = NULL;
+        sv_model *mm = NULL;
+        sv_bytes *bb = NULL;
+        char buf[8];
+        size_t sz;
+        int32_t kind2;
+        double dv[N];
+        int32_t iv[N];
+        const char *lv[] = {"a"};
+        int32_t c1[1] = {0};
+        const sv_table *with_null[1] = {NULL};
+        sv_fit_options fo;
+        OK(sv_fit_options_init(&fo));
+        struct { sv_status got; const char *what; } nulls[] = {
+            {sv_table_new(NULL), "table_new out"},
+            {sv_table_add_categorical(NULL, "c", c1, 1, 0, -1, lv, 1), "add_categorical table"},
+            {sv_table_add_categorical(t, NULL, c1, 1, 0, -1, lv, 1), "add_categorical name"},
+            {sv_table_add_categorical(t, "c9", NULL, 1, 0, -1, lv, 1), "add_categorical codes"},
+            {sv_table_add_categorical(t, "c9", c1, 1, 0, -1, NULL, 1), "add_categorical levels"},
+            {sv_table_read_csv(NULL, &tt), "read_csv path"},
+            {sv_table_read_csv(argv[2], NULL), "read_csv out"},
+            {sv_table_write_csv(NULL, argv[2]), "write_csv table"},
+            {sv_table_write_csv(t, NULL), "write_csv path"},
+            {sv_table_n_rows(NULL, &sz), "n_rows table"},
+            {sv_table_n_cols(NULL, &sz), "n_cols table"},
+            {sv_table_n_cols(t, NULL), "n_cols out"},
+            {sv_table_column_name(NULL, 0, buf, sizeof buf, &sz), "column_name table"},
+            {sv_table_column_name(t, 0, NULL, sizeof buf, &sz), "column_name buf"},
+            {sv_table_column_kind(NULL, 0, &kind2, NULL), "column_kind table"},
+            {sv_table_column_kind(t, 0, NULL, NULL), "column_kind kind"},
+            {sv_table_n_levels(NULL, 2, &sz), "n_levels table"},
+            {sv_table_n_levels(t, 2, NULL), "n_levels out"},
+            {sv_table_level(NULL, 2, 0, buf, sizeof buf, &sz), "level table"},
+            {sv_table_level(t, 2, 0, NULL, sizeof buf, &sz), "level buf"},
+            {sv_table_get_numeric(NULL, 0, dv, N), "get_numeric table"},
+            {sv_table_get_numeric(t, 0, NULL, N), "get_numeric out"},
+            {sv_table_get_categorical(NULL, 2, iv, N, 0, -1), "get_categorical table"},
+            {sv_table_get_categorical(t, 2, NULL, N, 0, -1), "get_categorical out"},
+            {sv_fine_tune(NULL, t, &fo, NULL, NULL, NULL, &mm), "fine_tune pretrained"},
+            {sv_fine_tune(m, NULL, &fo, NULL, NULL, NULL, &mm), "fine_tune data"},
+            {sv_fine_tune(m, t, NULL, NULL, NULL, NULL, &mm), "fine_tune options"},
+            {sv_fine_tune(m, t, &fo, NULL, NULL, NULL, NULL), "fine_tune out"},
+            {sv_sample(m, 5, 1, 1, NULL, NULL, NULL, NULL), "sample out"},
+            {sv_model_save(NULL, argv[1]), "save model"},
+            {sv_model_save(m, NULL), "save path"},
+            {sv_model_load(NULL, &mm), "load path"},
+            {sv_model_load(argv[1], NULL), "load out"},
+            {sv_model_to_bytes(NULL, &bb), "to_bytes model"},
+            {sv_model_to_bytes(m, NULL), "to_bytes out"},
+            {sv_model_from_bytes(junk, sizeof junk, NULL), "from_bytes out"},
+            {sv_model_clone(NULL, &mm), "clone model"},
+            {sv_model_clone(m, NULL), "clone out"},
+            {sv_model_info_json(NULL, &bb), "info model"},
+            {sv_model_info_json(m, NULL), "info out"},
+            {sv_model_privacy_json(NULL, &bb), "privacy model"},
+            {sv_model_privacy_json(m, NULL), "privacy out"},
+            {sv_privacy_sigma(0.01, 10, 1.0, 1e-5, NULL), "sigma out"},
+            {sv_evaluate(NULL, s1, NULL, NULL, NULL, NULL, NULL, &bb), "evaluate real"},
+            {sv_evaluate(t, s1, NULL, NULL, NULL, NULL, NULL, NULL), "evaluate out"},
+            {sv_tune(NULL, t, t, "y", NULL, NULL, NULL, NULL, NULL, NULL, &bb), "tune model"},
+            {sv_tune(m, NULL, t, "y", NULL, NULL, NULL, NULL, NULL, NULL, &bb), "tune raw"},
+            {sv_tune(m, t, t, "y", NULL, NULL, NULL, NULL, NULL, NULL, NULL), "tune out"},
+            {sv_infer(with_null, 1, "x", N, &bb), "infer element"},
+            {sv_infer((const sv_table *const *)&s1, 1, NULL, N, &bb), "infer target"},
+            {sv_infer((const sv_table *const *)&s1, 1, "x", N, NULL), "infer out"},
+        };
+        for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
+            CHECK(nulls[i].got == SV_E_NULL, "NULL %s: status %d", nulls[i].what, nulls[i].got);
+        CHECK(tt == NULL && mm == NULL && bb == NULL, "no handle from a NULL argument");
+    }
+
     /* Every handle is still usable after the failures above. */
     sv_table *s4 = NULL;
     OK(sv_sample(m, 10, 1, 1, NULL, NULL, NULL, &s4));
