@@ -50,7 +50,7 @@ use serde::Serialize;
 
 use crate::backend::run_parallel;
 use crate::error::{Error, Result};
-use crate::table::{ColumnData, ColumnKind, Schema, Table, MISSING};
+use crate::table::{ColumnKind, Schema, Table};
 use crate::train::Progress;
 
 /// Version of the report's layout; it grows when keys are added and changes meaning never.
@@ -186,27 +186,8 @@ fn union_schema(real: &Table, others: &[(&Table, &str)]) -> Result<(Schema, Vec<
                     spec.name
                 )));
             };
-            if let (
-                ColumnKind::Categorical { levels },
-                ColumnKind::Categorical { levels: theirs },
-                ColumnData::Categorical(codes),
-            ) = (
-                &mut spec.kind,
-                &other.schema().columns[j].kind,
-                other.column(j),
-            ) {
-                let mut used = vec![false; theirs.len()];
-                for &c in codes {
-                    if c != MISSING {
-                        used[c as usize] = true;
-                    }
-                }
-                let new: Vec<String> = theirs
-                    .iter()
-                    .zip(&used)
-                    .filter(|(l, &u)| u && !levels.contains(l))
-                    .map(|(l, _)| l.clone())
-                    .collect();
+            if let ColumnKind::Categorical { levels } = &mut spec.kind {
+                let new = other.levels_not_in(j, levels);
                 if !new.is_empty() {
                     notes.push(format!(
                         "column '{}': level(s) {} occur in the {what} rows but not in the real rows",

@@ -101,24 +101,8 @@ impl Synthesizer {
                     spec.name
                 ))
             })?;
-            if let (
-                ColumnKind::Categorical { levels: known },
-                ColumnKind::Categorical { levels: theirs },
-                ColumnData::Categorical(codes),
-            ) = (&spec.kind, &data.schema().columns[k].kind, data.column(k))
-            {
-                let mut used = vec![false; theirs.len()];
-                for &c in codes {
-                    if c != MISSING {
-                        used[c as usize] = true;
-                    }
-                }
-                let new: Vec<String> = theirs
-                    .iter()
-                    .zip(&used)
-                    .filter(|(l, &u)| u && !known.contains(l))
-                    .map(|(l, _)| l.clone())
-                    .collect();
+            if let ColumnKind::Categorical { levels: known } = &spec.kind {
+                let new = data.levels_not_in(k, known);
                 if !new.is_empty() {
                     additions.push((j, new));
                 }

@@ -221,6 +221,28 @@ impl Table {
         self.columns.len()
     }
 
+    /// The levels of column `j` that some row holds and `known` lacks, in this table's level
+    /// order (empty for a numeric column).
+    pub fn levels_not_in(&self, j: usize, known: &[String]) -> Vec<String> {
+        let (ColumnKind::Categorical { levels }, ColumnData::Categorical(codes)) =
+            (&self.schema.columns[j].kind, &self.columns[j])
+        else {
+            return Vec::new();
+        };
+        let mut used = vec![false; levels.len()];
+        for &c in codes {
+            if c != MISSING {
+                used[c as usize] = true;
+            }
+        }
+        levels
+            .iter()
+            .zip(&used)
+            .filter(|(l, &u)| u && !known.contains(l))
+            .map(|(l, _)| l.clone())
+            .collect()
+    }
+
     /// The columns at `idx`, in that order.
     pub fn select_columns(&self, idx: &[usize]) -> Table {
         Table {
