@@ -9,7 +9,7 @@ use synthvol::table::{
 };
 
 mod common;
-use common::Lcg;
+use common::{cat, num, Lcg};
 
 /// Population "m" or "f": x and z shift with the population, `sex` is the population, `job`
 /// has a level ("nurse") only population f has, `y` depends on x.
@@ -45,16 +45,6 @@ fn population(female: bool, n: usize, seed: u64) -> Table {
         });
         y.push((a + 0.3 * r.normal() > if female { 2.0 } else { 0.0 }) as u32);
     }
-    let cat = |name: &str, levels: &[&str]| ColumnSpec {
-        name: name.into(),
-        kind: ColumnKind::Categorical {
-            levels: levels.iter().map(|s| s.to_string()).collect(),
-        },
-    };
-    let num = |name: &str| ColumnSpec {
-        name: name.into(),
-        kind: ColumnKind::Numeric { integer: false },
-    };
     // Each table lists only the levels it uses, as a CSV read would.
     let sex_levels: &[&str] = if female { &sexes[1..] } else { &sexes[..1] };
     let sex: Vec<u32> = sex.iter().map(|_| 0).collect();

@@ -3,27 +3,11 @@
 //! are flagged by the privacy metrics, and bad input gives errors that name the problem.
 
 use synthvol::metrics::{self, EvaluateOptions, Report};
-use synthvol::table::{ColumnData, ColumnKind, ColumnSpec, Schema, Table};
+use synthvol::table::{ColumnData, Schema, Table};
 use synthvol::ErrorKind;
 
 mod common;
-use common::Lcg;
-
-fn num(name: &str) -> ColumnSpec {
-    ColumnSpec {
-        name: name.into(),
-        kind: ColumnKind::Numeric { integer: false },
-    }
-}
-
-fn cat(name: &str, levels: &[&str]) -> ColumnSpec {
-    ColumnSpec {
-        name: name.into(),
-        kind: ColumnKind::Categorical {
-            levels: levels.iter().map(|l| l.to_string()).collect(),
-        },
-    }
-}
+use common::{cat, num, Lcg};
 
 /// Correlated columns: x2 and y follow x1, g follows x1, label follows x1 + x2.
 fn correlated(n: usize, seed: u64) -> Table {

@@ -6,11 +6,11 @@ use std::process::Command;
 
 use synthvol::model::{FitOptions, Synthesizer};
 use synthvol::syn::{self, TuneOptions};
-use synthvol::table::{write_csv, ColumnData, ColumnKind, ColumnSpec, Schema, Table};
+use synthvol::table::{write_csv, ColumnData, Schema, Table};
 use synthvol::Result;
 
 mod common;
-use common::Lcg;
+use common::{cat, num, Lcg};
 
 /// y = 1 + 2·x1 − x2 + noise; label = [x1 + noise > 0]; g follows x2.
 fn linear(n: usize, seed: u64) -> Table {
@@ -25,16 +25,6 @@ fn linear(n: usize, seed: u64) -> Table {
         g.push((b > 0.0) as u32);
         label.push((a + 0.8 * r.normal() > 0.0) as u32);
     }
-    let num = |n: &str| ColumnSpec {
-        name: n.into(),
-        kind: ColumnKind::Numeric { integer: false },
-    };
-    let cat = |n: &str, l: &[&str]| ColumnSpec {
-        name: n.into(),
-        kind: ColumnKind::Categorical {
-            levels: l.iter().map(|s| s.to_string()).collect(),
-        },
-    };
     Table::new(
         Schema {
             columns: vec![
@@ -318,10 +308,6 @@ fn syn_test_separates_a_relevant_from_an_irrelevant_feature() {
             noise.push(c);
             y.push(3.0 * a + b + 0.2 * r.normal());
         }
-        let num = |n: &str| ColumnSpec {
-            name: n.into(),
-            kind: ColumnKind::Numeric { integer: false },
-        };
         Table::new(
             Schema {
                 columns: vec![num("x1"), num("x2"), num("noise"), num("y")],

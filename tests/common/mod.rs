@@ -24,6 +24,24 @@ impl Lcg {
     }
 }
 
+/// A numeric (non-integer) column spec.
+pub fn num(name: &str) -> ColumnSpec {
+    ColumnSpec {
+        name: name.into(),
+        kind: ColumnKind::Numeric { integer: false },
+    }
+}
+
+/// A categorical column spec with these levels.
+pub fn cat(name: &str, levels: &[&str]) -> ColumnSpec {
+    ColumnSpec {
+        name: name.into(),
+        kind: ColumnKind::Categorical {
+            levels: levels.iter().map(|l| l.to_string()).collect(),
+        },
+    }
+}
+
 /// A small mixed table: a normal column, an integer column with few values, a skewed column
 /// with 10% missing, a categorical column with missing values, and a binary target.
 pub fn mixed_table(n: usize, seed: u64) -> Table {
