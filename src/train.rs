@@ -7,7 +7,7 @@ use rand_xoshiro::rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{AdamStep, Backend, DiffusionOps};
+use crate::backend::{AdamStep, Backend, DiffusionOps, GradNoise};
 use crate::diffusion::{Layout, LossWeights, Schedule};
 use crate::encode::Encoded;
 use crate::error::{Error, Result};
@@ -46,7 +46,7 @@ pub struct DpConfig {
     pub max_grad_norm: f64,
     /// Draws of (t, ε) per row and step; the row's gradient is their mean.
     pub augment: usize,
-    /// Key of the ChaCha12 streams for Poisson sampling and noise (from the OS, unless a
+    /// Key of the AES-256-CTR streams for Poisson sampling and noise (from the OS, unless a
     /// test fixes it).
     pub key: [u8; 32],
     /// Multiplies the multinomial (categorical) part of each row's loss. Clipping bounds a
@@ -232,9 +232,8 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
 
     /// The rows sampled at `step` under DP (Poisson sampling with the mechanism's key).
     pub fn poisson_sample(key: &[u8; 32], q: f64, n: usize, step: usize, out: &mut Vec<u32>) {
-        use rand_chacha::rand_core::{Rng, SeedableRng};
-        let mut rng = rand_chacha::ChaCha12Rng::from_seed(*key);
-        rng.set_stream(SAMPLING_STREAM | step as u64);
+        let mut rng =
+            crate::privacy::noise::KeyStream::new(key, SAMPLING_STREAM | step as u64, 0, false);
         // Compare 53-bit uniforms with q: inclusion probability q up to 2⁻⁵³.
         let threshold = (q * (1u64 << 53) as f64) as u64;
         out.clear();
@@ -281,16 +280,17 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
                 .sum::<f64>();
             draws += rows;
         }
+        // Noise N(0, σ²C²) on the clipped sum and division by q·N, in the optimiser's pass.
         let expected = dp.cfg.q * self.n as f64;
-        be.add_noise_and_scale(
-            &mut self.grads,
-            net.n_params,
-            dp.cfg.sigma * dp.cfg.max_grad_norm,
-            1.0 / expected,
-            &dp.cfg.key,
-            step as u64,
+        self.adam(
+            step,
+            Some(GradNoise {
+                std: dp.cfg.sigma * dp.cfg.max_grad_norm,
+                scale: 1.0 / expected,
+                key: dp.cfg.key,
+                stream: step as u64,
+            }),
         );
-        self.adam(step);
         self.dp = Some(dp);
         // An empty batch is a valid step (noise only); its loss is not defined.
         if draws == 0 {
@@ -355,7 +355,7 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
         );
     }
 
-    fn adam(&mut self, step: usize) {
+    fn adam(&mut self, step: usize, noise: Option<GradNoise>) {
         let lr = self.cfg.lr * (1.0 - step as f64 / self.cfg.steps as f64);
         // EMA warm-up: early on, a fixed rate of 0.999 would leave the sampling weights mostly
         // at their random initial values (0.999^300 ≈ 0.74), a blend that samples badly.
@@ -371,10 +371,11 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
             weight_decay: self.cfg.weight_decay,
             t: step as u64 + 1,
             ema_rate,
+            noise,
         };
         self.be.adamw(
             &mut self.params,
-            &self.grads,
+            &mut self.grads,
             &mut self.m,
             &mut self.v,
             &mut self.ema,
@@ -410,7 +411,7 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
         self.forward_loss(batch, step as u64, weights);
         let ws = &mut self.ws;
         net.backward(be, &self.params, &mut self.grads, ws, batch, false);
-        self.adam(step);
+        self.adam(step, None);
         be.download(&self.row_loss, 0, &mut self.loss_host);
         let l = self.loss_host.iter().map(|&x| x as f64).sum::<f64>() / batch as f64;
         if !l.is_finite() {

@@ -151,6 +151,57 @@ mod statistics {
         assert_ne!(z, noise(1, 4), "another stream, other noise");
     }
 
+    /// The trainer draws a step's noise inside the AdamW pass; it must be the very noise that
+    /// `add_noise_and_scale` adds (the one the statistical test above checks).
+    #[test]
+    fn noise_fused_into_the_optimiser_is_the_same_noise() {
+        use synthvol::backend::{AdamStep, GradNoise};
+        let len = 3 * 8192 + 77;
+        run_parallel::<(), _>(2, &mut |_| true, |_| {
+            let be = CpuBackend::<f32>::new();
+            let start: Vec<f32> = (0..len).map(|i| ((i % 13) as f32 - 6.0) * 0.01).collect();
+            let step = |noise| AdamStep {
+                lr: 1e-3,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 1e-4,
+                t: 3,
+                ema_rate: 0.9,
+                noise,
+            };
+            let run = |fused: bool| {
+                let (mut p, mut g) = (start.clone(), start.clone());
+                let (mut m, mut v, mut e) = (vec![0f32; len], vec![0f32; len], start.clone());
+                let noise = GradNoise {
+                    std: 1.5,
+                    scale: 0.25,
+                    key: KEY,
+                    stream: 11,
+                };
+                if fused {
+                    be.adamw(
+                        &mut p,
+                        &mut g,
+                        &mut m,
+                        &mut v,
+                        &mut e,
+                        len,
+                        step(Some(noise)),
+                    );
+                } else {
+                    be.add_noise_and_scale(&mut g, len, 1.5, 0.25, &KEY, 11);
+                    be.adamw(&mut p, &mut g, &mut m, &mut v, &mut e, len, step(None));
+                }
+                (p, g, e)
+            };
+            let (fused, separate) = (run(true), run(false));
+            assert_eq!(fused, separate);
+            assert_ne!(fused.1, start, "noise was added");
+        })
+        .expect("threads");
+    }
+
     #[test]
     fn poisson_inclusion_rate_is_q() {
         let (n, q, steps) = (20_000usize, 0.03, 50);

@@ -9,8 +9,9 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
-use super::{Act, AdamStep, Backend, DiffusionOps, Gemm, Scalar};
+use super::{Act, AdamStep, Backend, DiffusionOps, Gemm, GradNoise, Scalar};
 use crate::diffusion::{self, Layout, LossWeights, Schedule};
+use crate::privacy::noise::{normals, CHUNK as NOISE_CHUNK};
 
 /// Elements per rayon task: below this, waking another thread costs more than it saves.
 const MIN_ELEMS: usize = 32 * 1024;
@@ -409,29 +410,22 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         key: &[u8; 32],
         stream: u64,
     ) {
-        use rand_chacha::rand_core::SeedableRng;
-        use rand_distr::{Distribution, StandardNormal};
-        const CHUNK: usize = 8192;
+        let noise = GradNoise {
+            std,
+            scale,
+            key: *key,
+            stream,
+        };
         x[..len]
-            .par_chunks_mut(CHUNK)
+            .par_chunks_mut(NOISE_CHUNK)
             .enumerate()
-            .for_each(|(c, chunk)| {
-                let mut rng = rand_chacha::ChaCha12Rng::from_seed(*key);
-                rng.set_stream(stream);
-                // Chunks start 2³⁶ keystream words apart: the ziggurat's occasional extra draws can
-                // never reach into the next chunk's numbers.
-                rng.set_word_pos((c as u128) << 36);
-                for v in chunk.iter_mut() {
-                    let z: f64 = StandardNormal.sample(&mut rng);
-                    *v = E::from_f64((v.to_f64() + std * z) * scale);
-                }
-            });
+            .for_each(|(c, chunk)| add_noise_chunk(chunk, c, &noise));
     }
 
     fn adamw(
         &self,
         params: &mut Vec<E>,
-        grads: &Vec<E>,
+        grads: &mut Vec<E>,
         m: &mut Vec<E>,
         v: &mut Vec<E>,
         ema: &mut Vec<E>,
@@ -447,14 +441,19 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         let eps = E::from_f64(s.eps);
         let decay = E::from_f64(1.0 - s.lr * s.weight_decay);
         let (er, oer) = (E::from_f64(s.ema_rate), E::from_f64(1.0 - s.ema_rate));
-        const CHUNK: usize = 4096;
+        // Chunks of the noise's size, so that a DP step's noise is drawn in the same pass
+        // (the gradient is still in cache) with the numbers of `add_noise_and_scale`.
         params[..len]
-            .par_chunks_mut(CHUNK)
-            .zip(grads[..len].par_chunks(CHUNK))
-            .zip(m[..len].par_chunks_mut(CHUNK))
-            .zip(v[..len].par_chunks_mut(CHUNK))
-            .zip(ema[..len].par_chunks_mut(CHUNK))
-            .for_each(|((((p, g), m), v), e)| {
+            .par_chunks_mut(NOISE_CHUNK)
+            .zip(grads[..len].par_chunks_mut(NOISE_CHUNK))
+            .zip(m[..len].par_chunks_mut(NOISE_CHUNK))
+            .zip(v[..len].par_chunks_mut(NOISE_CHUNK))
+            .zip(ema[..len].par_chunks_mut(NOISE_CHUNK))
+            .enumerate()
+            .for_each(|(c, ((((p, g), m), v), e))| {
+                if let Some(noise) = &s.noise {
+                    add_noise_chunk(g, c, noise);
+                }
                 for i in 0..p.len() {
                     m[i] = b1 * m[i] + ob1 * g[i];
                     v[i] = b2 * v[i] + ob2 * g[i] * g[i];
@@ -463,6 +462,24 @@ impl<E: Scalar> Backend for CpuBackend<E> {
                     e[i] = er * e[i] + oer * p[i];
                 }
             });
+    }
+}
+
+/// `x ← (x + std·z)·scale` on chunk `c` of a noised vector (z: that chunk's normals).
+fn add_noise_chunk<E: Scalar>(x: &mut [E], c: usize, noise: &GradNoise) {
+    let mut z = [0f32; NOISE_CHUNK];
+    let z = &mut z[..x.len()];
+    normals(&noise.key, noise.stream, c as u64, z);
+    if let Some(x) = E::as_f32_mut(x) {
+        // f32 (training): the arithmetic of the gradient itself.
+        let (std, scale) = (noise.std as f32, noise.scale as f32);
+        for (v, &z) in x.iter_mut().zip(z.iter()) {
+            *v = (*v + std * z) * scale;
+        }
+    } else {
+        for (v, &z) in x.iter_mut().zip(z.iter()) {
+            *v = E::from_f64((v.to_f64() + noise.std * z as f64) * noise.scale);
+        }
     }
 }
 

@@ -19,6 +19,8 @@ pub trait Scalar:
     fn to_f64(self) -> f64;
     fn exp(self) -> Self;
     fn sqrt(self) -> Self;
+    /// The slice as f32 when the element is f32 (lets hot loops keep f32 arithmetic).
+    fn as_f32_mut(x: &mut [Self]) -> Option<&mut [f32]>;
 }
 
 impl Scalar for f32 {
@@ -34,6 +36,9 @@ impl Scalar for f32 {
     fn sqrt(self) -> Self {
         f32::sqrt(self)
     }
+    fn as_f32_mut(x: &mut [Self]) -> Option<&mut [f32]> {
+        Some(x)
+    }
 }
 
 impl Scalar for f64 {
@@ -48,6 +53,9 @@ impl Scalar for f64 {
     }
     fn sqrt(self) -> Self {
         f64::sqrt(self)
+    }
+    fn as_f32_mut(_: &mut [Self]) -> Option<&mut [f32]> {
+        None
     }
 }
 
@@ -84,6 +92,19 @@ pub struct AdamStep {
     pub t: u64,
     /// EMA rate: ema ← rate·ema + (1 − rate)·params.
     pub ema_rate: f64,
+    /// DP-SGD's noise, added to the gradient in the same pass (and left in it).
+    pub noise: Option<GradNoise>,
+}
+
+/// The Gaussian noise of a DP-SGD step: `g ← (g + std·z)·scale` with z from
+/// [`crate::privacy::noise`] under `key` on `stream` (the same numbers as
+/// [`Backend::add_noise_and_scale`] with these arguments).
+#[derive(Debug, Clone, Copy)]
+pub struct GradNoise {
+    pub std: f64,
+    pub scale: f64,
+    pub key: [u8; 32],
+    pub stream: u64,
 }
 
 /// The primitives of the denoiser and the optimizer.
@@ -185,9 +206,9 @@ pub trait Backend: Send + Sync {
         k: usize,
         factors: &Self::Buf,
     );
-    /// `x ← (x + std·z)·scale` on the first `len` elements, z standard normal (ziggurat) from ChaCha12
-    /// keyed by `key` on `stream` (a cryptographically secure generator; the numbers do not
-    /// depend on the thread count).
+    /// `x ← (x + std·z)·scale` on the first `len` elements, z standard normal from
+    /// [`crate::privacy::noise`] (ziggurat on AES-256-CTR keyed by `key`, on `stream`; a
+    /// cryptographically secure generator; the numbers do not depend on the thread count).
     fn add_noise_and_scale(
         &self,
         x: &mut Self::Buf,
@@ -197,11 +218,12 @@ pub trait Backend: Send + Sync {
         key: &[u8; 32],
         stream: u64,
     );
-    /// One fused AdamW step on all parameters, then the EMA update.
+    /// One fused AdamW step on all parameters, then the EMA update; under DP the step's noise
+    /// is first added to `grads` (see [`AdamStep::noise`]).
     fn adamw(
         &self,
         params: &mut Self::Buf,
-        grads: &Self::Buf,
+        grads: &mut Self::Buf,
         m: &mut Self::Buf,
         v: &mut Self::Buf,
         ema: &mut Self::Buf,

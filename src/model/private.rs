@@ -78,7 +78,7 @@ pub struct PrivacyRecord {
     /// The number of rows, treated as public.
     pub rows: usize,
     pub notes: Vec<String>,
-    /// "os" (ChaCha12 seeded from the operating system) or "test seed N" (not private).
+    /// "os" (the AES-256-CTR key drawn from the operating system) or "test seed N" (not private).
     pub noise_source: String,
 }
 

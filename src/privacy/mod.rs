@@ -2,3 +2,4 @@
 
 pub mod accountant;
 pub mod audit;
+pub mod noise;
