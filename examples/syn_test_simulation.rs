@@ -2,8 +2,9 @@
 //! y = 8 + X1² + X2·X3 + cos X4 + exp(X5·X6) + 0.1·X7 + 0.2ε, X8 irrelevant. A generator is
 //! pre-trained once on 10,000 rows; each replication draws 200 inference rows, fine-tunes the
 //! twins on its halves and tests X8 (null: the rejection rate estimates the Type-I error) and
-//! X1 (alternative: the rejection rate estimates the power); the prediction models see 10,000
-//! synthetic rows (10 × the paper's 1,000 training rows).
+//! X1 (alternative: the rejection rate estimates the power); the prediction models f and g
+//! are fitted on 1,000 real training rows of the replication (the black-box test's training
+//! split), or with SYN_SYNTHETIC_MODELS=1 on 10,000 synthetic rows of twin 1.
 //!
 //!   cargo run --release --example syn_test_simulation -- [REPLICATIONS] [MC] [OUT.json]
 //!
@@ -96,6 +97,7 @@ fn main() {
     let mut results: Vec<(SynTestResult, SynTestResult)> = Vec::new();
     for rep in 0..reps {
         let data = simulate(200, 1000 + rep as u64);
+        let training = simulate(1000, 100_000 + rep as u64);
         let mut tw = twins(&pre, &data, &ft, rep as u64, &mut |_| true).expect("twins");
         let mut test = |feature: &str| {
             let mut o = SynTestOptions::new("y", &[feature]);
@@ -104,6 +106,9 @@ fn main() {
             }
             o.mc = mc;
             o.model_rows = Some(10_000);
+            if std::env::var("SYN_SYNTHETIC_MODELS").is_err() {
+                o.training = Some(training.clone());
+            }
             syn_test(&mut tw, &o, &mut |_| true).expect("syn-test")
         };
         let null = test("X8");

@@ -293,6 +293,60 @@ fn cli_tune_and_infer() {
     assert!(stderr.contains("too small"), "{stderr}");
 }
 
+/// `synthvol test` end to end with real training rows, and its errors for bad input.
+#[test]
+fn cli_syn_test() {
+    let dir = tempfile::tempdir().unwrap();
+    let mpath = dir.path().join("m.svmodel");
+    small_model(&linear(300, 31)).save(&mpath).unwrap();
+    let (dp, tp) = (dir.path().join("data.csv"), dir.path().join("train.csv"));
+    write_csv(&linear(60, 32), &dp).unwrap();
+    write_csv(&linear(300, 33), &tp).unwrap();
+    let json = dir.path().join("test.json");
+    let run = |train: &std::path::Path, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_synthvol"))
+            .args(["test", "--model"])
+            .arg(&mpath)
+            .arg("--data")
+            .arg(&dp)
+            .arg("--train")
+            .arg(train)
+            .args(["--target", "y", "--features", "x1", "--steps", "20"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(
+        &tp,
+        &[
+            "--ratios",
+            "0.5,1",
+            "--mc",
+            "61",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("est. Type-I"), "{stdout}");
+    assert!(stderr.contains("300 real training rows"), "{stderr}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["points"].as_array().unwrap().len(), 2);
+    assert_eq!(v["n"], 60);
+    // Too few Monte Carlo chunks for α, and training rows without a feature, are named.
+    let out = run(&tp, &["--mc", "20"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 61"));
+    let partial = dir.path().join("partial.csv");
+    write_csv(&linear(100, 34).select_columns(&[0, 2, 3, 4]), &partial).unwrap();
+    let out = run(&partial, &["--mc", "61"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("x2"));
+}
+
 /// y depends strongly on x1 and not at all on `noise`: Syn-Test rejects for x1, and its
 /// estimated Type-I curve for `noise` stays low. Small settings; the simulation in
 /// examples/syn_test_simulation.rs measures the rates properly.
@@ -335,14 +389,19 @@ fn syn_test_separates_a_relevant_from_an_irrelevant_feature() {
     ft.optim.steps = 100;
     ft.optim.batch_size = 64;
     let mut tw = syn::twins(&pre, &make(200, 2), &ft, 3, &mut |_| true).unwrap();
+    let training = make(1000, 4);
     let opts = |f: &str| {
         let mut o = syn::SynTestOptions::new("y", &[f]);
         o.ratios = vec![1.0, 2.0];
-        o.mc = 60;
-        o.model_rows = Some(2000);
+        o.mc = 61;
+        o.training = Some(training.clone());
         o
     };
     let alt = syn::syn_test(&mut tw, &opts("x1"), &mut |_| true).unwrap();
+    assert!(alt
+        .notes
+        .iter()
+        .any(|n| n.contains("1000 real training rows")));
     assert_eq!(alt.points.len(), 2);
     assert_eq!(
         alt.points.iter().map(|p| p.m).collect::<Vec<_>>(),
@@ -350,7 +409,12 @@ fn syn_test_separates_a_relevant_from_an_irrelevant_feature() {
     );
     // On the twins' own data x1's effect is plain at every volume.
     assert!(alt.points.iter().all(|p| p.rejection_rate > 0.9), "{alt:?}");
-    let null = syn::syn_test(&mut tw, &opts("noise"), &mut |_| true).unwrap();
+    // Without real training rows, f and g come from twin 1's synthetic rows.
+    let mut synthetic_models = opts("noise");
+    synthetic_models.training = None;
+    synthetic_models.model_rows = Some(2000);
+    let null = syn::syn_test(&mut tw, &synthetic_models, &mut |_| true).unwrap();
+    assert!(null.notes.iter().any(|n| n.contains("2000 synthetic rows")));
     for r in [&alt, &null] {
         assert!(r.points.iter().all(|p| (0.0..=1.0).contains(&p.type_i)));
         // A decision only where the estimated Type-I error allows one.
@@ -374,7 +438,11 @@ fn syn_test_separates_a_relevant_from_an_irrelevant_feature() {
     let e = syn::syn_test(&mut tw, &opts("nope"), &mut |_| true).unwrap_err();
     assert!(e.to_string().contains("'nope'"), "{e}");
     let mut coarse = opts("x1");
-    coarse.mc = 30;
+    coarse.mc = 60;
     let e = syn::syn_test(&mut tw, &coarse, &mut |_| true).unwrap_err();
-    assert!(e.to_string().contains("at least 60"), "{e}");
+    assert!(e.to_string().contains("at least 61"), "{e}");
+    let mut partial = opts("x1");
+    partial.training = Some(training.select_columns(&[0, 3]));
+    let e = syn::syn_test(&mut tw, &partial, &mut |_| true).unwrap_err();
+    assert!(e.to_string().contains("x2"), "{e}");
 }

@@ -64,6 +64,10 @@ struct TestArgs {
     /// The inference rows (split into two halves, one per twin).
     #[arg(long)]
     data: PathBuf,
+    /// Real rows kept apart from --data, to fit the prediction models with and without the
+    /// features (without them the models are fitted on synthetic rows of one twin).
+    #[arg(long)]
+    train: Option<PathBuf>,
     /// The target column.
     #[arg(long)]
     target: String,
@@ -1171,6 +1175,10 @@ fn syn_test(a: TestArgs) -> Result<()> {
     let ratios = parse_ratios(&a.ratios)?;
     let model = Synthesizer::load(&a.model)?;
     let data = read_csv(&a.data, &a.types.csv_options())?;
+    let training = match &a.train {
+        Some(p) => Some(read_csv(p, &a.types.csv_options())?),
+        None => None,
+    };
     if let Some(j) = &a.json {
         check_writable(j)?;
     }
@@ -1186,6 +1194,7 @@ fn syn_test(a: TestArgs) -> Result<()> {
     opts.ratios = ratios;
     opts.mc = a.mc;
     opts.alpha = a.alpha;
+    opts.training = training;
     let r = syn::syn_test(&mut tw, &opts, &mut progress_bar())?;
     println!(
         "Syn-Test of H0: {} irrelevant to '{}' given the other features ({} inference rows, α = {}, {} Monte Carlo chunks per ratio)",
