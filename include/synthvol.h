@@ -154,8 +154,8 @@ typedef struct {
    */
   const char *schema_json;
   /**
-   * Other options as a JSON object, or NULL: "layers" (array of widths), "timesteps",
-   * "time_dim", "weight_decay", "ema_rate", and for private fits "max_grad_norm",
+   * Other options as a JSON object, or NULL: "layers" (array of widths), "timesteps"
+   * (default 200; 20 for a private fit), "time_dim", "weight_decay", "ema_rate", and for private fits "max_grad_norm",
    * "sample_rate", "augment", "preprocessing_share", "categorical_weight", "noise_seed"
    * (test only). An unknown key is an error.
    */

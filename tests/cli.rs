@@ -456,6 +456,50 @@ fn absurd_thread_counts_are_refused() {
     );
 }
 
+/// Without --timesteps a private fit uses the short diffusion that learns better under DP's
+/// noise, a non-private fit the general default; --timesteps overrides both.
+#[test]
+fn private_fits_default_to_a_short_diffusion() {
+    use synthvol::model::{FitOptions, Synthesizer, DP_TIMESTEPS};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = write(dir.path(), "data.csv", good_csv().as_bytes());
+    let schema = dir.path().join("schema.json");
+    let r = run(&[
+        "schema",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        schema.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let model = dir.path().join("m.svmodel");
+    let timesteps = |extra: &[&str]| {
+        let mut args = vec![
+            "fit",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            model.to_str().unwrap(),
+            "--steps",
+            "3",
+            "--layers",
+            "8",
+            "--batch-size",
+            "8",
+        ];
+        args.extend_from_slice(extra);
+        let r = run(&args);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        Synthesizer::load(&model).expect("model").timesteps
+    };
+    let private = ["--epsilon", "2", "--schema", schema.to_str().unwrap()];
+    assert_eq!(timesteps(&private), DP_TIMESTEPS);
+    assert_eq!(timesteps(&[]), FitOptions::default().timesteps);
+    let mut chosen = private.to_vec();
+    chosen.extend_from_slice(&["--timesteps", "7"]);
+    assert_eq!(timesteps(&chosen), 7);
+}
+
 #[test]
 fn private_fit_needs_a_schema_and_reports_its_spend() {
     let dir = tempfile::tempdir().expect("tempdir");

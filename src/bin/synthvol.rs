@@ -12,7 +12,9 @@ mod demo_syn;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use synthvol::metrics::{self, EvaluateOptions, Report};
-use synthvol::model::{DpOptions, FineTuneOptions, FitOptions, SampleOptions, Synthesizer};
+use synthvol::model::{
+    DpOptions, FineTuneOptions, FitOptions, SampleOptions, Synthesizer, DP_TIMESTEPS,
+};
 use synthvol::privacy::accountant;
 use synthvol::privacy::audit::{audit_dp_sgd, AuditConfig};
 use synthvol::table::{read_csv, write_csv, CsvOptions, PublicSchema, Table};
@@ -296,9 +298,10 @@ struct TrainingArgs {
     /// Widths of the denoiser's hidden layers (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "512,512")]
     layers: Vec<usize>,
-    /// Number of diffusion steps T.
-    #[arg(long, default_value_t = 200)]
-    timesteps: usize,
+    /// Number of diffusion steps T [default: 200; private fits: 20, which learns better under
+    /// DP-SGD's noise].
+    #[arg(long)]
+    timesteps: Option<usize>,
     /// Width of the time embedding and of the first hidden layer.
     #[arg(long, default_value_t = 128)]
     time_dim: usize,
@@ -314,12 +317,18 @@ struct TrainingArgs {
 }
 
 impl TrainingArgs {
-    fn fit_options(&self, target: Option<String>) -> FitOptions {
+    /// The fit's options; `private` picks the private fits' default number of diffusion steps.
+    fn fit_options(&self, target: Option<String>, private: bool) -> FitOptions {
+        let default_t = if private {
+            DP_TIMESTEPS
+        } else {
+            FitOptions::default().timesteps
+        };
         let mut o = FitOptions {
             target,
             layers: self.layers.clone(),
             dim_t: self.time_dim,
-            timesteps: self.timesteps,
+            timesteps: self.timesteps.unwrap_or(default_t),
             seed: self.seed,
             threads: self.threads,
             ..FitOptions::default()
@@ -525,7 +534,9 @@ fn fit(a: FitArgs) -> Result<()> {
     if let Some(init) = &a.init {
         return fine_tune(&a, init, &table);
     }
-    let opts = a.training.fit_options(a.target.clone());
+    let opts = a
+        .training
+        .fit_options(a.target.clone(), a.dp.options().is_some());
     eprintln!(
         "fitting on {} rows × {} columns from {}",
         table.n_rows(),
@@ -788,13 +799,13 @@ fn demo(a: DemoArgs) -> Result<()> {
         steps: Some(if a.quick { 100 } else { a.steps }),
         batch_size: Some(1024),
         layers: layers.clone(),
-        timesteps,
+        timesteps: Some(timesteps),
         time_dim: 128,
         lr: Some(2e-3),
         seed: a.seed,
         threads: a.threads,
     };
-    let opts = training.fit_options(Some("income".into()));
+    let opts = training.fit_options(Some("income".into()), false);
     let model = Synthesizer::fit(&train, &opts, &mut progress_bar())?;
     println!(
         "fit: {} steps, batch {}, layers {:?}, T = {}: {:.1} s (final loss {:.4})",
@@ -874,13 +885,13 @@ fn demo_private(
         } else {
             vec![256, 256]
         },
-        timesteps: if a.quick { 20 } else { 200 },
+        timesteps: None,
         time_dim: 128,
         lr: Some(3e-3),
         seed: a.seed,
         threads: a.threads,
     };
-    let opts = training.fit_options(Some("income".into()));
+    let opts = training.fit_options(Some("income".into()), true);
     let dp = DpOptions {
         epsilon: 1.0,
         delta: 1e-5,

@@ -10,7 +10,8 @@ use super::{
     sv_progress_fn, sv_status, sv_table, Failure, FfiResult, SV_ABI_VERSION, SV_LOG_INFO,
 };
 use crate::model::{
-    DpOptions, FineTuneOptions, FitOptions, SampleOptions, Synthesizer, FORMAT_VERSION,
+    DpOptions, FineTuneOptions, FitOptions, SampleOptions, Synthesizer, DP_TIMESTEPS,
+    FORMAT_VERSION,
 };
 use crate::table::{ColumnKind, PublicSchema, Table};
 
@@ -48,8 +49,8 @@ pub struct sv_fit_options {
     /// A public schema as JSON (what `synthvol schema` writes): required for a private fit;
     /// without DP it declares level sets and bounds. NULL for none. Not for `sv_fine_tune`.
     pub schema_json: *const c_char,
-    /// Other options as a JSON object, or NULL: "layers" (array of widths), "timesteps",
-    /// "time_dim", "weight_decay", "ema_rate", and for private fits "max_grad_norm",
+    /// Other options as a JSON object, or NULL: "layers" (array of widths), "timesteps"
+    /// (default 200; 20 for a private fit), "time_dim", "weight_decay", "ema_rate", and for private fits "max_grad_norm",
     /// "sample_rate", "augment", "preprocessing_share", "categorical_weight", "noise_seed"
     /// (test only). An unknown key is an error.
     pub extra_json: *const c_char,
@@ -180,7 +181,12 @@ fn parse_options(o: *const sv_fit_options) -> FfiResult<Parsed> {
         let Value::Object(map) = v else {
             return Err(Failure::invalid("options.extra_json must be a JSON object"));
         };
+        if dp.is_some() && !map.contains_key("timesteps") {
+            fit.timesteps = DP_TIMESTEPS;
+        }
         apply_extra(&map, &mut fit, &mut tune, &mut dp)?;
+    } else if dp.is_some() {
+        fit.timesteps = DP_TIMESTEPS;
     }
     Ok(Parsed {
         fit,

@@ -8,7 +8,7 @@ mod sampler;
 
 pub use fine_tune::{FineTuneOptions, FineTuneRecord};
 pub use format::FORMAT_VERSION;
-pub use private::{DpOptions, PrivacyRecord};
+pub use private::{DpOptions, PrivacyRecord, DP_TIMESTEPS};
 pub use sampler::Sampler;
 
 use rand_xoshiro::rand_core::SeedableRng;

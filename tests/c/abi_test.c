@@ -407,6 +407,13 @@ int main(int argc, char **argv) {
     CHECK(strstr((const char *)sv_bytes_data(b), "\"epsilon\"") != NULL, "private JSON");
     sv_bytes_free(b);
     sv_model_free(pm);
+    /* Without "timesteps" a private fit uses the short diffusion that suits DP. */
+    o.extra_json = "{\"layers\": [16], \"time_dim\": 8, \"noise_seed\": 5}";
+    OK(sv_fit(t, &o, NULL, NULL, NULL, &pm));
+    OK(sv_model_info_json(pm, &b));
+    CHECK(strstr((const char *)sv_bytes_data(b), "\"timesteps\":20") != NULL, "private default T");
+    sv_bytes_free(b);
+    sv_model_free(pm);
     o.schema_json = "{not json";
     expect(sv_fit(t, &o, NULL, NULL, NULL, &pm), SV_E_INVALID_ARGUMENT, "schema_json", "bad schema JSON");
 
