@@ -39,7 +39,8 @@ pub struct DpOptions {
 /// ABI apply it; `FitOptions::timesteps` stays the caller's choice in Rust). Under DP-SGD's
 /// noise a short diffusion learns the data better: on Adult at ε = 1 (four fits each,
 /// `examples/dp_adult_utility.rs`) the logistic-regression accuracy gap was 4.1-7.2 points
-/// (mean 5.2) with T = 200, 2.7-4.1 (mean 3.4) with T = 50 and 2.3-2.9 (mean 2.5) with T = 20.
+/// (mean 5.2) with T = 200, 2.7-4.1 (mean 3.4) with T = 50, 2.3-2.9 (mean 2.5) with T = 20
+/// and 2.1-2.8 (mean 2.5) with T = 10; 20 keeps some resolution for numeric columns.
 pub const DP_TIMESTEPS: usize = 20;
 
 fn default_categorical_weight() -> f64 {
