@@ -3,7 +3,17 @@
 //! is tested on the real test file against the same model trained on the real rows.
 
 use synthvol::model::{FitOptions, SampleOptions, Synthesizer};
+use synthvol::table::Table;
 use synthvol::{datasets, metrics};
+
+/// The report for synthetic rows of Adult with 'income' as the utility target.
+fn evaluate_income(train: &Table, syn: &Table, test: &Table) -> metrics::Report {
+    let opts = metrics::EvaluateOptions {
+        target: Some("income".into()),
+        ..Default::default()
+    };
+    metrics::evaluate(train, syn, Some(test), &opts, &mut |_| true).expect("evaluate")
+}
 
 #[test]
 #[cfg_attr(
@@ -26,11 +36,7 @@ fn adult_reduced_size_meets_the_quality_bars() {
     let syn = model
         .sample(12_000, 2, &SampleOptions::default(), &mut |_| true)
         .expect("sample");
-    let opts = metrics::EvaluateOptions {
-        target: Some("income".into()),
-        ..Default::default()
-    };
-    let r = metrics::evaluate(&train, &syn, Some(&test), &opts, &mut |_| true).expect("evaluate");
+    let r = evaluate_income(&train, &syn, &test);
     let u = r.utility.as_ref().expect("utility");
     let (real_acc, syn_acc) = (
         u.real.accuracy.expect("classification"),
@@ -98,11 +104,7 @@ fn adult_private_reduced_size_meets_the_quality_bars() {
     let syn = model
         .sample(12_000, 2, &SampleOptions::default(), &mut |_| true)
         .expect("sample");
-    let opts = metrics::EvaluateOptions {
-        target: Some("income".into()),
-        ..Default::default()
-    };
-    let r = metrics::evaluate(&train, &syn, Some(&test), &opts, &mut |_| true).expect("evaluate");
+    let r = evaluate_income(&train, &syn, &test);
     let gap = r
         .utility
         .as_ref()

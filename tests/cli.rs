@@ -55,6 +55,17 @@ fn fit(data: &Path, extra: &[&str], out: &Path) -> Run {
     run(&args)
 }
 
+/// `synthvol schema --data DATA --out SCHEMA`.
+fn write_schema(data: &Path, schema: &Path) -> Run {
+    run(&[
+        "schema",
+        "--data",
+        data.to_str().expect("utf8"),
+        "--out",
+        schema.to_str().expect("utf8"),
+    ])
+}
+
 fn good_csv() -> String {
     let mut s = String::from("age,city,score,label\n");
     for i in 0..60 {
@@ -464,13 +475,7 @@ fn private_fits_default_to_a_short_diffusion() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = write(dir.path(), "data.csv", good_csv().as_bytes());
     let schema = dir.path().join("schema.json");
-    let r = run(&[
-        "schema",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        schema.to_str().unwrap(),
-    ]);
+    let r = write_schema(&data, &schema);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let model = dir.path().join("m.svmodel");
     let timesteps = |extra: &[&str]| {
@@ -512,13 +517,7 @@ fn private_fit_needs_a_schema_and_reports_its_spend() {
         r.stderr
     );
     let schema = dir.path().join("schema.json");
-    let r = run(&[
-        "schema",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        schema.to_str().unwrap(),
-    ]);
+    let r = write_schema(&data, &schema);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("must be public knowledge"));
     let r = fit(
