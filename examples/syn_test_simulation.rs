@@ -8,7 +8,7 @@
 //!
 //!   cargo run --release --example syn_test_simulation -- [REPLICATIONS] [MC] [OUT.json]
 //!
-//! Defaults: 100 replications, 100 Monte Carlo chunks per ratio, ratios 1..10. Environment:
+//! Defaults: 100 replications, 100 Monte Carlo chunks per ratio, SynTestOptions' ratios. Environment:
 //! SYN_RATIOS=0.1,0.5,1 (another grid), SYN_FT_STEPS=N (the twins' fine-tuning steps, 300).
 
 use std::time::Instant;

@@ -316,17 +316,8 @@ fn cli_syn_test() {
             .output()
             .unwrap()
     };
-    let out = run(
-        &tp,
-        &[
-            "--ratios",
-            "0.5,1",
-            "--mc",
-            "61",
-            "--json",
-            json.to_str().unwrap(),
-        ],
-    );
+    // The default ratio grid (0.1 … 10).
+    let out = run(&tp, &["--mc", "61", "--json", json.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -334,7 +325,8 @@ fn cli_syn_test() {
     assert!(stderr.contains("300 real training rows"), "{stderr}");
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(v["points"].as_array().unwrap().len(), 2);
+    assert_eq!(v["points"].as_array().unwrap().len(), 8);
+    assert_eq!(v["points"][0]["ratio"], 0.1);
     assert_eq!(v["n"], 60);
     // Too few Monte Carlo chunks for α, and training rows without a feature, are named.
     let out = run(&tp, &["--mc", "20"]);

@@ -77,7 +77,7 @@ struct TestArgs {
     #[arg(long, value_delimiter = ',', required = true)]
     features: Vec<String>,
     /// Ratios ρ = m / n: "a:b", "a:b:step" or a comma-separated list.
-    #[arg(long, default_value = "1:10")]
+    #[arg(long, default_value = "0.1,0.25,0.5,1,2,3,5,10")]
     ratios: String,
     /// Monte Carlo chunks per ratio.
     #[arg(long, default_value_t = 100)]
