@@ -6,14 +6,14 @@
 //!   cargo run --release --example dp_adult_utility -- [FITS]
 //!
 //! Environment (defaults: the demo's): DP_STEPS (600), DP_LR (0.003), DP_LAYERS (256,256),
-//! DP_TIMESTEPS (200), DP_CATEGORICAL_WEIGHT (20), DP_AUGMENT (1), DP_SAMPLE_RATE (automatic),
+//! DP_TIMESTEPS (the private default, 20), DP_CATEGORICAL_WEIGHT (20), DP_AUGMENT (1), DP_SAMPLE_RATE (automatic),
 //! DP_MAX_GRAD_NORM (1).
 
 use std::time::Instant;
 
 use synthvol::datasets;
 use synthvol::metrics::{self, EvaluateOptions};
-use synthvol::model::{DpOptions, FitOptions, SampleOptions, Synthesizer};
+use synthvol::model::{DpOptions, FitOptions, SampleOptions, Synthesizer, DP_TIMESTEPS};
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -39,7 +39,7 @@ fn main() -> synthvol::Result<()> {
         target: Some("income".into()),
         layers,
         dim_t: 128,
-        timesteps: env("DP_TIMESTEPS", 200),
+        timesteps: env("DP_TIMESTEPS", DP_TIMESTEPS),
         ..FitOptions::default()
     };
     opts.optim.steps = env("DP_STEPS", 600);
