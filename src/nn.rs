@@ -10,7 +10,7 @@ use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Act, Backend, Gemm, Scalar};
+use crate::backend::{Act, Backend, Gemm, NormTerm, Scalar};
 use crate::diffusion::{fill_normal, uniform};
 
 /// Shape of a denoiser.
@@ -505,55 +505,81 @@ impl Denoiser {
         }
     }
 
-    /// Per-sample squared gradient norms for groups of `k` consecutive rows (one private row
-    /// and its k draws, whose gradient is the sum over the draws — the loss weights carry the
-    /// 1/k), added to `out[group]`: per linear layer Σ_{k,l} (a_k·a_l)(g_k·g_l) for the weight
-    /// and Σ_{k,l} g_k·g_l for the bias, and ‖Σ_k demb_k‖² for the embedding row.
-    pub fn per_sample_sq_norms<B: Backend>(
-        &self,
-        be: &B,
-        ws: &Workspace<B>,
-        rows: usize,
-        k: usize,
-        out: &mut B::Buf,
-    ) {
-        be.fill(out, 0, rows / k, 0.0);
-        for l in self.linear_layers() {
-            let (a, g) = (self.slot(ws, l.a), self.slot(ws, l.g));
-            be.group_sq_norms(
-                Some((a, l.params.fan_in)),
-                g,
-                l.params.fan_out,
-                rows,
-                k,
-                true,
-                out,
-            );
-        }
-        if self.embed.is_some() {
-            be.group_sq_norms(None, &ws.demb, self.config.dim_t, rows, k, false, out);
-        }
-    }
-
-    /// Scales the rows of every G in the workspace by `factors[row / k]`.
-    pub fn scale_output_grads<B: Backend>(
+    /// DP-SGD's clipping of the G's in the workspace, for groups of `k` consecutive rows (one
+    /// private row and its k draws, whose gradient is the sum over the draws — the loss
+    /// weights carry the 1/k): each group's squared gradient norm goes to `sq[group]` (per
+    /// linear layer Σ_{k,l} (a_k·a_l)(g_k·g_l) for the weight and Σ_{k,l} g_k·g_l for the
+    /// bias, and ‖Σ_k demb_k‖² for the embedding row), then its rows of every G are scaled by
+    /// min(1, C / (‖·‖ + 1e-6)), so that [`Denoiser::backward_params`] gives the clipped sum.
+    pub fn clip_output_grads<B: Backend>(
         &self,
         be: &B,
         ws: &mut Workspace<B>,
         rows: usize,
         k: usize,
-        factors: &B::Buf,
+        max_norm: f64,
+        sq: &mut B::Buf,
     ) {
         let (d, dt) = (self.config.d_in, self.config.dim_t);
-        be.scale_row_groups(&mut ws.dout, rows, d, k, factors);
-        for (i, l) in self.blocks.iter().enumerate() {
-            be.scale_row_groups(&mut ws.dacts[i], rows, l.fan_out, k, factors);
+        let Workspace {
+            x,
+            tfe,
+            t_act,
+            h,
+            acts,
+            dout,
+            dacts,
+            dh,
+            dt: dtb,
+            demb,
+            ..
+        } = ws;
+        let nb = self.blocks.len();
+        // G buffers, in this order: dout, dacts[0..nb], dh, dt, demb.
+        let mut grads: Vec<(&mut B::Buf, usize)> = vec![(dout, d)];
+        for (g, l) in dacts.iter_mut().zip(&self.blocks) {
+            grads.push((g, l.fan_out));
         }
-        be.scale_row_groups(&mut ws.dh, rows, dt, k, factors);
-        be.scale_row_groups(&mut ws.dt, rows, dt, k, factors);
-        if self.embed.is_some() {
-            be.scale_row_groups(&mut ws.demb, rows, dt, k, factors);
+        grads.push((dh, dt));
+        grads.push((dtb, dt));
+        let with_embed = self.embed.is_some();
+        if with_embed {
+            grads.push((demb, dt));
         }
+        let g_index = |s: Slot| match s {
+            Slot::DOut => 0,
+            Slot::DAct(i) => 1 + i,
+            Slot::DH => 1 + nb,
+            Slot::DT => 2 + nb,
+            other => unreachable!("{other:?} is not an output gradient"),
+        };
+        let a_buf = |s: Slot| -> &B::Buf {
+            match s {
+                Slot::X => x,
+                Slot::Tfe => tfe,
+                Slot::TAct => t_act,
+                Slot::H => h,
+                Slot::Act(i) => &acts[i],
+                other => unreachable!("{other:?} is not a layer input"),
+            }
+        };
+        let mut terms: Vec<NormTerm<'_, B::Buf>> = self
+            .linear_layers()
+            .into_iter()
+            .map(|l| NormTerm {
+                a: Some((a_buf(l.a), l.params.fan_in)),
+                g: g_index(l.g),
+                bias: true,
+            })
+            .collect();
+        if with_embed {
+            terms.push(NormTerm {
+                a: None,
+                g: 3 + nb,
+                bias: false,
+            });
+        }
+        be.clip_row_groups(&mut grads, &terms, rows, k, max_norm, sq);
     }
 
     /// The workspace buffer behind a slot.

@@ -39,8 +39,9 @@ fn check(n_classes: usize, k: usize) {
     net.forward(&be, &params, &mut ws, rows);
     be.upload(&mut ws.dout, 0, &dout);
     net.backward_data(&be, &params, &mut ws, rows);
+    // With C = ∞ every factor is 1: the pass reports the norms and leaves G as it is.
     let mut sq = be.alloc(n_priv);
-    net.per_sample_sq_norms(&be, &ws, rows, k, &mut sq);
+    net.clip_output_grads(&be, &mut ws, rows, k, f64::INFINITY, &mut sq);
 
     // Brute force: each private row's gradient on its own.
     let mut per_row: Vec<Vec<f64>> = Vec::new();
@@ -76,9 +77,9 @@ fn check(n_classes: usize, k: usize) {
         .map(|i| (c / (sq[i].sqrt() + 1e-6)).min(1.0))
         .collect();
     assert!(factors.iter().any(|&f| f < 1.0) && factors.contains(&1.0));
-    let mut fb = be.alloc(n_priv);
-    be.upload(&mut fb, 0, &factors);
-    net.scale_output_grads(&be, &mut ws, rows, k, &fb);
+    let mut sq2 = be.alloc(n_priv);
+    net.clip_output_grads(&be, &mut ws, rows, k, c, &mut sq2);
+    assert_eq!(sq, sq2, "the norms are those of the unscaled G");
     let mut clipped = be.alloc(net.n_params);
     net.backward_params(&be, &mut clipped, &ws, rows, false);
     let scale = clipped.iter().map(|v| v.abs()).fold(0.0f64, f64::max);

@@ -21,6 +21,8 @@ pub trait Scalar:
     fn sqrt(self) -> Self;
     /// The slice as f32 when the element is f32 (lets hot loops keep f32 arithmetic).
     fn as_f32_mut(x: &mut [Self]) -> Option<&mut [f32]>;
+    /// As [`Scalar::as_f32_mut`], shared.
+    fn as_f32(x: &[Self]) -> Option<&[f32]>;
 }
 
 impl Scalar for f32 {
@@ -39,6 +41,9 @@ impl Scalar for f32 {
     fn as_f32_mut(x: &mut [Self]) -> Option<&mut [f32]> {
         Some(x)
     }
+    fn as_f32(x: &[Self]) -> Option<&[f32]> {
+        Some(x)
+    }
 }
 
 impl Scalar for f64 {
@@ -55,6 +60,9 @@ impl Scalar for f64 {
         f64::sqrt(self)
     }
     fn as_f32_mut(_: &mut [Self]) -> Option<&mut [f32]> {
+        None
+    }
+    fn as_f32(_: &[Self]) -> Option<&[f32]> {
         None
     }
 }
@@ -105,6 +113,17 @@ pub struct GradNoise {
     pub scale: f64,
     pub key: [u8; 32],
     pub stream: u64,
+}
+
+/// One part of a row's squared gradient norm (see [`Backend::clip_row_groups`]): a linear
+/// layer's weight, from its input `a` (rows of `a.1` columns) and its output gradient, plus
+/// its bias when `bias`; or, without `a`, a block of parameters whose per-row gradient is the
+/// G row itself (an embedding row).
+pub struct NormTerm<'a, Buf> {
+    pub a: Option<(&'a Buf, usize)>,
+    /// Index of the term's G in the `grads` of the call.
+    pub g: usize,
+    pub bias: bool,
 }
 
 /// The primitives of the denoiser and the optimizer.
@@ -185,26 +204,20 @@ pub trait Backend: Send + Sync {
         dst: &mut Self::Buf,
         dst_off: usize,
     );
-    /// For groups of `k` consecutive rows: `out[group] += Σ_{k,l} (a_k·a_l)(g_k·g_l)` (with
-    /// `a`; rows of `a` have `a.1` columns), plus `Σ_{k,l} g_k·g_l` when `bias` or without `a`.
-    fn group_sq_norms(
+    /// DP-SGD's per-sample clipping in one pass over groups of `k` consecutive rows (one
+    /// private row and its k draws). For each group, its squared gradient norm
+    /// `Σ_terms Σ_{k,l} (a_k·a_l)(g_k·g_l) [+ Σ_{k,l} g_k·g_l for a bias or a term without a]`,
+    /// summed in the order of `terms` (each term's G is `grads[term.g]`), goes to `sq[group]`;
+    /// then the group's rows of every buffer in `grads` (`(buffer, columns)`) are multiplied by
+    /// `min(1, max_norm / (‖·‖ + 1e-6))`. A buffer may serve several terms; it is scaled once.
+    fn clip_row_groups(
         &self,
-        a: Option<(&Self::Buf, usize)>,
-        g: &Self::Buf,
-        g_cols: usize,
+        grads: &mut [(&mut Self::Buf, usize)],
+        terms: &[NormTerm<'_, Self::Buf>],
         rows: usize,
         k: usize,
-        bias: bool,
-        out: &mut Self::Buf,
-    );
-    /// Multiplies row r of a rows×cols matrix by `factors[r / k]`.
-    fn scale_row_groups(
-        &self,
-        x: &mut Self::Buf,
-        rows: usize,
-        cols: usize,
-        k: usize,
-        factors: &Self::Buf,
+        max_norm: f64,
+        sq: &mut Self::Buf,
     );
     /// `x ← (x + std·z)·scale` on the first `len` elements, z standard normal from
     /// [`crate::privacy::noise`] (ziggurat on AES-256-CTR keyed by `key`, on `stream`; a
