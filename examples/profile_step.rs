@@ -11,12 +11,15 @@ use synthvol::train::{OptimConfig, Trainer};
 
 fn main() {
     let what = std::env::args().nth(1).unwrap_or_else(|| "train".into());
+    let steps: usize = std::env::var("STEPS").map_or(3000, |s| s.parse().expect("STEPS"));
     let layout = Layout {
         n_num: 6,
         blocks: vec![9, 16, 7, 15, 6, 5, 2, 41],
     };
     let w = layout.width();
-    let batch = 256;
+    let big = std::env::var("NET").is_ok_and(|s| s == "big");
+    let batch =
+        std::env::var("BATCH").map_or(if big { 1024 } else { 256 }, |s| s.parse().expect("BATCH"));
     let n = batch * 4;
     let mut x = vec![0f32; n * w];
     for i in 0..n {
@@ -34,7 +37,11 @@ fn main() {
     let cfg = DenoiserConfig {
         d_in: w,
         dim_t: 128,
-        layers: vec![256, 256],
+        layers: if big {
+            vec![256, 1024, 1024, 1024, 1024, 256]
+        } else {
+            vec![256, 256]
+        },
         n_classes: 2,
     };
     let net = Denoiser::new(cfg.clone());
@@ -71,42 +78,57 @@ fn main() {
                     (256, 128, 128, false, false),
                     (128, 128, 256, true, false),
                 ];
-                let a = vec![0.1f32; 256 * 256];
-                let b = vec![0.2f32; 256 * 256];
-                let mut c = be.alloc(256 * 256);
-                let flops: f64 = shapes
-                    .iter()
-                    .map(|&(m, n, k, _, _)| 2.0 * (m * n * k) as f64)
-                    .sum();
-                let t = std::time::Instant::now();
-                for _ in 0..3000 {
-                    for &(m, n, k, ta, tb) in &shapes {
-                        be.gemm(
-                            Gemm {
-                                trans_a: ta,
-                                trans_b: tb,
-                                m,
+                let a = vec![0.1f32; 300 * 300];
+                let b = vec![0.2f32; 300 * 300];
+                let mut c = be.alloc(300 * 300);
+                let run = |rows: usize, c: &mut Vec<f32>| {
+                    let t = std::time::Instant::now();
+                    for _ in 0..200 {
+                        for &(m, n, k, ta, tb) in &shapes {
+                            let (m, n, k) = (
+                                if m == 256 { rows } else { m },
                                 n,
-                                k,
-                                alpha: 1.0,
-                                beta: 0.0,
-                            },
-                            &a,
-                            0,
-                            &b,
-                            0,
-                            &mut c,
-                            0,
-                        );
+                                if k == 256 && (ta || !tb) && m != 256 {
+                                    rows
+                                } else {
+                                    k
+                                },
+                            );
+                            be.gemm(
+                                Gemm {
+                                    trans_a: ta,
+                                    trans_b: tb,
+                                    m,
+                                    n,
+                                    k,
+                                    alpha: 1.0,
+                                    beta: 0.0,
+                                },
+                                &a,
+                                0,
+                                &b,
+                                0,
+                                c,
+                                0,
+                            );
+                        }
+                    }
+                    t.elapsed().as_secs_f64() / 200.0
+                };
+                let sizes = [256usize, 253, 250, 240, 248, 264];
+                let mut times = vec![Vec::new(); sizes.len()];
+                for _ in 0..15 {
+                    for (i, &r) in sizes.iter().enumerate() {
+                        times[i].push(run(r, &mut c));
                     }
                 }
-                let s = t.elapsed().as_secs_f64() / 3000.0;
-                eprintln!(
-                    "{:.3} ms per step's GEMMs, {:.1} GFLOP/s ({:.0} MFLOP)",
-                    s * 1e3,
-                    flops / s / 1e9,
-                    flops / 1e6
-                );
+                for (i, &r) in sizes.iter().enumerate() {
+                    times[i].sort_by(f64::total_cmp);
+                    eprintln!(
+                        "rows {r}: {:.3} ms per step's GEMMs (median of 15)",
+                        times[i][7] * 1e3
+                    );
+                }
             } else if what == "dp" {
                 let optim = OptimConfig {
                     steps: 100_000,
@@ -125,10 +147,63 @@ fn main() {
                 })
                 .expect("dp");
                 let t = std::time::Instant::now();
-                for s in 0..3000 {
+                for s in 0..steps {
                     tr.step(s).expect("step");
                 }
-                eprintln!("{:.3} ms/step", t.elapsed().as_secs_f64() / 3.0);
+                eprintln!(
+                    "{:.3} ms/step",
+                    t.elapsed().as_secs_f64() * 1e3 / steps as f64
+                );
+            } else if what == "ratio" {
+                // Both trainers, alternating blocks of 20 steps: the ratio of DP to
+                // non-private step time without the machine's drift between runs.
+                let mk = |b: usize| {
+                    let optim = OptimConfig {
+                        steps: 100_000,
+                        batch_size: b,
+                        ..OptimConfig::default()
+                    };
+                    Trainer::new(&be, &net, &layout, &sched, &data, &optim, &init, 1)
+                        .expect("trainer")
+                };
+                let mut plain = mk(batch);
+                let mut dp = mk(batch + batch / 4);
+                dp.enable_dp(synthvol::train::DpConfig {
+                    q: 0.25,
+                    sigma: 1.0,
+                    max_grad_norm: 1.0,
+                    augment: 1,
+                    key: [3; 32],
+                    categorical_weight: 1.0,
+                })
+                .expect("dp");
+                let block = 20;
+                let (mut tp, mut td, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+                for round in 0..steps / block {
+                    let t = std::time::Instant::now();
+                    for s in 0..block {
+                        plain.step(round * block + s).expect("step");
+                    }
+                    let a = t.elapsed().as_secs_f64() * 1e3 / block as f64;
+                    let t = std::time::Instant::now();
+                    for s in 0..block {
+                        dp.step(round * block + s).expect("step");
+                    }
+                    let b = t.elapsed().as_secs_f64() * 1e3 / block as f64;
+                    tp.push(a);
+                    td.push(b);
+                    ratios.push(b / a);
+                }
+                let med = |v: &mut Vec<f64>| {
+                    v.sort_by(f64::total_cmp);
+                    v[v.len() / 2]
+                };
+                eprintln!(
+                    "plain {:.3} ms/step, dp {:.3} ms/step, ratio {:.3}",
+                    med(&mut tp),
+                    med(&mut td),
+                    med(&mut ratios)
+                );
             } else if what == "train" {
                 let optim = OptimConfig {
                     steps: 100_000,
@@ -138,10 +213,13 @@ fn main() {
                 let mut tr = Trainer::new(&be, &net, &layout, &sched, &data, &optim, &init, 1)
                     .expect("trainer");
                 let t = std::time::Instant::now();
-                for s in 0..3000 {
+                for s in 0..steps {
                     tr.step(s).expect("step");
                 }
-                eprintln!("{:.3} ms/step", t.elapsed().as_secs_f64() / 3.0);
+                eprintln!(
+                    "{:.3} ms/step",
+                    t.elapsed().as_secs_f64() * 1e3 / steps as f64
+                );
             } else {
                 let rows = 10_000;
                 let mut s = Sampler::new(&be, &cfg, layout.clone(), 1000, &init, rows);
