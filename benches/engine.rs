@@ -64,6 +64,8 @@ struct Row {
     name: &'static str,
     train_s: f64,
     dp_train_s: f64,
+    /// Median over alternating blocks of DP step time / non-private step time.
+    dp_ratio: f64,
     train_gflops: f64,
     sample_s: f64,
     sample_gflops: f64,
@@ -73,7 +75,7 @@ fn bench_net(
     name: &'static str,
     layers: Vec<usize>,
     batch: usize,
-    train_reps: usize,
+    train_reps: (usize, usize),
     sample_reps: usize,
 ) -> Row {
     let be = CpuBackend::<f32>::new();
@@ -96,11 +98,6 @@ fn bench_net(
     let macs = net.macs_per_row() as f64;
     let mut trainer =
         Trainer::new(&be, &net, &layout, &sched, &d, &optim, &init, 2).expect("trainer");
-    let mut step = 0;
-    let train_s = time_n(train_reps, || {
-        trainer.step(step).expect("step");
-        step += 1;
-    });
     // DP-SGD on the same network: Poisson batches of the same expected size, K = 1.
     let mut dp_trainer = Trainer::new(
         &be,
@@ -126,11 +123,30 @@ fn bench_net(
             categorical_weight: 1.0,
         })
         .expect("dp");
+    // The two alternate in blocks, so that the machine's drift (up to 1.5x between runs on a
+    // shared VM) cancels in the ratio: the medians over blocks of each time and of the ratio.
+    let (block, rounds) = train_reps;
+    let (mut plain, mut private, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     let mut step = 0;
-    let dp_train_s = time_n(train_reps, || {
-        dp_trainer.step(step).expect("step");
-        step += 1;
-    });
+    trainer.step(step).expect("step"); // warm-up
+    dp_trainer.step(step).expect("step");
+    for _ in 0..rounds {
+        let t = Instant::now();
+        for s in 0..block {
+            trainer.step(step + 1 + s).expect("step");
+        }
+        let a = t.elapsed().as_secs_f64() / block as f64;
+        let t = Instant::now();
+        for s in 0..block {
+            dp_trainer.step(step + 1 + s).expect("step");
+        }
+        let b = t.elapsed().as_secs_f64() / block as f64;
+        step += block;
+        plain.push(a);
+        private.push(b);
+        ratios.push(b / a);
+    }
+    let (train_s, dp_train_s, dp_ratio) = (median(plain), median(private), median(ratios));
     let rows = 10_000;
     let mut sampler = Sampler::new(&be, &cfg, layout.clone(), 1000, &init, rows);
     sampler.set_labels(&vec![1.0; rows]);
@@ -144,6 +160,7 @@ fn bench_net(
         name,
         train_s,
         dp_train_s,
+        dp_ratio,
         train_gflops: 6.0 * macs * batch as f64 / train_s / 1e9,
         sample_s,
         sample_gflops: 2.0 * macs * rows as f64 / sample_s / 1e9,
@@ -199,14 +216,14 @@ fn main() {
             "TabDDPM Adult [256,1024×4,256] batch 1024",
             vec![256, 1024, 1024, 1024, 1024, 256],
             1024,
-            if quick { 3 } else { 10 },
+            if quick { (1, 3) } else { (2, 7) },
             if quick { 2 } else { 5 },
         );
         let small = bench_net(
             "small [256,256] batch 256",
             vec![256, 256],
             256,
-            if quick { 50 } else { 300 },
+            if quick { (10, 5) } else { (20, 25) },
             if quick { 5 } else { 20 },
         );
         (vec![big, small], ceiling)
@@ -234,10 +251,10 @@ fn main() {
     println!("* one denoising step for 10,000 rows (forward pass + ancestral update)");
     for r in &rows {
         println!(
-            "DP-SGD step {:<40} {:>9.2} ms ({:.2}× the non-private step)",
+            "DP-SGD step {:<40} {:>9.2} ms ({:.3}× the non-private step, median of alternating blocks)",
             r.name,
             r.dp_train_s * 1e3,
-            r.dp_train_s / r.train_s
+            r.dp_ratio
         );
     }
     // PEERS.md medians (PyTorch 2.15, 2 threads, a machine of this kind), for when torch is absent.
