@@ -6,6 +6,7 @@
 //! so the multinomial posteriors have closed forms in probability space and the only
 //! transcendental work per level is the softmax of the model's logits.
 
+use crate::backend::fastmath::exp_f32;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
@@ -192,11 +193,11 @@ pub fn loss_grad_row(
         let (p, rest) = scratch.split_at_mut(k);
         let (pa, pi) = rest.split_at_mut(k);
         let m = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sp = 0.0f32;
-        for i in 0..k {
-            p[i] = (z[i] - m).max(-80.0).exp();
-            sp += p[i];
+        // The exponentials in a loop of their own (it vectorises), then the sum in order.
+        for (pi, &zi) in p.iter_mut().zip(z) {
+            *pi = exp_f32((zi - m).max(-80.0));
         }
+        let sp: f32 = p.iter().sum();
         let mut su = 0.0f32;
         for i in 0..k {
             p[i] /= sp;
@@ -225,11 +226,20 @@ pub fn loss_grad_row(
             } else {
                 val(h0) + val(ht) + (k - 2) as f32 * q_cold * b_cold
             };
+            // θ takes four values (is i the hot level of x0? of x_t?): their logarithms once.
+            let th_of = |a: bool, b: bool| {
+                (if a { q_hot } else { q_cold }) * (if b { b_hot } else { b_cold }) / norm
+            };
+            let th = [
+                [th_of(false, false), th_of(false, true)],
+                [th_of(true, false), th_of(true, true)],
+            ];
+            let ln_th = th.map(|r| r.map(|v| if v > 0.0 { v.ln() } else { 0.0 }));
             let mut kl = 0.0f32;
             for (i, &pi_i) in pi.iter().enumerate() {
-                let th = val(i) / norm;
-                if th > 0.0 {
-                    kl += th * (th.ln() - pi_i.max(f32::MIN_POSITIVE).ln());
+                let (a, b) = ((i == h0) as usize, (i == ht) as usize);
+                if th[a][b] > 0.0 {
+                    kl += th[a][b] * (ln_th[a][b] - pi_i.max(f32::MIN_POSITIVE).ln());
                 }
             }
             (
@@ -358,12 +368,8 @@ pub fn p_sample_row(
         let c = ((1.0 - abp) / kf) as f32;
         let m = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         scratch.clear();
-        let mut sp = 0.0f32;
-        for &zi in z {
-            let e = (zi - m).max(-80.0).exp();
-            sp += e;
-            scratch.push(e);
-        }
+        scratch.extend(z.iter().map(|&zi| exp_f32((zi - m).max(-80.0))));
+        let sp: f32 = scratch.iter().sum();
         let mut su = 0.0f32;
         for (i, v) in scratch.iter_mut().enumerate() {
             *v = (abp as f32 * *v / sp + c) * if i == ht { b_hot } else { b_cold };

@@ -6,6 +6,7 @@
 //! All matrices are dense and row-major; a matrix inside a buffer is addressed by its offset.
 
 mod cpu;
+pub mod fastmath;
 
 pub use cpu::{blas_threads, run_parallel, set_blas_threads, CpuBackend};
 
@@ -32,8 +33,9 @@ impl Scalar for f32 {
     fn to_f64(self) -> f64 {
         self as f64
     }
+    #[inline(always)]
     fn exp(self) -> Self {
-        f32::exp(self)
+        fastmath::exp_f32(self)
     }
     fn sqrt(self) -> Self {
         f32::sqrt(self)
