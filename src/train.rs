@@ -249,7 +249,10 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
         Self::poisson_sample(&dp.cfg.key, dp.cfg.q, self.n, step, &mut dp.selected);
         let mut weights = LossWeights::new(layout, k);
         weights.multinomial *= dp.cfg.categorical_weight as f32;
-        be.fill(&mut self.grads, 0, net.n_params, 0.0);
+        if dp.selected.is_empty() {
+            // An empty batch: the released gradient is the noise alone.
+            be.fill(&mut self.grads, 0, net.n_params, 0.0);
+        }
         let (mut loss_sum, mut draws) = (0.0f64, 0usize);
         for (c, chunk) in dp.selected.chunks(per_chunk.max(1)).enumerate() {
             let rows = chunk.len() * k;
@@ -270,7 +273,8 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
             let ws = &mut self.ws;
             net.backward_data(be, &self.params, ws, padded);
             net.clip_output_grads(be, ws, rows, k, dp.cfg.max_grad_norm, &mut dp.sq);
-            net.backward_params(be, &mut self.grads, ws, padded, true);
+            // The first chunk overwrites the gradient, later ones add to it.
+            net.backward_params(be, &mut self.grads, ws, padded, c > 0);
             be.download(&self.row_loss, 0, &mut self.loss_host[..rows]);
             loss_sum += self.loss_host[..rows]
                 .iter()

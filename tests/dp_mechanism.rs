@@ -5,7 +5,9 @@
 use synthvol::backend::{Backend, CpuBackend};
 use synthvol::nn::{convert, Denoiser, DenoiserConfig};
 
-fn check(n_classes: usize, k: usize) {
+/// `pad` extra rows follow the private ones with a zero loss gradient, as the trainer pads a
+/// batch to a multiple of 16 rows: they must add nothing to the norms or the clipped sum.
+fn check(n_classes: usize, k: usize, pad: usize) {
     let be = CpuBackend::<f64>::new();
     let cfg = DenoiserConfig {
         d_in: 9,
@@ -17,28 +19,31 @@ fn check(n_classes: usize, k: usize) {
     let params: Vec<f64> = convert(&net.init_params(5));
     let n_priv = 6;
     let rows = n_priv * k;
+    let total = rows + pad;
     let d = cfg.d_in;
-    let x: Vec<f64> = (0..rows * d)
+    let x: Vec<f64> = (0..total * d)
         .map(|i| ((i * 37 % 23) as f64 / 11.0) - 1.0)
         .collect();
-    let t: Vec<f64> = (0..rows).map(|i| (i * 7 % 40) as f64).collect();
+    let t: Vec<f64> = (0..total).map(|i| (i * 7 % 40) as f64).collect();
     // The k draws of a private row share its label.
-    let y: Vec<f64> = (0..rows)
+    let y: Vec<f64> = (0..total)
         .map(|i| ((i / k) % n_classes.max(1)) as f64)
         .collect();
     // Output gradients of very different sizes, so that some rows are clipped and some not.
-    let dout: Vec<f64> = (0..rows * d)
+    let dout: Vec<f64> = (0..total * d)
         .map(|i| (((i * 53 % 29) as f64 / 14.0) - 1.0) * (1.0 + 3.0 * ((i / d / k) % 3) as f64))
+        .enumerate()
+        .map(|(i, v)| if i < rows * d { v } else { 0.0 })
         .collect();
 
     // Book-keeping path.
-    let mut ws = net.workspace(&be, rows);
+    let mut ws = net.workspace(&be, total);
     be.upload(&mut ws.x, 0, &x);
     be.upload(&mut ws.t, 0, &t);
     be.upload(&mut ws.y, 0, &y);
-    net.forward(&be, &params, &mut ws, rows);
+    net.forward(&be, &params, &mut ws, total);
     be.upload(&mut ws.dout, 0, &dout);
-    net.backward_data(&be, &params, &mut ws, rows);
+    net.backward_data(&be, &params, &mut ws, total);
     // With C = ∞ every factor is 1: the pass reports the norms and leaves G as it is.
     let mut sq = be.alloc(n_priv);
     net.clip_output_grads(&be, &mut ws, rows, k, f64::INFINITY, &mut sq);
@@ -81,7 +86,7 @@ fn check(n_classes: usize, k: usize) {
     net.clip_output_grads(&be, &mut ws, rows, k, c, &mut sq2);
     assert_eq!(sq, sq2, "the norms are those of the unscaled G");
     let mut clipped = be.alloc(net.n_params);
-    net.backward_params(&be, &mut clipped, &ws, rows, false);
+    net.backward_params(&be, &mut clipped, &ws, total, false);
     let scale = clipped.iter().map(|v| v.abs()).fold(0.0f64, f64::max);
     for p in 0..net.n_params {
         let want: f64 = (0..n_priv).map(|i| factors[i] * per_row[i][p]).sum();
@@ -95,22 +100,32 @@ fn check(n_classes: usize, k: usize) {
 
 #[test]
 fn per_sample_norms_and_clipped_sum_k1_unconditional() {
-    check(0, 1);
+    check(0, 1, 0);
 }
 
 #[test]
 fn per_sample_norms_and_clipped_sum_k1_with_label() {
-    check(3, 1);
+    check(3, 1, 0);
 }
 
 #[test]
 fn per_sample_norms_and_clipped_sum_k3_unconditional() {
-    check(0, 3);
+    check(0, 3, 0);
 }
 
 #[test]
 fn per_sample_norms_and_clipped_sum_k3_with_label() {
-    check(2, 3);
+    check(2, 3, 0);
+}
+
+#[test]
+fn padding_rows_with_zero_loss_gradient_change_nothing_k1() {
+    check(3, 1, 10);
+}
+
+#[test]
+fn padding_rows_with_zero_loss_gradient_change_nothing_k3() {
+    check(2, 3, 7);
 }
 
 mod statistics {
