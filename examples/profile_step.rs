@@ -9,6 +9,18 @@ use synthvol::model::Sampler;
 use synthvol::nn::{Denoiser, DenoiserConfig};
 use synthvol::train::{OptimConfig, Trainer};
 
+/// The benchmark's DP setting (benches/engine.rs): q = 0.25 of 4 batches' rows, σ = C = 1.
+fn bench_dp() -> synthvol::train::DpConfig {
+    synthvol::train::DpConfig {
+        q: 0.25,
+        sigma: 1.0,
+        max_grad_norm: 1.0,
+        augment: 1,
+        key: [3; 32],
+        categorical_weight: 1.0,
+    }
+}
+
 fn main() {
     let what = std::env::args().nth(1).unwrap_or_else(|| "train".into());
     let steps: usize = std::env::var("STEPS").map_or(3000, |s| s.parse().expect("STEPS"));
@@ -137,15 +149,7 @@ fn main() {
                 };
                 let mut tr = Trainer::new(&be, &net, &layout, &sched, &data, &optim, &init, 1)
                     .expect("trainer");
-                tr.enable_dp(synthvol::train::DpConfig {
-                    q: 0.25,
-                    sigma: 1.0,
-                    max_grad_norm: 1.0,
-                    augment: 1,
-                    key: [3; 32],
-                    categorical_weight: 1.0,
-                })
-                .expect("dp");
+                tr.enable_dp(bench_dp()).expect("dp");
                 let t = std::time::Instant::now();
                 for s in 0..steps {
                     tr.step(s).expect("step");
@@ -168,15 +172,7 @@ fn main() {
                 };
                 let mut plain = mk(batch);
                 let mut dp = mk(batch + batch / 4);
-                dp.enable_dp(synthvol::train::DpConfig {
-                    q: 0.25,
-                    sigma: 1.0,
-                    max_grad_norm: 1.0,
-                    augment: 1,
-                    key: [3; 32],
-                    categorical_weight: 1.0,
-                })
-                .expect("dp");
+                dp.enable_dp(bench_dp()).expect("dp");
                 let block = 20;
                 let (mut tp, mut td, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
                 for round in 0..steps / block {
