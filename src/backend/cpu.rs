@@ -309,8 +309,13 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         beta: f64,
     ) {
         let d = &mut dst[dst_off..dst_off + cols];
-        let beta = E::from_f64(beta);
-        d.iter_mut().for_each(|v| *v = *v * beta);
+        if beta == 0.0 {
+            // Overwrite: whatever the buffer held (even NaN) is not scaled into the result.
+            d.iter_mut().for_each(|v| *v = E::zero());
+        } else {
+            let beta = E::from_f64(beta);
+            d.iter_mut().for_each(|v| *v = *v * beta);
+        }
         for r in g[..rows * cols].chunks_exact(cols) {
             for (v, &x) in d.iter_mut().zip(r) {
                 *v = *v + x;
@@ -746,6 +751,22 @@ impl DiffusionOps for CpuBackend<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// beta = 0 overwrites: the DP step's first chunk writes over the last step's gradient.
+    #[test]
+    fn col_sum_with_beta_zero_ignores_what_was_there() {
+        let be = CpuBackend::<f32>::new();
+        let g = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let mut d = vec![f32::NAN; 5];
+        be.col_sum(&g, 2, 3, &mut d, 1, 0.0);
+        assert!(
+            d[0].is_nan() && d[4].is_nan(),
+            "outside the range untouched"
+        );
+        assert_eq!(d[1..4], [5.0, 7.0, 9.0]);
+        be.col_sum(&g, 2, 3, &mut d, 1, 1.0);
+        assert_eq!(d[1..4], [10.0, 14.0, 18.0]);
+    }
 
     /// The fused clipping pass over many tasks' worth of rows against a plain computation.
     #[test]

@@ -173,7 +173,8 @@ pub trait Backend: Send + Sync {
     /// `g ← g ⊙ act'(saved)` on the first `len` elements, where `saved` is the activation's
     /// output for ReLU and its input for SiLU.
     fn act_backward(&self, g: &mut Self::Buf, saved: &Self::Buf, len: usize, act: Act);
-    /// `dst[off..off+cols] ← beta·dst + Σ_rows g` (a bias gradient), summed in row order.
+    /// `dst[off..off+cols] ← beta·dst + Σ_rows g` (a bias gradient), summed in row order;
+    /// beta = 0 overwrites (as BLAS does: NaN left in `dst` does not survive).
     fn col_sum(
         &self,
         g: &Self::Buf,
