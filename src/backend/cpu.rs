@@ -619,8 +619,18 @@ unsafe fn dot_f32_avx2(x: &[f32], y: &[f32]) -> f32 {
 
 /// `x ← (x + std·z)·scale` on chunk `c` of a noised vector (z: that chunk's normals).
 fn add_noise_chunk<E: Scalar>(x: &mut [E], c: usize, noise: &GradNoise) {
-    let mut z = [0f32; NOISE_CHUNK];
-    let z = &mut z[..x.len()];
+    NOISE_Z.with_borrow_mut(|z| {
+        z.resize(NOISE_CHUNK, 0.0);
+        add_noise_with(x, c, noise, &mut z[..x.len()]);
+    });
+}
+
+thread_local! {
+    /// Each thread's buffer of normals, reused (zeroing a fresh one costs a tenth of drawing).
+    static NOISE_Z: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn add_noise_with<E: Scalar>(x: &mut [E], c: usize, noise: &GradNoise, z: &mut [f32]) {
     normals(&noise.key, noise.stream, c as u64, z);
     if let Some(x) = E::as_f32_mut(x) {
         // f32 (training): the arithmetic of the gradient itself.

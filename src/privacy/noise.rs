@@ -199,9 +199,20 @@ fn fast_path_portable(z: &Ziggurat, words: &[u32], out: &mut [f32], masks: &mut 
 /// `stream` under `key`.
 pub fn normals(key: &[u8; 32], stream: u64, chunk: u64, out: &mut [f32]) {
     assert!(out.len() <= CHUNK, "at most CHUNK normals per chunk");
+    WORDS.with_borrow_mut(|words| {
+        words.resize(CHUNK, 0);
+        normals_with(key, stream, chunk, out, &mut words[..out.len()]);
+    });
+}
+
+thread_local! {
+    /// Each thread's keystream words, reused: a fresh array would cost a 32 KiB memset per
+    /// chunk, a tenth of the time of the normals themselves.
+    static WORDS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn normals_with(key: &[u8; 32], stream: u64, chunk: u64, out: &mut [f32], words: &mut [u32]) {
     let z = ziggurat();
-    let mut words = [0u32; CHUNK];
-    let words = &mut words[..out.len()];
     KeyStream::new(key, stream, chunk, false).fill(words);
     // Fast path without data-dependent branches (the sign is a bit flip), then a pass that
     // resolves the few rejected words.
