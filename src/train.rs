@@ -262,14 +262,12 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
                     .iter_mut()
                     .for_each(|v| *v = r as f32);
             }
-            // Padding rows: any real row (the chunk's first) with a zero loss gradient, so
-            // that every G row of theirs is zero and adds nothing to any sum or norm.
+            // Padding rows (the chunk's first row's label, at x = 0, t = 0) get a zero loss
+            // gradient, so every G row of theirs is zero and adds nothing to a sum or norm.
             let first = self.idx_host[0];
             self.idx_host[rows..padded].fill(first);
             let stream = ((step as u64) << 24) | c as u64;
-            self.forward_loss(padded, stream, weights);
-            let d = layout.width();
-            be.fill(&mut self.ws.dout, rows * d, (padded - rows) * d, 0.0);
+            self.forward_loss(rows, padded, stream, weights);
             let ws = &mut self.ws;
             net.backward_data(be, &self.params, ws, padded);
             net.clip_output_grads(be, ws, rows, k, dp.cfg.max_grad_norm, &mut dp.sq);
@@ -310,25 +308,22 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
 
     /// For the first `rows` batch rows (indices already in `idx_host`): draws their timesteps,
     /// gathers the rows and labels, noises them on `stream`, runs the denoiser and writes the
-    /// loss gradient into `ws.dout` and the row losses into `row_loss`.
-    fn forward_loss(&mut self, rows: usize, stream: u64, weights: LossWeights) {
+    /// loss gradient into `ws.dout` and the row losses into `row_loss`. Rows `rows..total` are
+    /// padding: they go through the network (at x = 0, t = 0, their `idx_host` row's label)
+    /// with a zero loss gradient, and draw no random numbers.
+    fn forward_loss(&mut self, rows: usize, total: usize, stream: u64, weights: LossWeights) {
         let (be, net, layout, sched) = (self.be, self.net, self.layout, self.sched);
         for tv in self.t_host[..rows].iter_mut() {
             *tv = (self.rng.next_u64() % sched.steps as u64) as f32;
         }
+        self.t_host[rows..total].fill(0.0);
         let ws = &mut self.ws;
-        be.upload(&mut self.idx_buf, 0, &self.idx_host[..rows]);
-        be.upload(&mut ws.t, 0, &self.t_host[..rows]);
-        be.gather_rows(
-            &self.all,
-            0,
-            &self.idx_buf,
-            rows,
-            layout.width(),
-            &mut self.x0,
-        );
+        let w = layout.width();
+        be.upload(&mut self.idx_buf, 0, &self.idx_host[..total]);
+        be.upload(&mut ws.t, 0, &self.t_host[..total]);
+        be.gather_rows(&self.all, 0, &self.idx_buf, rows, w, &mut self.x0);
         if net.embed.is_some() {
-            be.gather_rows(&self.labels_all, 0, &self.idx_buf, rows, 1, &mut ws.y);
+            be.gather_rows(&self.labels_all, 0, &self.idx_buf, total, 1, &mut ws.y);
         }
         be.q_sample(
             layout,
@@ -341,7 +336,8 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
             &mut ws.x,
             &mut self.eps,
         );
-        net.forward(be, &self.params, ws, rows);
+        be.fill(&mut ws.x, rows * w, (total - rows) * w, 0.0);
+        net.forward(be, &self.params, ws, total);
         be.loss_grad(
             layout,
             sched,
@@ -355,6 +351,7 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
             &mut ws.dout,
             &mut self.row_loss,
         );
+        be.fill(&mut ws.dout, rows * w, (total - rows) * w, 0.0);
     }
 
     fn adam(&mut self, step: usize, noise: Option<GradNoise>) {
@@ -410,7 +407,7 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
         }
         self.cursor += batch;
         let weights = self.weights;
-        self.forward_loss(batch, step as u64, weights);
+        self.forward_loss(batch, batch, step as u64, weights);
         let ws = &mut self.ws;
         net.backward(be, &self.params, &mut self.grads, ws, batch, false);
         self.adam(step, None);
