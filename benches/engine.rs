@@ -4,8 +4,9 @@
 //!
 //! `cargo bench --bench engine` (add `-- --quick` for fewer repetitions).
 
-use std::process::Command;
-use std::time::Instant;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use synthvol::backend::{run_parallel, Backend, CpuBackend, Gemm};
 use synthvol::diffusion::{Layout, Schedule};
@@ -60,6 +61,75 @@ fn data(layout: &Layout, n: usize) -> Encoded {
     }
 }
 
+/// The PyTorch peer (`torch_peer.py --serve`) in its own process, timing blocks of its full
+/// TabDDPM steps on request so that they alternate with ours.
+struct TorchPeer {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl TorchPeer {
+    fn python() -> String {
+        std::env::var("SYNTHVOL_TORCH_PYTHON").unwrap_or_else(|_| "python3".into())
+    }
+
+    /// Starts the peer; `None` (with the reason on stderr) where torch cannot be imported.
+    fn start() -> Option<TorchPeer> {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/torch_peer.py");
+        let mut child = Command::new(Self::python())
+            .arg(script)
+            .arg("--serve")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let stdin = child.stdin.take()?;
+        let mut stdout = BufReader::new(child.stdout.take()?);
+        let mut line = String::new();
+        if stdout.read_line(&mut line).is_err() || line.trim() != "ready" {
+            eprintln!(
+                "(PyTorch peer not run: torch did not start under {})",
+                Self::python()
+            );
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        Some(TorchPeer {
+            child,
+            stdin,
+            stdout,
+        })
+    }
+
+    /// Mean seconds per step over `n` steps of `kind` ("train" or "ghost") on `net`.
+    fn time(&mut self, net: &str, kind: &str, n: usize) -> Option<f64> {
+        writeln!(self.stdin, "{net} {kind} {n}").ok()?;
+        self.stdin.flush().ok()?;
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).ok()?;
+        line.trim().parse().ok()
+    }
+}
+
+impl Drop for TorchPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Medians over the alternating blocks of the peer's full TabDDPM steps and of their ratios
+/// to ours.
+struct PeerFigures {
+    train_s: f64,
+    train_ratio: f64,
+    /// Opacus ghost clipping (None without Opacus).
+    ghost: Option<(f64, f64)>,
+}
+
 struct Row {
     name: &'static str,
     train_s: f64,
@@ -69,10 +139,13 @@ struct Row {
     train_gflops: f64,
     sample_s: f64,
     sample_gflops: f64,
+    peer: Option<PeerFigures>,
 }
 
 fn bench_net(
     name: &'static str,
+    key: &str,
+    peer: &mut Option<TorchPeer>,
     layers: Vec<usize>,
     batch: usize,
     train_reps: (usize, usize),
@@ -126,11 +199,22 @@ fn bench_net(
     // The two alternate in blocks, so that the machine's drift (up to 1.5x between runs on a
     // shared VM) cancels in the ratio: the medians over blocks of each time and of the ratio.
     let (block, rounds) = train_reps;
+    // The peer's blocks alternate with ours too. Each side then waits a moment, so that the
+    // other's idle threads (OpenBLAS and OpenMP spin before they sleep) have gone to sleep,
+    // and runs one untimed step before its timed blocks.
     let (mut plain, mut private, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut peer_train, mut peer_ghost) = (Vec::new(), Vec::new());
+    let settle = || std::thread::sleep(Duration::from_millis(250));
     let mut step = 0;
     trainer.step(step).expect("step"); // warm-up
     dp_trainer.step(step).expect("step");
     for _ in 0..rounds {
+        if peer.is_some() {
+            settle();
+            // One untimed step each: the first step after a pause pays for waking threads.
+            trainer.step(step).expect("step");
+            dp_trainer.step(step).expect("step");
+        }
         let t = Instant::now();
         for s in 0..block {
             trainer.step(step + 1 + s).expect("step");
@@ -145,7 +229,32 @@ fn bench_net(
         plain.push(a);
         private.push(b);
         ratios.push(b / a);
+        if let Some(p) = peer.as_mut() {
+            settle();
+            let (Some(pt), g) = (p.time(key, "train", block), p.time(key, "ghost", block)) else {
+                eprintln!("(PyTorch peer stopped answering)");
+                *peer = None;
+                continue;
+            };
+            peer_train.push((pt, pt / a));
+            if let Some(g) = g {
+                peer_ghost.push((g, g / b));
+            }
+        }
     }
+    let medians = |v: &[(f64, f64)]| {
+        (!v.is_empty()).then(|| {
+            (
+                median(v.iter().map(|x| x.0).collect()),
+                median(v.iter().map(|x| x.1).collect()),
+            )
+        })
+    };
+    let peer = medians(&peer_train).map(|(train_s, train_ratio)| PeerFigures {
+        train_s,
+        train_ratio,
+        ghost: medians(&peer_ghost),
+    });
     let (train_s, dp_train_s, dp_ratio) = (median(plain), median(private), median(ratios));
     let rows = 10_000;
     let mut sampler = Sampler::new(&be, &cfg, layout.clone(), 1000, &init, rows);
@@ -164,6 +273,7 @@ fn bench_net(
         train_gflops: 6.0 * macs * batch as f64 / train_s / 1e9,
         sample_s,
         sample_gflops: 2.0 * macs * rows as f64 / sample_s / 1e9,
+        peer,
     }
 }
 
@@ -187,7 +297,7 @@ fn sgemm_gflops() -> f64 {
 }
 
 fn torch_figures(quick: bool) -> Option<serde_json::Value> {
-    let py = std::env::var("SYNTHVOL_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let py = TorchPeer::python();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/torch_peer.py");
     let mut cmd = Command::new(&py);
     cmd.arg(script).arg("--json");
@@ -210,10 +320,13 @@ fn torch_figures(quick: bool) -> Option<serde_json::Value> {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    let mut peer = TorchPeer::start();
     let (rows, ceiling) = run_parallel::<(), _>(0, &mut |_| true, |_| {
         let ceiling = sgemm_gflops();
         let big = bench_net(
             "TabDDPM Adult [256,1024×4,256] batch 1024",
+            "big",
+            &mut peer,
             vec![256, 1024, 1024, 1024, 1024, 256],
             1024,
             if quick { (1, 3) } else { (2, 7) },
@@ -221,6 +334,8 @@ fn main() {
         );
         let small = bench_net(
             "small [256,256] batch 256",
+            "small",
+            &mut peer,
             vec![256, 256],
             256,
             if quick { (10, 5) } else { (20, 25) },
@@ -229,9 +344,16 @@ fn main() {
         (vec![big, small], ceiling)
     })
     .expect("threads");
+    drop(peer);
     println!(
-        "threads: {}, OpenBLAS sgemm 2048³: {ceiling:.1} GFLOP/s",
-        synthvol::backend::blas_threads()
+        "threads: {}, OpenBLAS {} kernels{}, sgemm 2048³: {ceiling:.1} GFLOP/s",
+        synthvol::backend::blas_threads(),
+        synthvol::backend::blas_kernels(),
+        if std::env::var_os("OPENBLAS_CORETYPE").is_some() {
+            " (forced by OPENBLAS_CORETYPE)"
+        } else {
+            ""
+        }
     );
     println!(
         "{:<44} {:>12} {:>9} {:>10} {:>16} {:>9}",
@@ -269,18 +391,51 @@ fn main() {
                 t["version"].as_str().unwrap_or("?")
             );
             for (r, key) in rows.iter().zip(["big", "small"]) {
-                let tt = t[key]["train_s"].as_f64().unwrap_or(f64::NAN);
-                let ts = t[key]["sample_forward_s"].as_f64().unwrap_or(f64::NAN);
-                println!(
-                    "  {:<42} train {:.2} ms ({:.2}× synthvol speed-up), forward@10k {:.1} ms ({:.2}×)",
-                    r.name, tt * 1e3, tt / r.train_s, ts * 1e3, ts / r.sample_s
-                );
-                if let Some(g) = t[key]["opacus_ghost_s"].as_f64() {
+                let f = |k: &str| t[key][k].as_f64();
+                let nan = f64::NAN;
+                let ts = f("sample_forward_s").unwrap_or(nan);
+                println!("  {}", r.name);
+                if let Some(p) = &r.peer {
                     println!(
-                        "  {:<42} Opacus ghost-clipping DP step {:.2} ms ({:.2}× synthvol's DP step speed-up)",
-                        "", g * 1e3, g / r.dp_train_s
+                        "    full TabDDPM step (batch draw, forward process, mixed loss), blocks alternating with ours: train {:.2} ms ({:.2}× synthvol speed-up)",
+                        p.train_s * 1e3,
+                        p.train_ratio
+                    );
+                    if let Some((g, ratio)) = p.ghost {
+                        println!(
+                            "      Opacus ghost-clipping DP step {:.2} ms ({:.2}× synthvol's DP step speed-up)",
+                            g * 1e3,
+                            ratio
+                        );
+                    }
+                }
+                println!(
+                    "    the same, timed after ours in one go: train {:.2} ms ({:.2}×){}",
+                    f("train_s").unwrap_or(nan) * 1e3,
+                    f("train_s").unwrap_or(nan) / r.train_s,
+                    f("opacus_ghost_s").map_or(String::new(), |g| format!(
+                        ", Opacus ghost-clipping DP step {:.2} ms ({:.2}×)",
+                        g * 1e3,
+                        g / r.dp_train_s
+                    ))
+                );
+                println!(
+                    "    network only (MSE on one fixed batch; less work than synthvol's step): train {:.2} ms ({:.2}×)",
+                    f("train_mse_s").unwrap_or(nan) * 1e3,
+                    f("train_mse_s").unwrap_or(nan) / r.train_s
+                );
+                if let Some(g) = f("opacus_ghost_mse_s") {
+                    println!(
+                        "      Opacus ghost-clipping DP step {:.2} ms ({:.2}×)",
+                        g * 1e3,
+                        g / r.dp_train_s
                     );
                 }
+                println!(
+                    "    forward pass at 10,000 rows {:.1} ms ({:.2}× synthvol's sampling step)",
+                    ts * 1e3,
+                    ts / r.sample_s
+                );
             }
         }
         None => {

@@ -5,7 +5,14 @@ same machine in the same run; with Opacus installed, also a DP-SGD step with gho
 (Opacus's fastest per-sample clipping). Prints a table, or JSON with --json (read by the Rust
 bench).
 
-Run: python3 benches/torch_peer.py [--json] [--quick]   (needs torch; uses 2 threads or
+Two kinds of step are timed. The full TabDDPM step does the work synthvol's step does: draw the
+batch (a shuffled slice, or Poisson rows with rate q = 1/4 of 4 batches' rows under DP), draw t,
+noise the numeric columns and resample the one-hot blocks (the forward process), run the
+network, and take the mixed loss (MSE on the noise + per-block KL to the true posterior, or the
+decoder NLL at t = 0) and its gradient. The network-only step (`*_mse_*` keys) runs the network
+on one fixed batch with an MSE loss: a lower bound on what a user's PyTorch step costs.
+
+Run: python3 benches/torch_peer.py [--json] [--quick] [--serve]   (needs torch; uses 2 threads or
 $SYNTHVOL_TORCH_THREADS)."""
 import json
 import math
@@ -18,6 +25,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 D_IN, DIM_T, N_CLASSES = 107, 128, 2
+# The benchmark's Adult-like layout (benches/engine.rs): 6 numeric columns, then one-hot blocks.
+N_NUM, BLOCKS = 6, [9, 16, 7, 15, 6, 5, 2, 41]
+T_STEPS = 1000
 
 
 def timestep_embedding(t, dim, max_period=10000):
@@ -60,6 +70,102 @@ class RowMSE(nn.Module):
         return d
 
 
+class TabDDPM:
+    """Cosine schedule, forward process and mixed loss of TabDDPM, vectorised over the one-hot
+    blocks by padding each block to the widest one (padding masked out of every sum)."""
+
+    def __init__(self):
+        s = 0.008
+        f = lambda t: math.cos(((t / T_STEPS + s) / (1 + s)) * math.pi / 2) ** 2
+        beta = [min(1 - f(i + 1) / f(i), 0.999) for i in range(T_STEPS)]
+        ab, acc = [], 1.0
+        for b in beta:
+            acc *= 1 - b
+            ab.append(acc)
+        self.alpha = torch.tensor([1 - b for b in beta], dtype=torch.float32)
+        self.ab = torch.tensor(ab, dtype=torch.float32)
+        self.ab_prev = torch.cat([torch.ones(1), self.ab[:-1]])
+        nb, kmax = len(BLOCKS), max(BLOCKS)
+        self.kmax = kmax
+        self.mask = torch.zeros(nb, kmax)
+        idx = torch.zeros(nb, kmax, dtype=torch.long)
+        flat, off = [], N_NUM
+        for b, k in enumerate(BLOCKS):
+            self.mask[b, :k] = 1
+            idx[b, :k] = torch.arange(off, off + k)
+            flat += [b * kmax + i for i in range(k)]
+            off += k
+        self.col = idx  # model-output column of each padded slot
+        self.flat = torch.tensor(flat)  # padded slot of each one-hot column
+        self.k = torch.tensor(BLOCKS, dtype=torch.float32)[:, None]
+
+    def one_hot(self, cats):
+        return torch.zeros(cats.shape[0], len(BLOCKS), self.kmax).scatter_(2, cats[..., None], 1.0)
+
+    def forward_process(self, x_num, cats):
+        """Draws t, noises the rows; returns the model inputs and the loss's per-row targets."""
+        n = x_num.shape[0]
+        t = torch.randint(0, T_STEPS, (n,))
+        ab = self.ab[t][:, None]
+        eps = torch.randn(n, N_NUM)
+        xt_num = ab.sqrt() * x_num + (1 - ab).sqrt() * eps
+        x0 = self.one_hot(cats)
+        probs = (ab[..., None] * x0 + (1 - ab[..., None]) / self.k) * self.mask
+        cdf = probs.cumsum(-1)
+        u = torch.rand(n, len(BLOCKS), 1) * cdf[..., -1:]
+        xt_cat = (cdf <= u).sum(-1).clamp_max(self.k[:, 0].long() - 1)
+        xt = self.one_hot(xt_cat)
+        flat = lambda h: h.reshape(n, -1)[:, self.flat]
+        x_in = torch.cat([xt_num, flat(xt)], 1)
+        coef = torch.stack([self.alpha[t], self.ab_prev[t], (t == 0).float()], 1)
+        return x_in, t, torch.cat([eps, flat(x0), flat(xt), coef], 1)
+
+    def row_loss(self, out, aux):
+        """Per-row loss: mean squared noise error + mean over blocks of the multinomial term."""
+        n, w = out.shape[0], D_IN - N_NUM
+        eps, x0f, xtf = aux[:, :N_NUM], aux[:, N_NUM:N_NUM + w], aux[:, N_NUM + w:N_NUM + 2 * w]
+        a, wp, t0 = (aux[:, -3 + i][:, None, None] for i in range(3))
+        lg = ((out[:, :N_NUM] - eps) ** 2).mean(1)
+        pad = lambda f: torch.zeros(n, len(BLOCKS) * self.kmax).index_copy_(1, self.flat, f).view(n, len(BLOCKS), self.kmax)
+        x0, xt = pad(x0f), pad(xtf)
+        z = out[:, self.col].masked_fill(self.mask == 0, float("-inf"))
+        p = torch.softmax(z, -1)
+        b = (a * xt + (1 - a) / self.k) * self.mask
+        un = (wp * p + (1 - wp) / self.k) * self.mask * b
+        log_pi = (un / un.sum(-1, keepdim=True)).clamp_min(1e-30).log()
+        th = (wp * x0 + (1 - wp) / self.k) * self.mask * b
+        th = th / th.sum(-1, keepdim=True)
+        kl = (torch.xlogy(th, th) - th * log_pi).sum(-1)
+        nll = -(x0 * log_pi).sum(-1)
+        lm = torch.where(t0[:, :, 0] > 0, nll, kl).mean(1)
+        return lg + lm
+
+
+class DiffusionLoss(nn.Module):
+    """TabDDPM's loss as a criterion; Opacus's ghost clipping sets `reduction` to get per-row losses."""
+
+    def __init__(self, diff):
+        super().__init__()
+        self.diff = diff
+        self.reduction = "mean"
+
+    def forward(self, out, aux):
+        d = self.diff.row_loss(out, aux)
+        if self.reduction == "mean":
+            return d.mean()
+        if self.reduction == "sum":
+            return d.sum()
+        return d
+
+
+def tab_data(n):
+    """n rows: numeric columns, category codes per block, labels."""
+    g = torch.Generator().manual_seed(1)
+    x_num = torch.rand(n, N_NUM, generator=g) * 2 - 1
+    cats = torch.stack([torch.randint(0, k, (n,), generator=g) for k in BLOCKS], 1)
+    return x_num, cats, torch.randint(0, N_CLASSES, (n,), generator=g)
+
+
 def setup(layers, batch):
     """A seeded model, its AdamW optimiser, and one random batch (x, target, t, y)."""
     torch.manual_seed(0)
@@ -99,6 +205,82 @@ def opacus_ghost_step(layers, batch, reps):
     return time_steps(step, reps)
 
 
+def tabddpm_step_fns(layers, batch):
+    """The full TabDDPM step, non-private and (with Opacus) DP with ghost clipping (None
+    without Opacus), as functions that each run one step."""
+    diff = TabDDPM()
+    n = 4 * batch
+    x_num, cats, y = tab_data(n)
+    model, opt, *_ = setup(layers, batch)
+    crit = DiffusionLoss(diff)
+    perm, cursor = torch.randperm(n), 0
+
+    def step():
+        nonlocal perm, cursor
+        if cursor + batch > n:
+            perm, cursor = torch.randperm(n), 0
+        idx = perm[cursor:cursor + batch]
+        cursor += batch
+        x_in, t, aux = diff.forward_process(x_num[idx], cats[idx])
+        opt.zero_grad(set_to_none=True)
+        crit(model(x_in, t, y[idx]), aux).backward()
+        opt.step()
+
+    try:
+        from opacus import PrivacyEngine
+    except ImportError:
+        return step, None
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    dp_model, dp_opt, *_ = setup(layers, batch)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x_num, cats, y), batch_size=batch)
+    dp_model, dp_opt, dp_crit, _ = PrivacyEngine(accountant="rdp").make_private(
+        module=dp_model, optimizer=dp_opt, data_loader=loader, criterion=DiffusionLoss(diff),
+        noise_multiplier=1.0, max_grad_norm=1.0, grad_sample_mode="ghost", poisson_sampling=False,
+    )
+
+    def dp_step():
+        idx = (torch.rand(n) < 0.25).nonzero().squeeze(1)  # Poisson rows, as synthvol's DP step
+        x_in, t, aux = diff.forward_process(x_num[idx], cats[idx])
+        dp_opt.zero_grad(set_to_none=True)
+        dp_crit(dp_model(x_in, t, y[idx]), aux).backward()
+        dp_opt.step()
+
+    return step, dp_step
+
+
+def tabddpm_steps(layers, batch, reps, ghost_reps):
+    """Median full TabDDPM step, non-private and (with Opacus) DP with ghost clipping."""
+    step, dp_step = tabddpm_step_fns(layers, batch)
+    return time_steps(step, reps), (time_steps(dp_step, ghost_reps) if dp_step else None)
+
+
+NETS = {"big": ([256, 1024, 1024, 1024, 1024, 256], 1024), "small": ([256, 256], 256)}
+
+
+def serve():
+    """Times blocks of steps on request, so that the Rust bench can alternate its blocks with
+    ours (the machine's speed drifts within a run). Reads lines `NET train|ghost N`, answers
+    with the mean seconds per step over N steps (after one untimed step: the first step after
+    a pause pays for waking threads), or `none` when Opacus is missing."""
+    fns = {}
+    print("ready", flush=True)
+    for line in sys.stdin:
+        net, kind, reps = line.split()
+        if net not in fns:
+            fns[net] = tabddpm_step_fns(*NETS[net])
+        f = fns[net][0 if kind == "train" else 1]
+        if f is None:
+            print("none", flush=True)
+            continue
+        f()
+        s = time.perf_counter()
+        for _ in range(int(reps)):
+            f()
+        print((time.perf_counter() - s) / int(reps), flush=True)
+
+
 def median(v):
     v = sorted(v)
     return v[len(v) // 2]
@@ -128,26 +310,38 @@ def bench(layers, batch, train_reps, fwd_reps):
     xs, ts, ys = torch.randn(10_000, D_IN), torch.full((10_000,), 500), torch.randint(0, N_CLASSES, (10_000,))
     with torch.no_grad():
         forward_s = time_steps(lambda: model(xs, ts, ys), fwd_reps)
-    ghost = opacus_ghost_step(layers, batch, max(2, train_reps // 2))
-    return {"train_s": train_s, "sample_forward_s": forward_s, "opacus_ghost_s": ghost, "params": sum(p.numel() for p in model.parameters())}
+    ghost_mse = opacus_ghost_step(layers, batch, max(2, train_reps // 2))
+    full, full_ghost = tabddpm_steps(layers, batch, train_reps, max(2, train_reps // 2))
+    return {
+        "train_s": full,
+        "opacus_ghost_s": full_ghost,
+        "train_mse_s": train_s,
+        "opacus_ghost_mse_s": ghost_mse,
+        "sample_forward_s": forward_s,
+        "params": sum(p.numel() for p in model.parameters()),
+    }
 
 
 def main():
     torch.set_num_threads(int(os.environ.get("SYNTHVOL_TORCH_THREADS", "2")))
+    if "--serve" in sys.argv:
+        return serve()
     quick = "--quick" in sys.argv
     out = {
         "version": torch.__version__,
         "threads": torch.get_num_threads(),
-        "big": bench([256, 1024, 1024, 1024, 1024, 256], 1024, 3 if quick else 10, 2 if quick else 5),
-        "small": bench([256, 256], 256, 50 if quick else 300, 5 if quick else 20),
+        "big": bench(*NETS["big"], 3 if quick else 10, 2 if quick else 5),
+        "small": bench(*NETS["small"], 50 if quick else 300, 5 if quick else 20),
     }
     if "--json" in sys.argv:
         print(json.dumps(out))
     else:
         for k in ("big", "small"):
             r = out[k]
-            ghost = f", Opacus ghost-clipping DP step {r['opacus_ghost_s']*1e3:.2f} ms" if r["opacus_ghost_s"] else ""
-            print(f"{k}: {r['params']} params, train step {r['train_s']*1e3:.2f} ms, forward@10k {r['sample_forward_s']*1e3:.1f} ms{ghost}")
+            ms = lambda key: f"{r[key] * 1e3:.2f} ms" if r[key] else "(no Opacus)"
+            print(f"{k}: {r['params']} params, forward@10k {r['sample_forward_s']*1e3:.1f} ms")
+            print(f"  full TabDDPM step: train {ms('train_s')}, Opacus ghost-clipping DP {ms('opacus_ghost_s')}")
+            print(f"  network only (MSE, fixed batch): train {ms('train_mse_s')}, Opacus ghost-clipping DP {ms('opacus_ghost_mse_s')}")
 
 
 if __name__ == "__main__":

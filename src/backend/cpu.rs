@@ -9,6 +9,7 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
+use super::openblas::set_blas_threads;
 use super::{Act, AdamStep, Backend, DiffusionOps, Gemm, GradNoise, NormTerm, Scalar};
 use crate::diffusion::{self, Layout, LossWeights, Schedule};
 use crate::privacy::noise::{normals, CHUNK as NOISE_CHUNK};
@@ -20,23 +21,6 @@ const MIN_ELEMS: usize = 32 * 1024;
 #[inline]
 fn min_rows(cols: usize) -> usize {
     (MIN_ELEMS / cols.max(1)).max(1)
-}
-
-extern "C" {
-    fn openblas_set_num_threads(n: libc::c_int);
-    fn openblas_get_num_threads() -> libc::c_int;
-}
-
-/// Sets the number of OpenBLAS threads (process-wide; OpenBLAS has no per-call setting).
-pub fn set_blas_threads(n: usize) {
-    // SAFETY: plain setter of OpenBLAS's global thread count.
-    unsafe { openblas_set_num_threads(n.max(1) as libc::c_int) }
-}
-
-/// The current number of OpenBLAS threads.
-pub fn blas_threads() -> usize {
-    // SAFETY: plain getter.
-    unsafe { openblas_get_num_threads() as usize }
 }
 
 /// Stack size of the threads that run BLAS and LAPACK: OpenBLAS keeps large work arrays on

@@ -7,8 +7,10 @@
 
 mod cpu;
 pub mod fastmath;
+mod openblas;
 
-pub use cpu::{blas_threads, run_parallel, set_blas_threads, CpuBackend};
+pub use cpu::{run_parallel, CpuBackend};
+pub use openblas::{blas_kernels, blas_threads, set_blas_threads};
 
 use crate::diffusion::{Layout, LossWeights, Schedule};
 
