@@ -10,7 +10,7 @@ use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Act, Backend, Gemm, NormTerm, Scalar};
+use crate::backend::{Act, Backend, Gemm, LinearGrad, NormTerm, Scalar};
 use crate::diffusion::{fill_normal, uniform};
 
 /// Shape of a denoiser.
@@ -481,27 +481,41 @@ impl Denoiser {
         rows: usize,
         accumulate: bool,
     ) {
-        let beta = if accumulate { 1.0 } else { 0.0 };
-        for l in self.linear_layers() {
-            let (a, g) = (self.slot(ws, l.a), self.slot(ws, l.g));
-            let gm = Gemm {
-                trans_a: true,
-                trans_b: false,
-                m: l.params.fan_out,
-                n: l.params.fan_in,
-                k: rows,
-                alpha: 1.0,
-                beta,
-            };
-            be.gemm(gm, g, 0, a, 0, grads, l.params.w);
-            be.col_sum(g, rows, l.params.fan_out, grads, l.params.b, beta);
-        }
+        self.backward_params_shards(be, grads, &[(ws, rows)], accumulate);
+    }
+
+    /// [`Denoiser::backward_params`] over the shards of one batch (`(workspace, rows)`, in
+    /// order): every parameter's gradient is summed over the shards in that order.
+    pub fn backward_params_shards<B: Backend>(
+        &self,
+        be: &B,
+        grads: &mut B::Buf,
+        shards: &[(&Workspace<B>, usize)],
+        accumulate: bool,
+    ) {
+        let layers: Vec<LinearGrad<'_, B::Buf>> = self
+            .linear_layers()
+            .into_iter()
+            .map(|l| LinearGrad {
+                w: l.params.w,
+                b: l.params.b,
+                fan_in: l.params.fan_in,
+                fan_out: l.params.fan_out,
+                parts: shards
+                    .iter()
+                    .map(|&(ws, rows)| (self.slot(ws, l.a), self.slot(ws, l.g), rows))
+                    .collect(),
+            })
+            .collect();
+        be.linear_grads(&layers, grads, accumulate);
         if let Some(e) = self.embed {
             let dt = self.config.dim_t;
             if !accumulate {
                 be.fill(grads, e, self.config.n_classes * dt, 0.0);
             }
-            be.scatter_add_rows(&ws.demb, &ws.y, rows, dt, grads, e);
+            for &(ws, rows) in shards {
+                be.scatter_add_rows(&ws.demb, &ws.y, rows, dt, grads, e);
+            }
         }
     }
 

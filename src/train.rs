@@ -1,6 +1,11 @@
 //! Training: AdamW with linear learning-rate decay to zero and an EMA of the weights (the EMA
 //! weights are the ones used for sampling), on minibatches drawn by per-epoch shuffling.
 //!
+//! A batch runs in row shards where the backend asks for them ([`Backend::shard_rows`]): each
+//! shard's forward pass, loss, backward pass to the layer outputs and (under DP) clipping run
+//! on a thread of their own, then every parameter gradient sums the shards in a fixed order,
+//! so the result does not depend on the thread count.
+//!
 //! Every buffer a step touches is allocated once before the first step.
 
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
@@ -55,19 +60,143 @@ pub struct DpConfig {
     pub categorical_weight: f64,
 }
 
-/// DP batches (whose size Poisson sampling varies) are padded to a multiple of this many rows
-/// with rows whose loss gradient is zero: OpenBLAS's sgemm runs about 8% slower per row on a
-/// ragged row count than on a multiple of its 16-row kernel, more than the padding costs.
-const ROW_ALIGN: usize = 16;
-
 /// Stream of the Poisson sampling draws, apart from the noise streams (the step number).
 const SAMPLING_STREAM: u64 = 1 << 63;
 
-struct DpState<B: Backend> {
+struct DpState {
     cfg: DpConfig,
-    /// Each group's squared gradient norm before clipping (written by the clipping pass).
-    sq: B::Buf,
     selected: Vec<u32>,
+}
+
+/// One shard of a batch (see [`Backend::shard_rows`]): its rows' buffers and inputs. Its
+/// row-local work runs on one thread; the parameter gradients then sum the shards in order.
+struct Shard<B: Backend> {
+    ws: Workspace<B>,
+    x0: B::Buf,
+    eps: B::Buf,
+    row_loss: B::Buf,
+    idx_buf: B::Buf,
+    /// DP: each group's squared gradient norm before clipping (written by the clipping pass).
+    sq: B::Buf,
+    /// Row indices into the data and timesteps, as values.
+    idx_host: Vec<f32>,
+    t_host: Vec<f32>,
+    /// The shard's rows, and the number of its first row in the random streams.
+    rows: usize,
+    row0: u64,
+}
+
+/// How many shards `groups` groups of `k` rows split into: the nearest whole number to
+/// rows / `shard_rows`, at least one (so two threads share 192–319 rows of 128-row shards,
+/// where rounding up would leave one thread a third shard of a few rows).
+fn shard_count(groups: usize, k: usize, shard_rows: usize) -> usize {
+    ((groups * k + shard_rows / 2) / shard_rows.max(1)).clamp(1, groups.max(1))
+}
+
+/// Shard `i` of `n`: its groups `g0..g1` of `groups` (sizes differ by at most one).
+fn shard_groups(groups: usize, n: usize, i: usize) -> (usize, usize) {
+    (groups * i / n, groups * (i + 1) / n)
+}
+
+/// The rows each shard needs for any chunk of `min_groups..=max_groups` groups of `k` rows:
+/// a shard is as large as the largest share it can get.
+fn shard_capacities(
+    min_groups: usize,
+    max_groups: usize,
+    k: usize,
+    shard_rows: usize,
+) -> Vec<usize> {
+    let mut caps = vec![0; shard_count(max_groups, k, shard_rows)];
+    for g in min_groups.max(1)..=max_groups {
+        let n = shard_count(g, k, shard_rows);
+        caps[n - 1] = caps[n - 1].max(g.div_ceil(n) * k);
+    }
+    // Shard i serves every chunk that has more than i shards.
+    for i in (0..caps.len().saturating_sub(1)).rev() {
+        caps[i] = caps[i].max(caps[i + 1]);
+    }
+    caps
+}
+
+/// What every shard of a step reads.
+struct StepInputs<'c, B: DiffusionOps> {
+    be: &'c B,
+    net: &'c Denoiser,
+    layout: &'c Layout,
+    sched: &'c Schedule,
+    all: &'c B::Buf,
+    labels_all: &'c B::Buf,
+    params: &'c B::Buf,
+    seed: u64,
+    stream: u64,
+    weights: LossWeights,
+    /// DP: draws per row and the clipping norm.
+    clip: Option<(usize, f64)>,
+}
+
+impl<B: DiffusionOps> Shard<B> {
+    fn new(be: &B, net: &Denoiser, layout: &Layout, sched: &Schedule, cap: usize) -> Self {
+        let mut ws = net.workspace(be, cap);
+        net.set_time_table(be, &mut ws, sched.steps);
+        Shard {
+            ws,
+            x0: be.alloc(cap * layout.width()),
+            eps: be.alloc(cap * layout.n_num.max(1)),
+            row_loss: be.alloc(cap),
+            idx_buf: be.alloc(cap),
+            sq: be.alloc(cap),
+            idx_host: vec![0f32; cap],
+            t_host: vec![0f32; cap],
+            rows: 0,
+            row0: 0,
+        }
+    }
+
+    /// The shard's row-local work: gathers its rows and labels, noises them, runs the
+    /// denoiser, writes the loss gradient into `ws.dout` and the row losses into `row_loss`,
+    /// runs the backward pass down to every layer's G, and under DP clips them.
+    fn run(&mut self, cx: &StepInputs<'_, B>) {
+        let (be, net, layout) = (cx.be, cx.net, cx.layout);
+        let rows = self.rows;
+        let ws = &mut self.ws;
+        let w = layout.width();
+        be.upload(&mut self.idx_buf, 0, &self.idx_host[..rows]);
+        be.upload(&mut ws.t, 0, &self.t_host[..rows]);
+        be.gather_rows(cx.all, 0, &self.idx_buf, rows, w, &mut self.x0);
+        if net.embed.is_some() {
+            be.gather_rows(cx.labels_all, 0, &self.idx_buf, rows, 1, &mut ws.y);
+        }
+        be.q_sample(
+            layout,
+            cx.sched,
+            &self.x0,
+            &ws.t,
+            rows,
+            cx.seed,
+            cx.stream,
+            self.row0,
+            &mut ws.x,
+            &mut self.eps,
+        );
+        net.forward(be, cx.params, ws, rows);
+        be.loss_grad(
+            layout,
+            cx.sched,
+            &ws.out,
+            &self.x0,
+            &ws.x,
+            &self.eps,
+            &ws.t,
+            rows,
+            cx.weights,
+            &mut ws.dout,
+            &mut self.row_loss,
+        );
+        net.backward_data(be, cx.params, ws, rows);
+        if let Some((k, max_norm)) = cx.clip {
+            net.clip_output_grads(be, ws, rows, k, max_norm, &mut self.sq);
+        }
+    }
 }
 
 /// What a progress callback sees.
@@ -105,11 +234,7 @@ pub struct Trainer<'a, B: DiffusionOps> {
     batch: usize,
     all: B::Buf,
     labels_all: B::Buf,
-    ws: Workspace<B>,
-    x0: B::Buf,
-    eps: B::Buf,
-    row_loss: B::Buf,
-    idx_buf: B::Buf,
+    shards: Vec<Shard<B>>,
     params: B::Buf,
     ema: B::Buf,
     grads: B::Buf,
@@ -123,7 +248,7 @@ pub struct Trainer<'a, B: DiffusionOps> {
     loss_host: Vec<f32>,
     weights: LossWeights,
     noise_seed: u64,
-    dp: Option<DpState<B>>,
+    dp: Option<DpState>,
 }
 
 impl<'a, B: DiffusionOps> Trainer<'a, B> {
@@ -158,16 +283,17 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
             ));
         }
         let batch = cfg.batch_size.min(n);
-        let cap = batch.next_multiple_of(ROW_ALIGN);
-        let w = layout.width();
         let labels: Vec<f32> = data
             .labels
             .as_ref()
             .map_or_else(Vec::new, |l| l.iter().map(|&c| c as f32).collect());
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
         let noise_seed = rng.next_u64();
-        let mut ws = net.workspace(be, cap);
-        net.set_time_table(be, &mut ws, sched.steps);
+        // Non-private batches always have `batch` rows.
+        let shards = shard_capacities(batch, batch, 1, be.shard_rows().unwrap_or(batch))
+            .into_iter()
+            .map(|cap| Shard::new(be, net, layout, sched, cap))
+            .collect();
         Ok(Trainer {
             be,
             net,
@@ -178,11 +304,7 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
             batch,
             all: be_upload(be, &data.x),
             labels_all: be_upload(be, &labels),
-            ws,
-            x0: be.alloc(cap * w),
-            eps: be.alloc(cap * layout.n_num.max(1)),
-            row_loss: be.alloc(cap),
-            idx_buf: be.alloc(cap),
+            shards,
             params: be_upload(be, init),
             ema: be_upload(be, init),
             grads: be.alloc(net.n_params),
@@ -191,9 +313,9 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
             rng,
             perm: (0..n as u32).collect(),
             cursor: n, // forces a shuffle before the first batch
-            idx_host: vec![0f32; cap],
-            t_host: vec![0f32; cap],
-            loss_host: vec![0f32; cap],
+            idx_host: vec![0f32; batch],
+            t_host: vec![0f32; batch],
+            loss_host: vec![0f32; batch],
             weights: LossWeights::new(layout, batch),
             noise_seed,
             dp: None,
@@ -222,9 +344,14 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
                 self.batch, cfg.augment
             )));
         }
-        let groups = self.batch / cfg.augment;
+        // Shards hold whole groups of draws.
+        let (be, net, k) = (self.be, self.net, cfg.augment);
+        let per = be.shard_rows().unwrap_or(self.batch);
+        self.shards = shard_capacities(1, self.batch / k, k, per)
+            .into_iter()
+            .map(|cap| Shard::new(be, net, self.layout, self.sched, cap))
+            .collect();
         self.dp = Some(DpState {
-            sq: self.be.alloc(groups),
             selected: Vec::with_capacity((cfg.q * self.n as f64 * 1.5) as usize + 16),
             cfg,
         });
@@ -256,29 +383,17 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
         let (mut loss_sum, mut draws) = (0.0f64, 0usize);
         for (c, chunk) in dp.selected.chunks(per_chunk.max(1)).enumerate() {
             let rows = chunk.len() * k;
-            let padded = rows.next_multiple_of(ROW_ALIGN);
             for (j, &r) in chunk.iter().enumerate() {
                 self.idx_host[j * k..(j + 1) * k]
                     .iter_mut()
                     .for_each(|v| *v = r as f32);
             }
-            // Padding rows (the chunk's first row's label, at x = 0, t = 0) get a zero loss
-            // gradient, so every G row of theirs is zero and adds nothing to a sum or norm.
-            let first = self.idx_host[0];
-            self.idx_host[rows..padded].fill(first);
             let stream = ((step as u64) << 24) | c as u64;
-            self.forward_loss(rows, padded, stream, weights);
-            let ws = &mut self.ws;
-            net.backward_data(be, &self.params, ws, padded);
-            net.clip_output_grads(be, ws, rows, k, dp.cfg.max_grad_norm, &mut dp.sq);
+            let active = self.run_shards(rows, stream, weights, Some(&dp.cfg));
             // The first chunk overwrites the gradient, later ones add to it.
-            net.backward_params(be, &mut self.grads, ws, padded, c > 0);
-            be.download(&self.row_loss, 0, &mut self.loss_host[..rows]);
-            loss_sum += self.loss_host[..rows]
-                .iter()
-                .map(|&x| x as f64)
-                .sum::<f64>();
-            draws += rows;
+            let (l, n) = self.sum_shards(active, c > 0);
+            loss_sum += l;
+            draws += n;
         }
         // Noise N(0, σ²C²) on the clipped sum and division by q·N, in the optimiser's pass.
         let expected = dp.cfg.q * self.n as f64;
@@ -306,52 +421,68 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
         Ok(l)
     }
 
-    /// For the first `rows` batch rows (indices already in `idx_host`): draws their timesteps,
-    /// gathers the rows and labels, noises them on `stream`, runs the denoiser and writes the
-    /// loss gradient into `ws.dout` and the row losses into `row_loss`. Rows `rows..total` are
-    /// padding: they go through the network (at x = 0, t = 0, their `idx_host` row's label)
-    /// with a zero loss gradient, and draw no random numbers.
-    fn forward_loss(&mut self, rows: usize, total: usize, stream: u64, weights: LossWeights) {
-        let (be, net, layout, sched) = (self.be, self.net, self.layout, self.sched);
+    /// For the first `rows` batch rows (indices already in `idx_host`; under DP, groups of
+    /// `augment` draws): draws their timesteps in row order, deals whole groups out to shards
+    /// ([`shard_count`]) and runs every shard's row-local work on `stream` ([`Shard::run`]).
+    /// Returns the number of shards used.
+    fn run_shards(
+        &mut self,
+        rows: usize,
+        stream: u64,
+        weights: LossWeights,
+        dp: Option<&DpConfig>,
+    ) -> usize {
+        let steps = self.sched.steps as u64;
         for tv in self.t_host[..rows].iter_mut() {
-            *tv = (self.rng.next_u64() % sched.steps as u64) as f32;
+            *tv = (self.rng.next_u64() % steps) as f32;
         }
-        self.t_host[rows..total].fill(0.0);
-        let ws = &mut self.ws;
-        let w = layout.width();
-        be.upload(&mut self.idx_buf, 0, &self.idx_host[..total]);
-        be.upload(&mut ws.t, 0, &self.t_host[..total]);
-        be.gather_rows(&self.all, 0, &self.idx_buf, rows, w, &mut self.x0);
-        if net.embed.is_some() {
-            be.gather_rows(&self.labels_all, 0, &self.idx_buf, total, 1, &mut ws.y);
+        let k = dp.map_or(1, |d| d.augment);
+        let groups = rows / k;
+        let per = self.be.shard_rows().unwrap_or(self.batch);
+        let active = shard_count(groups, k, per).min(self.shards.len());
+        for (i, sh) in self.shards[..active].iter_mut().enumerate() {
+            let (g0, g1) = shard_groups(groups, active, i);
+            let (start, end) = (g0 * k, g1 * k);
+            sh.idx_host[..end - start].copy_from_slice(&self.idx_host[start..end]);
+            sh.t_host[..end - start].copy_from_slice(&self.t_host[start..end]);
+            (sh.rows, sh.row0) = (end - start, start as u64);
         }
-        be.q_sample(
-            layout,
-            sched,
-            &self.x0,
-            &ws.t,
-            rows,
-            self.noise_seed,
+        let inputs = StepInputs {
+            be: self.be,
+            net: self.net,
+            layout: self.layout,
+            sched: self.sched,
+            all: &self.all,
+            labels_all: &self.labels_all,
+            params: &self.params,
+            seed: self.noise_seed,
             stream,
-            &mut ws.x,
-            &mut self.eps,
-        );
-        be.fill(&mut ws.x, rows * w, (total - rows) * w, 0.0);
-        net.forward(be, &self.params, ws, total);
-        be.loss_grad(
-            layout,
-            sched,
-            &ws.out,
-            &self.x0,
-            &ws.x,
-            &self.eps,
-            &ws.t,
-            rows,
             weights,
-            &mut ws.dout,
-            &mut self.row_loss,
-        );
-        be.fill(&mut ws.dout, rows * w, (total - rows) * w, 0.0);
+            clip: dp.map(|d| (d.augment, d.max_grad_norm)),
+        };
+        self.be
+            .for_each_shard(&mut self.shards[..active], &|sh| sh.run(&inputs));
+        active
+    }
+
+    /// The parameter gradients of the first `active` shards, summed in shard order into
+    /// `grads` (overwriting it unless `accumulate`); returns the sum of their row losses and
+    /// their number of rows.
+    fn sum_shards(&mut self, active: usize, accumulate: bool) -> (f64, usize) {
+        let (be, net) = (self.be, self.net);
+        let shards = &self.shards[..active];
+        let parts: Vec<_> = shards.iter().map(|sh| (&sh.ws, sh.rows)).collect();
+        net.backward_params_shards(be, &mut self.grads, &parts, accumulate);
+        let (mut loss, mut rows) = (0.0f64, 0usize);
+        for sh in shards {
+            be.download(&sh.row_loss, 0, &mut self.loss_host[..sh.rows]);
+            loss += self.loss_host[..sh.rows]
+                .iter()
+                .map(|&x| x as f64)
+                .sum::<f64>();
+            rows += sh.rows;
+        }
+        (loss, rows)
     }
 
     fn adam(&mut self, step: usize, noise: Option<GradNoise>) {
@@ -389,7 +520,7 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
         if self.dp.is_some() {
             return self.step_dp(step);
         }
-        let (be, net) = (self.be, self.net);
+
         let (n, batch) = (self.n, self.batch);
         if self.cursor + batch > n {
             for i in (1..n).rev() {
@@ -407,12 +538,10 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
         }
         self.cursor += batch;
         let weights = self.weights;
-        self.forward_loss(batch, batch, step as u64, weights);
-        let ws = &mut self.ws;
-        net.backward(be, &self.params, &mut self.grads, ws, batch, false);
+        let active = self.run_shards(batch, step as u64, weights, None);
+        let (loss, _) = self.sum_shards(active, false);
         self.adam(step, None);
-        be.download(&self.row_loss, 0, &mut self.loss_host);
-        let l = self.loss_host.iter().map(|&x| x as f64).sum::<f64>() / batch as f64;
+        let l = loss / batch as f64;
         if !l.is_finite() {
             return Err(Error::numerical(format!(
                 "training diverged at step {} (loss {l}); try a smaller learning rate",
@@ -497,4 +626,50 @@ fn be_upload<B: Backend<Elem = f32>>(be: &B, host: &[f32]) -> B::Buf {
     let mut b = be.alloc(host.len());
     be.upload(&mut b, 0, host);
     b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every chunk size fits the shards allocated for it, the shards cover its groups exactly
+    /// and in order, and their sizes differ by at most one group.
+    #[test]
+    fn shards_cover_every_chunk_and_fit_their_buffers() {
+        for (min, max, k, per) in [
+            (1, 320, 1, 128),
+            (1, 150, 3, 128),
+            (256, 256, 1, 128),
+            (1, 40, 2, 7),
+        ] {
+            let caps = shard_capacities(min, max, k, per);
+            for g in min..=max {
+                let n = shard_count(g, k, per);
+                assert!(
+                    n >= 1 && n <= caps.len(),
+                    "{g} groups: {n} shards of {}",
+                    caps.len()
+                );
+                let mut next = 0;
+                let sizes: Vec<usize> = (0..n)
+                    .map(|i| {
+                        let (g0, g1) = shard_groups(g, n, i);
+                        assert_eq!(g0, next);
+                        next = g1;
+                        assert!((g1 - g0) * k <= caps[i], "{g} groups: shard {i}");
+                        g1 - g0
+                    })
+                    .collect();
+                assert_eq!(next, g);
+                let (lo, hi) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+                assert!(hi - lo <= 1 && *lo >= 1, "{g} groups: {sizes:?}");
+            }
+        }
+        // A fixed batch needs no more than its even share; 192–319 rows make two shards.
+        assert_eq!(shard_capacities(256, 256, 1, 128), [128, 128]);
+        assert_eq!(shard_count(191, 1, 128), 1);
+        assert_eq!(shard_count(192, 1, 128), 2);
+        assert_eq!(shard_count(319, 1, 128), 2);
+        assert_eq!(shard_count(320, 1, 128), 3);
+    }
 }

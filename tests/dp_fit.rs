@@ -127,6 +127,27 @@ fn a_private_fit_records_its_spend_and_uses_the_public_schema() {
 }
 
 #[test]
+fn private_fits_do_not_depend_on_the_thread_count() {
+    let raw = mixed_table(600, 13);
+    let public = public_for(&raw);
+    for augment in [1, 3] {
+        // Micro-batches of 450 draws run as three or four shards of whole rows.
+        let fit = |threads| {
+            let mut o = quick_options(threads);
+            o.optim.steps = 20;
+            o.optim.batch_size = 450;
+            let dp = DpOptions {
+                augment,
+                ..dp_opts()
+            };
+            Synthesizer::fit_private(&raw, &public, &o, &dp, &mut no_progress())
+                .expect("private fit")
+        };
+        assert_eq!(fit(1).weights, fit(2).weights, "K = {augment}");
+    }
+}
+
+#[test]
 fn private_fit_errors_are_clear() {
     let raw = mixed_table(300, 13);
     let mut public = public_for(&raw);

@@ -1,13 +1,14 @@
 //! DP-SGD's book-keeping path (per-sample norms from the kept A and G, clip factors, one GEMM
-//! per layer with row-scaled G) against per-sample gradients computed one private row at a
-//! time, in f64.
+//! per layer with row-scaled G, summed over the shards of a batch) against per-sample
+//! gradients computed one private row at a time, in f64.
 
 use synthvol::backend::{Backend, CpuBackend};
 use synthvol::nn::{convert, Denoiser, DenoiserConfig};
 
-/// `pad` extra rows follow the private ones with a zero loss gradient, as the trainer pads a
-/// batch to a multiple of 16 rows: they must add nothing to the norms or the clipped sum.
-fn check(n_classes: usize, k: usize, pad: usize) {
+/// The batch's private rows (whole groups of `k` draws) are split into `shards` workspaces, as
+/// the trainer splits a batch across threads: per-row norms and clipping run in each shard,
+/// and the clipped sum adds the shards up.
+fn check(n_classes: usize, k: usize, shards: usize) {
     let be = CpuBackend::<f64>::new();
     let cfg = DenoiserConfig {
         d_in: 9,
@@ -17,36 +18,51 @@ fn check(n_classes: usize, k: usize, pad: usize) {
     };
     let net = Denoiser::new(cfg.clone());
     let params: Vec<f64> = convert(&net.init_params(5));
-    let n_priv = 6;
+    let n_priv = 7;
     let rows = n_priv * k;
-    let total = rows + pad;
     let d = cfg.d_in;
-    let x: Vec<f64> = (0..total * d)
+    let x: Vec<f64> = (0..rows * d)
         .map(|i| ((i * 37 % 23) as f64 / 11.0) - 1.0)
         .collect();
-    let t: Vec<f64> = (0..total).map(|i| (i * 7 % 40) as f64).collect();
+    let t: Vec<f64> = (0..rows).map(|i| (i * 7 % 40) as f64).collect();
     // The k draws of a private row share its label.
-    let y: Vec<f64> = (0..total)
+    let y: Vec<f64> = (0..rows)
         .map(|i| ((i / k) % n_classes.max(1)) as f64)
         .collect();
     // Output gradients of very different sizes, so that some rows are clipped and some not.
-    let dout: Vec<f64> = (0..total * d)
+    let dout: Vec<f64> = (0..rows * d)
         .map(|i| (((i * 53 % 29) as f64 / 14.0) - 1.0) * (1.0 + 3.0 * ((i / d / k) % 3) as f64))
-        .enumerate()
-        .map(|(i, v)| if i < rows * d { v } else { 0.0 })
         .collect();
 
-    // Book-keeping path.
-    let mut ws = net.workspace(&be, total);
-    be.upload(&mut ws.x, 0, &x);
-    be.upload(&mut ws.t, 0, &t);
-    be.upload(&mut ws.y, 0, &y);
-    net.forward(&be, &params, &mut ws, total);
-    be.upload(&mut ws.dout, 0, &dout);
-    net.backward_data(&be, &params, &mut ws, total);
+    // Book-keeping path, one workspace per shard of whole groups.
+    let bounds: Vec<(usize, usize)> = (0..shards)
+        .map(|s| (n_priv * s / shards, n_priv * (s + 1) / shards))
+        .collect();
+    let mut wss: Vec<_> = bounds
+        .iter()
+        .map(|&(g0, g1)| {
+            let (r0, r1) = (g0 * k, g1 * k);
+            let mut ws = net.workspace(&be, r1 - r0);
+            be.upload(&mut ws.x, 0, &x[r0 * d..r1 * d]);
+            be.upload(&mut ws.t, 0, &t[r0..r1]);
+            be.upload(&mut ws.y, 0, &y[r0..r1]);
+            net.forward(&be, &params, &mut ws, r1 - r0);
+            be.upload(&mut ws.dout, 0, &dout[r0 * d..r1 * d]);
+            net.backward_data(&be, &params, &mut ws, r1 - r0);
+            ws
+        })
+        .collect();
     // With C = ∞ every factor is 1: the pass reports the norms and leaves G as it is.
-    let mut sq = be.alloc(n_priv);
-    net.clip_output_grads(&be, &mut ws, rows, k, f64::INFINITY, &mut sq);
+    let clip = |wss: &mut Vec<_>, c: f64| -> Vec<f64> {
+        let mut sq = Vec::new();
+        for (ws, &(g0, g1)) in wss.iter_mut().zip(&bounds) {
+            let mut part = be.alloc(g1 - g0);
+            net.clip_output_grads(&be, ws, (g1 - g0) * k, k, c, &mut part);
+            sq.extend(part);
+        }
+        sq
+    };
+    let sq = clip(&mut wss, f64::INFINITY);
 
     // Brute force: each private row's gradient on its own.
     let mut per_row: Vec<Vec<f64>> = Vec::new();
@@ -82,11 +98,16 @@ fn check(n_classes: usize, k: usize, pad: usize) {
         .map(|i| (c / (sq[i].sqrt() + 1e-6)).min(1.0))
         .collect();
     assert!(factors.iter().any(|&f| f < 1.0) && factors.contains(&1.0));
-    let mut sq2 = be.alloc(n_priv);
-    net.clip_output_grads(&be, &mut ws, rows, k, c, &mut sq2);
+    let sq2 = clip(&mut wss, c);
     assert_eq!(sq, sq2, "the norms are those of the unscaled G");
-    let mut clipped = be.alloc(net.n_params);
-    net.backward_params(&be, &mut clipped, &ws, total, false);
+    // NaN in the buffer must not survive an overwriting pass.
+    let mut clipped = vec![f64::NAN; net.n_params];
+    let parts: Vec<_> = wss
+        .iter()
+        .zip(&bounds)
+        .map(|(ws, &(g0, g1))| (ws, (g1 - g0) * k))
+        .collect();
+    net.backward_params_shards(&be, &mut clipped, &parts, false);
     let scale = clipped.iter().map(|v| v.abs()).fold(0.0f64, f64::max);
     for p in 0..net.n_params {
         let want: f64 = (0..n_priv).map(|i| factors[i] * per_row[i][p]).sum();
@@ -100,32 +121,32 @@ fn check(n_classes: usize, k: usize, pad: usize) {
 
 #[test]
 fn per_sample_norms_and_clipped_sum_k1_unconditional() {
-    check(0, 1, 0);
+    check(0, 1, 1);
 }
 
 #[test]
 fn per_sample_norms_and_clipped_sum_k1_with_label() {
-    check(3, 1, 0);
+    check(3, 1, 1);
 }
 
 #[test]
 fn per_sample_norms_and_clipped_sum_k3_unconditional() {
-    check(0, 3, 0);
+    check(0, 3, 1);
 }
 
 #[test]
 fn per_sample_norms_and_clipped_sum_k3_with_label() {
-    check(2, 3, 0);
+    check(2, 3, 1);
 }
 
 #[test]
-fn padding_rows_with_zero_loss_gradient_change_nothing_k1() {
-    check(3, 1, 10);
+fn sharded_batches_give_the_same_norms_and_clipped_sum_k1() {
+    check(3, 1, 3);
 }
 
 #[test]
-fn padding_rows_with_zero_loss_gradient_change_nothing_k3() {
-    check(2, 3, 7);
+fn sharded_batches_give_the_same_norms_and_clipped_sum_k3() {
+    check(2, 3, 2);
 }
 
 mod statistics {

@@ -19,9 +19,15 @@ fn csv_bytes(t: &synthvol::table::Table) -> Vec<u8> {
 #[test]
 fn same_seed_same_bytes_and_thread_count_does_not_matter() {
     let table = mixed_table(500, 1);
-    let m1 = fit(&table, &quick_options(1));
-    let m1b = fit(&table, &quick_options(1));
-    let m2 = fit(&table, &quick_options(2));
+    // Batches of 300 rows run as two shards, on one thread or on two.
+    let opts = |threads| {
+        let mut o = quick_options(threads);
+        o.optim.batch_size = 300;
+        o
+    };
+    let m1 = fit(&table, &opts(1));
+    let m1b = fit(&table, &opts(1));
+    let m2 = fit(&table, &opts(2));
     assert_eq!(m1.weights, m1b.weights, "same seed, same weights");
     assert_eq!(
         m1.weights, m2.weights,

@@ -9,18 +9,74 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
-use super::openblas::set_blas_threads;
-use super::{Act, AdamStep, Backend, DiffusionOps, Gemm, GradNoise, NormTerm, Scalar};
+use super::openblas::{blas_threads, set_blas_threads};
+use super::{Act, AdamStep, Backend, DiffusionOps, Gemm, GradNoise, LinearGrad, NormTerm, Scalar};
 use crate::diffusion::{self, Layout, LossWeights, Schedule};
 use crate::privacy::noise::{normals, CHUNK as NOISE_CHUNK};
 
 /// Elements per rayon task: below this, waking another thread costs more than it saves.
 const MIN_ELEMS: usize = 32 * 1024;
 
+/// Rows per shard of a training batch (see [`Backend::shard_rows`]): 128 rows keep OpenBLAS's
+/// single-threaded sgemm near its full rate on the small network's layers, and a 256-row
+/// batch still gives two threads a shard each.
+const SHARD_ROWS: usize = 128;
+
+thread_local! {
+    /// Set while this thread runs a shard ([`Backend::for_each_shard`]): the other threads run
+    /// shards of their own, so element-wise passes do not split (a split piece stolen by a
+    /// busy thread would keep this one waiting).
+    static IN_SHARD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Elements per rayon task: [`MIN_ELEMS`], or all of them inside a shard.
+#[inline]
+fn task_elems() -> usize {
+    if IN_SHARD.get() {
+        usize::MAX >> 8
+    } else {
+        MIN_ELEMS
+    }
+}
+
+/// Rows of dW (output features) per task of [`Backend::linear_grads`]: fixed, so that the
+/// tasks, and with them the results, do not depend on the thread count.
+const GRAD_PIECE: usize = 128;
+
+/// Runs `f` with OpenBLAS single-threaded and this thread marked as running a shard (its
+/// element-wise passes do not split), restoring both after, also when `f` panics.
+fn in_shard<T>(f: impl FnOnce() -> T) -> T {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            IN_SHARD.set(self.0);
+        }
+    }
+    let _restore = Restore(IN_SHARD.replace(true));
+    f()
+}
+
+/// Sets OpenBLAS to one thread until dropped (the threads then run one task each).
+struct SingleThreadedBlas(usize);
+
+impl SingleThreadedBlas {
+    fn new() -> Self {
+        let n = blas_threads();
+        set_blas_threads(1);
+        SingleThreadedBlas(n)
+    }
+}
+
+impl Drop for SingleThreadedBlas {
+    fn drop(&mut self) {
+        set_blas_threads(self.0);
+    }
+}
+
 /// Rows per rayon task for rows of `cols` elements.
 #[inline]
 fn min_rows(cols: usize) -> usize {
-    (MIN_ELEMS / cols.max(1)).max(1)
+    (task_elems() / cols.max(1)).max(1)
 }
 
 /// Stack size of the threads that run BLAS and LAPACK: OpenBLAS keeps large work arrays on
@@ -252,9 +308,8 @@ impl<E: Scalar> Backend for CpuBackend<E> {
     }
 
     fn add_act(&self, src: &Vec<E>, dst: &mut Vec<E>, len: usize, act: Act) {
-        let it = dst[..len]
-            .par_chunks_mut(MIN_ELEMS)
-            .zip(src[..len].par_chunks(MIN_ELEMS));
+        let n = task_elems();
+        let it = dst[..len].par_chunks_mut(n).zip(src[..len].par_chunks(n));
         match act {
             Act::Identity => it.for_each(|(d, s)| add_rows(d, s, |v| v)),
             Act::Relu => it.for_each(|(d, s)| add_rows(d, s, relu)),
@@ -265,9 +320,8 @@ impl<E: Scalar> Backend for CpuBackend<E> {
     fn act_backward(&self, g: &mut Vec<E>, saved: &Vec<E>, len: usize, act: Act) {
         // Chunks with plain inner loops, and a select rather than a branch for ReLU: half of
         // its inputs are negative at random, and a branch there mispredicts half the time.
-        let it = g[..len]
-            .par_chunks_mut(MIN_ELEMS)
-            .zip(saved[..len].par_chunks(MIN_ELEMS));
+        let n = task_elems();
+        let it = g[..len].par_chunks_mut(n).zip(saved[..len].par_chunks(n));
         match act {
             Act::Identity => {}
             Act::Relu => it.for_each(|(g, s)| {
@@ -363,6 +417,93 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         }
     }
 
+    fn shard_rows(&self) -> Option<usize> {
+        Some(SHARD_ROWS)
+    }
+
+    fn for_each_shard<T: Send>(&self, items: &mut [T], f: &(dyn Fn(&mut T) + Sync)) {
+        if items.len() <= 1 || rayon::current_num_threads() <= 1 {
+            return items.iter_mut().for_each(f);
+        }
+        let _blas = SingleThreadedBlas::new();
+        items
+            .par_iter_mut()
+            .with_max_len(1)
+            .for_each(|item| in_shard(|| f(item)));
+    }
+
+    fn linear_grads(
+        &self,
+        layers: &[LinearGrad<'_, Vec<E>>],
+        grads: &mut Vec<E>,
+        accumulate: bool,
+    ) {
+        // Tasks own disjoint ranges of dW rows (and the same bias entries); each sums its
+        // parts in order with single-threaded GEMMs, so the threads need no hand-offs.
+        struct Task<'t, E> {
+            layer: usize,
+            m0: usize,
+            dw: &'t mut [E],
+            db: &'t mut [E],
+        }
+        let mut ranges = Vec::new(); // (offset, len, task, is_weight)
+        let mut tasks = Vec::new();
+        for (li, l) in layers.iter().enumerate() {
+            for m0 in (0..l.fan_out).step_by(GRAD_PIECE) {
+                let rows = GRAD_PIECE.min(l.fan_out - m0);
+                ranges.push((l.w + m0 * l.fan_in, rows * l.fan_in, tasks.len(), true));
+                ranges.push((l.b + m0, rows, tasks.len(), false));
+                tasks.push(Task {
+                    layer: li,
+                    m0,
+                    dw: &mut [][..],
+                    db: &mut [][..],
+                });
+            }
+        }
+        ranges.sort_unstable();
+        let (mut rest, mut pos) = (&mut grads[..], 0);
+        for (off, len, t, is_weight) in ranges {
+            assert!(off >= pos, "linear_grads: overlapping gradient ranges");
+            let (piece, tail) = std::mem::take(&mut rest)[off - pos..].split_at_mut(len);
+            (rest, pos) = (tail, off + len);
+            if is_weight {
+                tasks[t].dw = piece;
+            } else {
+                tasks[t].db = piece;
+            }
+        }
+        let _blas = SingleThreadedBlas::new();
+        tasks.into_par_iter().for_each(|task| {
+            in_shard(|| {
+                let l = &layers[task.layer];
+                let rows_m = task.db.len();
+                let mut dw = ArrayViewMut2::from_shape((rows_m, l.fan_in), task.dw)
+                    .expect("linear_grads: dW shape");
+                for (i, &(a, g, rows)) in l.parts.iter().enumerate() {
+                    let add = accumulate || i > 0;
+                    let gv = ArrayView2::from_shape((rows, l.fan_out), &g[..rows * l.fan_out])
+                        .expect("linear_grads: G shape");
+                    let gv = gv.slice(ndarray::s![.., task.m0..task.m0 + rows_m]);
+                    let av = ArrayView2::from_shape((rows, l.fan_in), &a[..rows * l.fan_in])
+                        .expect("linear_grads: A shape");
+                    let beta = if add { E::one() } else { E::zero() };
+                    general_mat_mul(E::one(), &gv.t(), &av, beta, &mut dw);
+                    // The bias as col_sum computes it: in row order, overwriting first.
+                    if !add {
+                        task.db.iter_mut().for_each(|v| *v = E::zero());
+                    }
+                    for r in g[..rows * l.fan_out].chunks_exact(l.fan_out) {
+                        let r = &r[task.m0..task.m0 + rows_m];
+                        for (v, &x) in task.db.iter_mut().zip(r) {
+                            *v = *v + x;
+                        }
+                    }
+                }
+            })
+        });
+    }
+
     fn clip_row_groups(
         &self,
         grads: &mut [(&mut Vec<E>, usize)],
@@ -382,7 +523,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
             .iter()
             .map(|t| t.a.map_or(0, |a| a.1) + grads[t.g].1)
             .sum();
-        let per_task = min_rows(k * row_elems.max(1));
+        let per_task = min_rows(k * row_elems.max(1)).min(groups);
         let widths: Vec<usize> = grads.iter().map(|g| g.1).collect();
         let mut splits: Vec<_> = grads
             .iter_mut()
@@ -639,6 +780,7 @@ impl DiffusionOps for CpuBackend<f32> {
         rows: usize,
         seed: u64,
         stream: u64,
+        row0: u64,
         xt: &mut Vec<f32>,
         eps: &mut Vec<f32>,
     ) {
@@ -650,7 +792,7 @@ impl DiffusionOps for CpuBackend<f32> {
             .enumerate()
             .with_min_len(min_rows(8 * layout.width()))
             .for_each(|(i, (xr, er))| {
-                let mut rng = diffusion::row_rng(seed, stream, i as u64);
+                let mut rng = diffusion::row_rng(seed, stream, row0 + i as u64);
                 let er = &mut er[..layout.n_num];
                 diffusion::q_sample_row(
                     layout,
@@ -790,6 +932,82 @@ mod tests {
         assert_eq!(d[1..4], [5.0, 7.0, 9.0]);
         be.col_sum(&g, 2, 3, &mut d, 1, 1.0);
         assert_eq!(d[1..4], [10.0, 14.0, 18.0]);
+    }
+
+    /// Weight and bias gradients over several parts, with layers wider than one task's rows
+    /// of dW, against a direct f64 computation; NaN in the buffer does not survive an
+    /// overwriting call, and an accumulating call adds.
+    #[test]
+    fn linear_grads_sums_parts_in_pieces() {
+        let be = CpuBackend::<f32>::new();
+        let shapes = [(70usize, 300usize), (50, 129), (9, 5)]; // (fan_in, fan_out)
+        let part_rows = [37usize, 128, 5];
+        let val = |i: usize, m: usize| ((i * m % 89) as f32 / 44.0) - 1.0;
+        let mut off = 0;
+        let mut offs = Vec::new();
+        for &(fi, fo) in &shapes {
+            offs.push((off, off + fi * fo));
+            off += fi * fo + fo;
+        }
+        let data: Vec<Vec<(Vec<f32>, Vec<f32>)>> = shapes
+            .iter()
+            .enumerate()
+            .map(|(li, &(fi, fo))| {
+                part_rows
+                    .iter()
+                    .enumerate()
+                    .map(|(p, &r)| {
+                        let a = (0..r * fi).map(|i| val(i, 31 + li + p)).collect();
+                        let g = (0..r * fo).map(|i| val(i, 17 + 3 * li + p)).collect();
+                        (a, g)
+                    })
+                    .collect()
+            })
+            .collect();
+        let layers: Vec<LinearGrad<'_, Vec<f32>>> = shapes
+            .iter()
+            .enumerate()
+            .map(|(li, &(fi, fo))| LinearGrad {
+                w: offs[li].0,
+                b: offs[li].1,
+                fan_in: fi,
+                fan_out: fo,
+                parts: data[li]
+                    .iter()
+                    .zip(part_rows)
+                    .map(|((a, g), r)| (a, g, r))
+                    .collect(),
+            })
+            .collect();
+        let mut want = vec![0f64; off];
+        for (li, &(fi, fo)) in shapes.iter().enumerate() {
+            for ((a, g), &r) in data[li].iter().zip(&part_rows) {
+                for k in 0..r {
+                    for m in 0..fo {
+                        let gv = g[k * fo + m] as f64;
+                        want[offs[li].1 + m] += gv;
+                        for n in 0..fi {
+                            want[offs[li].0 + m * fi + n] += gv * a[k * fi + n] as f64;
+                        }
+                    }
+                }
+            }
+        }
+        let mut got = vec![f32::NAN; off];
+        be.linear_grads(&layers, &mut got, false);
+        for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                (g as f64 - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                "{i}: {g} vs {w}"
+            );
+        }
+        be.linear_grads(&layers, &mut got, true);
+        for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                (g as f64 - 2.0 * w).abs() <= 2e-4 * (1.0 + w.abs()),
+                "{i}: {g} vs 2×{w}"
+            );
+        }
     }
 
     /// The fused clipping pass over many tasks' worth of rows against a plain computation.

@@ -130,6 +130,19 @@ pub struct NormTerm<'a, Buf> {
     pub bias: bool,
 }
 
+/// One linear layer's parameter gradients over the shards of a batch (see
+/// [`Backend::linear_grads`]).
+pub struct LinearGrad<'a, Buf> {
+    /// Offsets of W (fan_out × fan_in, row-major) and of the bias in the gradient buffer.
+    pub w: usize,
+    pub b: usize,
+    pub fan_in: usize,
+    pub fan_out: usize,
+    /// Per shard, in order: the layer's input A (rows × fan_in), its output gradient G
+    /// (rows × fan_out) and the shard's row count.
+    pub parts: Vec<(&'a Buf, &'a Buf, usize)>,
+}
+
 /// The primitives of the denoiser and the optimizer.
 pub trait Backend: Send + Sync {
     type Elem: Scalar;
@@ -236,6 +249,45 @@ pub trait Backend: Send + Sync {
         key: &[u8; 32],
         stream: u64,
     );
+    /// `dW = Σ_parts Gᵀ·A` and `db = Σ_parts Σ_rows G` for every layer, the parts summed in
+    /// order (each part's product added onto the sum of the earlier ones), into `grads`:
+    /// overwriting it, or adding to it when `accumulate`. The layers' ranges must not overlap.
+    fn linear_grads(
+        &self,
+        layers: &[LinearGrad<'_, Self::Buf>],
+        grads: &mut Self::Buf,
+        accumulate: bool,
+    ) {
+        for l in layers {
+            for (i, &(a, g, rows)) in l.parts.iter().enumerate() {
+                let beta = if accumulate || i > 0 { 1.0 } else { 0.0 };
+                let gm = Gemm {
+                    trans_a: true,
+                    trans_b: false,
+                    m: l.fan_out,
+                    n: l.fan_in,
+                    k: rows,
+                    alpha: 1.0,
+                    beta,
+                };
+                self.gemm(gm, g, 0, a, 0, grads, l.w);
+                self.col_sum(g, rows, l.fan_out, grads, l.b, beta);
+            }
+        }
+    }
+    /// Rows per shard of a training batch, or `None` to run batches whole. The CPU backend
+    /// splits a batch into shards of a fixed size (so results do not depend on the thread
+    /// count) whose row-local work (forward pass, loss, backward to the layer outputs, clipping)
+    /// runs one shard per thread with single-threaded kernels: small GEMMs split across
+    /// threads spend much of their time handing work over.
+    fn shard_rows(&self) -> Option<usize> {
+        None
+    }
+    /// Runs `f` on every item: concurrently, one item per thread with single-threaded kernels
+    /// inside, where the backend shards batches; in order otherwise.
+    fn for_each_shard<T: Send>(&self, items: &mut [T], f: &(dyn Fn(&mut T) + Sync)) {
+        items.iter_mut().for_each(f);
+    }
     /// One fused AdamW step on all parameters, then the EMA update; under DP the step's noise
     /// is first added to `grads` (see [`AdamStep::noise`]).
     fn adamw(
@@ -254,7 +306,9 @@ pub trait Backend: Send + Sync {
 /// Random numbers come from per-row streams keyed by (`seed`, `stream`, row), so results do
 /// not depend on how rows are split across threads.
 pub trait DiffusionOps: Backend<Elem = f32> {
-    /// x_t and the Gaussian noise ε for the first `rows` rows of `x0` at the per-row steps `t`.
+    /// x_t and the Gaussian noise ε for the first `rows` rows of `x0` at the per-row steps `t`;
+    /// the random streams number the rows from `row0` (a shard of a batch draws what the same
+    /// rows draw in the whole batch).
     #[allow(clippy::too_many_arguments)]
     fn q_sample(
         &self,
@@ -265,6 +319,7 @@ pub trait DiffusionOps: Backend<Elem = f32> {
         rows: usize,
         seed: u64,
         stream: u64,
+        row0: u64,
         xt: &mut Self::Buf,
         eps: &mut Self::Buf,
     );

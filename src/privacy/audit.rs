@@ -309,7 +309,7 @@ fn canary_direction(net: &Denoiser, layout: &Layout, init: &[f32], canary: &[f32
     be.upload(&mut ws.t, 0, &t);
     let mut eps = be.alloc(rows * layout.n_num);
     let mut xt = be.alloc(rows * w);
-    be.q_sample(layout, &sched, &x0, &ws.t, rows, 1, 1, &mut xt, &mut eps);
+    be.q_sample(layout, &sched, &x0, &ws.t, rows, 1, 1, 0, &mut xt, &mut eps);
     be.upload(&mut ws.x, 0, &xt);
     net.forward(&be, &params, &mut ws, rows);
     let mut loss = be.alloc(rows);
