@@ -130,6 +130,10 @@ struct PeerFigures {
     ghost: Option<(f64, f64)>,
 }
 
+/// Untimed steps after each pause, on both sides of the peer comparison (torch_peer.py has
+/// the same figure).
+const WARM_UP: Duration = Duration::from_millis(100);
+
 struct Row {
     name: &'static str,
     train_s: f64,
@@ -199,47 +203,59 @@ fn bench_net(
     // The two alternate in blocks, so that the machine's drift (up to 1.5x between runs on a
     // shared VM) cancels in the ratio: the medians over blocks of each time and of the ratio.
     let (block, rounds) = train_reps;
-    // The peer's blocks alternate with ours too. Each side then waits a moment, so that the
-    // other's idle threads (OpenBLAS and OpenMP spin before they sleep) have gone to sleep,
-    // and runs one untimed step before its timed blocks.
     let (mut plain, mut private, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut peer_train, mut peer_ghost) = (Vec::new(), Vec::new());
-    let settle = || std::thread::sleep(Duration::from_millis(250));
     let mut step = 0;
     trainer.step(step).expect("step"); // warm-up
     dp_trainer.step(step).expect("step");
+    let timed = |tr: &mut Trainer<'_, CpuBackend>, step: usize| {
+        let t = Instant::now();
+        for s in 0..block {
+            tr.step(step + s).expect("step");
+        }
+        t.elapsed().as_secs_f64() / block as f64
+    };
     for _ in 0..rounds {
-        if peer.is_some() {
-            settle();
-            // One untimed step each: the first step after a pause pays for waking threads.
-            trainer.step(step).expect("step");
-            dp_trainer.step(step).expect("step");
-        }
-        let t = Instant::now();
-        for s in 0..block {
-            trainer.step(step + 1 + s).expect("step");
-        }
-        let a = t.elapsed().as_secs_f64() / block as f64;
-        let t = Instant::now();
-        for s in 0..block {
-            dp_trainer.step(step + 1 + s).expect("step");
-        }
-        let b = t.elapsed().as_secs_f64() / block as f64;
+        let a = timed(&mut trainer, step);
+        let b = timed(&mut dp_trainer, step);
         step += block;
         plain.push(a);
         private.push(b);
         ratios.push(b / a);
-        if let Some(p) = peer.as_mut() {
+    }
+    // The peer's blocks alternate with ours too, each after a pause (so that the other side's
+    // idle threads, which spin a while before they sleep, are asleep) and WARM_UP of untimed
+    // steps (steps right after a pause run up to 1.5x slower on this VM, ours more than the
+    // peer's): both sides are timed in their steady state. The ratios are per pair of
+    // neighbouring blocks.
+    let (mut peer_train, mut peer_ghost) = (Vec::new(), Vec::new());
+    let settle = || std::thread::sleep(Duration::from_millis(250));
+    for _ in 0..rounds {
+        let Some(p) = peer.as_mut() else { break };
+        let mut ours = |tr: &mut Trainer<'_, CpuBackend>| {
             settle();
-            let (Some(pt), g) = (p.time(key, "train", block), p.time(key, "ghost", block)) else {
-                eprintln!("(PyTorch peer stopped answering)");
-                *peer = None;
-                continue;
-            };
-            peer_train.push((pt, pt / a));
-            if let Some(g) = g {
-                peer_ghost.push((g, g / b));
+            let warm = Instant::now();
+            while warm.elapsed() < WARM_UP {
+                tr.step(step).expect("step");
+                step += 1;
             }
+            let t = timed(tr, step);
+            step += block;
+            t
+        };
+        let a = ours(&mut trainer);
+        settle();
+        let pt = p.time(key, "train", block);
+        let b = ours(&mut dp_trainer);
+        settle();
+        let g = p.time(key, "ghost", block);
+        let Some(pt) = pt else {
+            eprintln!("(PyTorch peer stopped answering)");
+            *peer = None;
+            break;
+        };
+        peer_train.push((pt, pt / a));
+        if let Some(g) = g {
+            peer_ghost.push((g, g / b));
         }
     }
     let medians = |v: &[(f64, f64)]| {

@@ -262,8 +262,8 @@ NETS = {"big": ([256, 1024, 1024, 1024, 1024, 256], 1024), "small": ([256, 256],
 def serve():
     """Times blocks of steps on request, so that the Rust bench can alternate its blocks with
     ours (the machine's speed drifts within a run). Reads lines `NET train|ghost N`, answers
-    with the mean seconds per step over N steps (after one untimed step: the first step after
-    a pause pays for waking threads), or `none` when Opacus is missing."""
+    with the mean seconds per step over N steps (after 0.1 s of untimed steps: steps right
+    after a pause run slower), or `none` when Opacus is missing."""
     fns = {}
     print("ready", flush=True)
     for line in sys.stdin:
@@ -274,7 +274,9 @@ def serve():
         if f is None:
             print("none", flush=True)
             continue
-        f()
+        warm = time.perf_counter()
+        while time.perf_counter() - warm < 0.1:  # the Rust side's WARM_UP
+            f()
         s = time.perf_counter()
         for _ in range(int(reps)):
             f()
