@@ -334,6 +334,24 @@ fn torch_figures(quick: bool) -> Option<serde_json::Value> {
     serde_json::from_slice(&out.stdout).ok()
 }
 
+/// One thread's cost of a DP step's Gaussian noise, per normal.
+fn noise_ns_per_normal() -> f64 {
+    use synthvol::privacy::noise::{normals, CHUNK};
+    let key = [3u8; 32];
+    let mut out = vec![0f32; CHUNK];
+    let chunks = 1000;
+    let times = (0..7)
+        .map(|round| {
+            let t = Instant::now();
+            for c in 0..chunks {
+                normals(&key, round, c, &mut out);
+            }
+            t.elapsed().as_secs_f64() * 1e9 / (chunks * CHUNK as u64) as f64
+        })
+        .collect();
+    median(times)
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let mut peer = TorchPeer::start();
@@ -395,6 +413,10 @@ fn main() {
             r.dp_ratio
         );
     }
+    println!(
+        "DP noise: {:.2} ns per normal on one core (ziggurat on AES-256-CTR, median of 7)",
+        noise_ns_per_normal()
+    );
     // PEERS.md medians (PyTorch 2.15, 2 threads, a machine of this kind), for when torch is absent.
     let peers = [
         (0.19f64, 0.26f64, 0.76f64, 0.90f64),
