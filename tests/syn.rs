@@ -130,6 +130,27 @@ fn tuning_gives_a_curve_per_ratio_and_never_sees_test_rows() {
         .fold(f64::INFINITY, f64::min);
     assert_eq!(r.chosen_error, best);
     assert!(r.raw_only_error > 0.0 && r.raw_only_error < 0.5);
+    assert_eq!(r.raw_only_better, r.raw_only_error < r.chosen_error);
+    // An analysis that does best on the raw rows alone (the first call) is reported so.
+    for raw_best in [true, false] {
+        let mut first = true;
+        let mut scripted = |_: &Table, _: &Table| -> Result<f64> {
+            let e = if first == raw_best { 0.1 } else { 0.2 };
+            first = false;
+            Ok(e)
+        };
+        let r = syn::tune(
+            &model,
+            &train,
+            &valid,
+            &mut scripted,
+            "x",
+            &opts,
+            &mut |_| true,
+        )
+        .unwrap();
+        assert_eq!(r.raw_only_better, raw_best);
+    }
     let svg = syn::tune_svg(&r);
     assert!(svg.starts_with("<svg") && svg.contains("chosen ρ"));
     // Bad input.

@@ -1127,6 +1127,9 @@ fn tune(a: TuneArgs) -> Result<()> {
         "chosen: ρ = {}, m = {} synthetic rows ({} {:.4} vs {:.4} on the raw rows alone)",
         r.chosen_ratio, r.chosen_m, r.error_metric, r.chosen_error, r.raw_only_error
     );
+    if r.raw_only_better {
+        println!("{}", raw_rows_better_note(r.with_raw));
+    }
     if let Some(j) = &a.json {
         let text = serde_json::to_string_pretty(&r).map_err(|e| Error::invalid(e.to_string()))?;
         write_text(&(text + "\n"), j)?;
@@ -1135,6 +1138,19 @@ fn tune(a: TuneArgs) -> Result<()> {
         write_text(&syn::tune_svg(&r), p)?;
     }
     Ok(())
+}
+
+/// What to tell a user whose raw rows alone beat every synthetic volume.
+fn raw_rows_better_note(with_raw: bool) -> String {
+    format!(
+        "note: the raw rows alone score better than every synthetic volume tried: this analysis \
+         gains nothing from the synthetic rows at this size{}",
+        if with_raw {
+            ""
+        } else {
+            " (--with-raw trains on the raw rows together with the synthetic ones)"
+        }
+    )
 }
 
 fn infer(a: InferArgs) -> Result<()> {

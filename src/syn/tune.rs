@@ -69,6 +69,10 @@ pub struct TuneResult {
     pub chosen_ratio: f64,
     pub chosen_m: usize,
     pub chosen_error: f64,
+    /// The raw rows alone scored strictly better than every synthetic volume: the analysis
+    /// gains nothing from these synthetic rows at this size (say so rather than pass off the
+    /// chosen volume as an improvement).
+    pub raw_only_better: bool,
 }
 
 /// Runs the tuning. `raw` and `valid` are matched to the model's schema by column name and
@@ -188,6 +192,7 @@ pub fn tune(
         chosen_ratio: points[best].ratio,
         chosen_m: points[best].m,
         chosen_error: points[best].error,
+        raw_only_better: raw_only_error < points[best].error,
         points,
     })
 }

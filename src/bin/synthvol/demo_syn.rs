@@ -200,6 +200,9 @@ pub fn run(plan: &Plan, out_dir: Option<&Path>) -> Result<()> {
         "  raw rows only {:.4}; chosen ρ = {}, m = {} ({:.4})",
         r.raw_only_error, r.chosen_ratio, r.chosen_m, r.chosen_error
     );
+    if r.raw_only_better {
+        println!("  {}", super::raw_rows_better_note(r.with_raw));
+    }
     let chosen = sample(&tuned, r.chosen_m, plan.seed ^ 0x7E57, plan.threads)?;
     let at_m = analysis(&chosen, &test)?;
     let raw_only = analysis(&small, &test)?;
