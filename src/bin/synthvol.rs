@@ -1128,7 +1128,8 @@ fn tune(a: TuneArgs) -> Result<()> {
         r.chosen_ratio, r.chosen_m, r.error_metric, r.chosen_error, r.raw_only_error
     );
     if r.raw_only_better {
-        println!("{}", raw_rows_better_note(r.with_raw));
+        let hint = " (--with-raw trains on the raw rows together with the synthetic ones)";
+        println!("{RAW_ROWS_BETTER}{}", if r.with_raw { "" } else { hint });
     }
     if let Some(j) = &a.json {
         let text = serde_json::to_string_pretty(&r).map_err(|e| Error::invalid(e.to_string()))?;
@@ -1141,17 +1142,8 @@ fn tune(a: TuneArgs) -> Result<()> {
 }
 
 /// What to tell a user whose raw rows alone beat every synthetic volume.
-fn raw_rows_better_note(with_raw: bool) -> String {
-    format!(
-        "note: the raw rows alone score better than every synthetic volume tried: this analysis \
-         gains nothing from the synthetic rows at this size{}",
-        if with_raw {
-            ""
-        } else {
-            " (--with-raw trains on the raw rows together with the synthetic ones)"
-        }
-    )
-}
+const RAW_ROWS_BETTER: &str = "note: the raw rows alone score better than every synthetic \
+    volume tried: this analysis gains nothing from the synthetic rows at this size";
 
 fn infer(a: InferArgs) -> Result<()> {
     let tables = a

@@ -201,7 +201,7 @@ pub fn run(plan: &Plan, out_dir: Option<&Path>) -> Result<()> {
         r.raw_only_error, r.chosen_ratio, r.chosen_m, r.chosen_error
     );
     if r.raw_only_better {
-        println!("  {}", super::raw_rows_better_note(r.with_raw));
+        println!("  {}", super::RAW_ROWS_BETTER);
     }
     let chosen = sample(&tuned, r.chosen_m, plan.seed ^ 0x7E57, plan.threads)?;
     let at_m = analysis(&chosen, &test)?;
