@@ -1,0 +1,118 @@
+//! Pinned bytes: small fits (plain, private with a fixed test noise seed, fine-tuned) and a
+//! sample give exactly the bytes they gave when these constants were taken. Changes of shape
+//! (moving modules, new seams) must not change results; a change that means to change them
+//! updates the constants in the same commit and says why.
+
+use synthvol::datasets;
+use synthvol::model::{DpOptions, FineTuneOptions, FitOptions, SampleOptions, Synthesizer};
+use synthvol::table::{write_csv_to, Table};
+
+/// FNV-1a, 64 bits: stable across platforms and Rust versions (std's hasher is not).
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The model's bytes with the two fields that vary by run removed (the fit's duration and the
+/// build that made it), hashed: the JSON header and the weights.
+fn model_hash(m: &Synthesizer) -> u64 {
+    let bytes = m.to_bytes().expect("serialise");
+    let hlen = u64::from_le_bytes(bytes[16..24].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[24..24 + hlen]).unwrap();
+    let strip = |r: &mut serde_json::Value| {
+        let o = r.as_object_mut().unwrap();
+        o.remove("seconds");
+        o.remove("version");
+    };
+    let record = &mut header["record"];
+    strip(record);
+    if let Some(ft) = record["fine_tuning"].as_array_mut() {
+        ft.iter_mut().for_each(strip);
+    }
+    let mut all = serde_json::to_vec(&header).unwrap();
+    all.extend_from_slice(&bytes[24 + hlen..bytes.len() - 4]);
+    fnv(&all)
+}
+
+fn csv_hash(t: &Table) -> u64 {
+    let mut out = Vec::new();
+    write_csv_to(t, &mut out).unwrap();
+    fnv(&out)
+}
+
+fn rows(t: &Table, from: usize, n: usize) -> Table {
+    t.select_rows(&(from..from + n).collect::<Vec<_>>())
+}
+
+fn small_fit() -> FitOptions {
+    let mut o = FitOptions {
+        target: Some("income".into()),
+        layers: vec![32, 32],
+        timesteps: 20,
+        seed: 7,
+        threads: 2,
+        ..FitOptions::default()
+    };
+    o.optim.steps = 30;
+    o.optim.batch_size = 128;
+    o
+}
+
+#[test]
+fn small_fits_and_samples_keep_their_bytes() {
+    let adult = datasets::adult_train().unwrap();
+    let train = rows(&adult, 0, 600);
+    let model = Synthesizer::fit(&train, &small_fit(), &mut |_| true).unwrap();
+    let sample = model
+        .sample(
+            300,
+            3,
+            &SampleOptions {
+                batch_size: 128,
+                threads: 2,
+            },
+            &mut |_| true,
+        )
+        .unwrap();
+
+    let dp = DpOptions {
+        epsilon: 2.0,
+        noise_seed: Some(11),
+        ..DpOptions::default()
+    };
+    let public = datasets::adult_schema().unwrap();
+    let private = Synthesizer::fit_private(&train, &public, &small_fit(), &dp, &mut |_| true)
+        .expect("private fit");
+
+    let mut ft = FineTuneOptions {
+        seed: 5,
+        threads: 2,
+        ..FineTuneOptions::default()
+    };
+    ft.optim.steps = 20;
+    ft.optim.batch_size = 64;
+    let (tuned, _) = model
+        .fine_tune(&rows(&adult, 600, 200), &ft, None, &mut |_| true)
+        .unwrap();
+    let tuned_sample = tuned
+        .sample(200, 9, &SampleOptions::default(), &mut |_| true)
+        .unwrap();
+
+    let got = [
+        model_hash(&model),
+        csv_hash(&sample),
+        model_hash(&private),
+        model_hash(&tuned),
+        csv_hash(&tuned_sample),
+    ];
+    // Taken on 2026-12-01 at cb4c577, before the engine-seams change.
+    let pinned: [u64; 5] = [
+        0x72f1_dffb_f4fe_adde,
+        0x5334_c323_c98f_5fe5,
+        0xc85d_2901_0677_e81a,
+        0x907a_5243_cf79_8e5f,
+        0xc4d7_e1d3_b3f2_a3ab,
+    ];
+    assert_eq!(got, pinned, "got {got:#018x?}");
+}
