@@ -336,7 +336,7 @@ fn torch_figures(quick: bool) -> Option<serde_json::Value> {
 
 /// One thread's cost of a DP step's Gaussian noise, per normal.
 fn noise_ns_per_normal() -> f64 {
-    use synthvol::privacy::noise::{normals, CHUNK};
+    use synthvol::csprng::{normals, CHUNK};
     let key = [3u8; 32];
     let mut out = vec![0f32; CHUNK];
     let chunks = 1000;

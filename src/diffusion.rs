@@ -6,7 +6,7 @@
 //! so the multinomial posteriors have closed forms in probability space and the only
 //! transcendental work per level is the softmax of the model's logits.
 
-use crate::backend::fastmath::exp_f32;
+use crate::fastmath::exp_f32;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 

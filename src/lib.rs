@@ -4,10 +4,12 @@
 //! [`diffusion`] → [`nn`] → [`backend`] → [`train`] → [`model`] → [`metrics`].
 
 pub mod backend;
+pub mod csprng;
 pub mod datasets;
 pub mod diffusion;
 pub mod encode;
 pub mod error;
+pub mod fastmath;
 pub mod ffi;
 
 /// The C header that cbindgen generates from [`ffi`] in this build (tests compare it with the
@@ -18,6 +20,7 @@ pub mod metrics;
 pub mod model;
 pub mod nn;
 pub mod privacy;
+pub mod progress;
 pub mod rng;
 pub mod stats;
 pub mod syn;

@@ -17,6 +17,7 @@ use crate::diffusion::{Layout, LossWeights, Schedule};
 use crate::encode::Encoded;
 use crate::error::{Error, Result};
 use crate::nn::{Denoiser, Workspace};
+use crate::progress::{Progress, ProgressFn};
 
 /// Optimiser settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -199,20 +200,6 @@ impl<B: DiffusionOps> Shard<B> {
     }
 }
 
-/// What a progress callback sees.
-#[derive(Debug, Clone, Copy)]
-pub struct Progress {
-    /// "train" or "sample".
-    pub stage: &'static str,
-    pub done: usize,
-    pub total: usize,
-    /// Mean training loss over the last reporting window (NaN while sampling).
-    pub loss: f64,
-}
-
-/// A progress callback: return `false` to cancel the call.
-pub type ProgressFn<'a> = &'a mut dyn FnMut(&Progress) -> bool;
-
 /// What training produces.
 #[derive(Debug, Clone)]
 pub struct Trained {
@@ -360,8 +347,7 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
 
     /// The rows sampled at `step` under DP (Poisson sampling with the mechanism's key).
     pub fn poisson_sample(key: &[u8; 32], q: f64, n: usize, step: usize, out: &mut Vec<u32>) {
-        let mut rng =
-            crate::privacy::noise::KeyStream::new(key, SAMPLING_STREAM | step as u64, 0, false);
+        let mut rng = crate::csprng::KeyStream::new(key, SAMPLING_STREAM | step as u64, 0, false);
         // Compare 53-bit uniforms with q: inclusion probability q up to 2⁻⁵³.
         let threshold = (q * (1u64 << 53) as f64) as u64;
         out.clear();

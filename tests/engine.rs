@@ -6,8 +6,8 @@ mod common;
 use common::*;
 use synthvol::encode::Encoder;
 use synthvol::model::{SampleOptions, Synthesizer};
+use synthvol::progress::Progress;
 use synthvol::table::{write_csv_to, ColumnData, ColumnKind, MISSING};
-use synthvol::train::Progress;
 use synthvol::ErrorKind;
 
 fn csv_bytes(t: &synthvol::table::Table) -> Vec<u8> {

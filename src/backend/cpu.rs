@@ -11,8 +11,8 @@ use rayon::prelude::*;
 
 use super::openblas::{blas_threads, set_blas_threads};
 use super::{Act, AdamStep, Backend, DiffusionOps, Gemm, GradNoise, LinearGrad, NormTerm, Scalar};
+use crate::csprng::{normals, CHUNK as NOISE_CHUNK};
 use crate::diffusion::{self, Layout, LossWeights, Schedule};
-use crate::privacy::noise::{normals, CHUNK as NOISE_CHUNK};
 
 /// Elements per rayon task: below this, waking another thread costs more than it saves.
 const MIN_ELEMS: usize = 32 * 1024;

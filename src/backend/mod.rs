@@ -6,7 +6,6 @@
 //! All matrices are dense and row-major; a matrix inside a buffer is addressed by its offset.
 
 mod cpu;
-pub mod fastmath;
 mod openblas;
 
 pub use cpu::{run_parallel, CpuBackend};
@@ -37,7 +36,7 @@ impl Scalar for f32 {
     }
     #[inline(always)]
     fn exp(self) -> Self {
-        fastmath::exp_f32(self)
+        crate::fastmath::exp_f32(self)
     }
     fn sqrt(self) -> Self {
         f32::sqrt(self)
@@ -109,7 +108,7 @@ pub struct AdamStep {
 }
 
 /// The Gaussian noise of a DP-SGD step: `g ← (g + std·z)·scale` with z from
-/// [`crate::privacy::noise`] under `key` on `stream` (the same numbers as
+/// [`crate::csprng`] under `key` on `stream` (the same numbers as
 /// [`Backend::add_noise_and_scale`] with these arguments).
 #[derive(Debug, Clone, Copy)]
 pub struct GradNoise {
@@ -238,7 +237,7 @@ pub trait Backend: Send + Sync {
         sq: &mut Self::Buf,
     );
     /// `x ← (x + std·z)·scale` on the first `len` elements, z standard normal from
-    /// [`crate::privacy::noise`] (ziggurat on AES-256-CTR keyed by `key`, on `stream`; a
+    /// [`crate::csprng`] (ziggurat on AES-256-CTR keyed by `key`, on `stream`; a
     /// cryptographically secure generator; the numbers do not depend on the thread count).
     fn add_noise_and_scale(
         &self,

@@ -17,8 +17,8 @@ use synthvol::model::{
 };
 use synthvol::privacy::accountant;
 use synthvol::privacy::audit::{audit_dp_sgd, AuditConfig};
+use synthvol::progress::Progress;
 use synthvol::table::{read_csv, write_csv, CsvOptions, PublicSchema, Table};
-use synthvol::train::Progress;
 use synthvol::{datasets, syn, Error, Result};
 
 #[derive(Parser)]

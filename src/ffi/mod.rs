@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, ErrorKind};
-use crate::train::Progress;
+use crate::progress::Progress;
 
 /// Version of the C ABI: changes whenever a function, type or constant in the header changes
 /// in a way that breaks a compiled caller. Bindings compare it with `sv_abi_version()`.

@@ -50,8 +50,8 @@ use serde::Serialize;
 
 use crate::backend::run_parallel;
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 use crate::table::{ColumnKind, Schema, Table};
-use crate::train::Progress;
 
 /// Version of the report's layout; it grows when keys are added and changes meaning never.
 pub const REPORT_VERSION: u32 = 1;

@@ -10,15 +10,17 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::private::{check, dp_training, mechanism_key};
+use super::private::{check, dp_training};
 use super::{validate_options, DpOptions, PrivacyRecord, Synthesizer};
-use crate::backend::{Backend, CpuBackend};
+use crate::csprng::mechanism_key;
 use crate::encode::PreprocessingRecord;
 use crate::error::{Error, Result};
 use crate::nn::Denoiser;
 use crate::privacy::accountant::{calibrate_sigma, default_orders, Phase};
+use crate::privacy::gaussian_counts;
+use crate::progress::ProgressFn;
 use crate::table::{ColumnData, ColumnKind, Table, MISSING};
-use crate::train::{OptimConfig, ProgressFn};
+use crate::train::OptimConfig;
 
 /// How to fine-tune. The network's shape and the diffusion steps are the pre-trained model's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,15 +218,7 @@ impl Synthesizer {
                         dp.delta,
                         &orders,
                     )?;
-                    let mut noisy = counts.clone();
-                    CpuBackend::<f64>::new().add_noise_and_scale(
-                        &mut noisy,
-                        counts.len(),
-                        z,
-                        1.0,
-                        &key,
-                        u64::MAX,
-                    );
+                    let mut noisy = gaussian_counts(&counts, z, &key);
                     // Post-processing: negative counts are zero; all zero is uniform.
                     noisy.iter_mut().for_each(|c| *c = c.max(0.0));
                     if noisy.iter().sum::<f64>() <= 0.0 {

@@ -20,8 +20,9 @@ use crate::diffusion::{uniform, Layout, Schedule};
 use crate::encode::{check_trainable, Encoder};
 use crate::error::{Error, Result};
 use crate::nn::{Denoiser, DenoiserConfig};
+use crate::progress::{Progress, ProgressFn};
 use crate::table::Table;
-use crate::train::{train, DpConfig, OptimConfig, Progress, ProgressFn, Trained};
+use crate::train::{train, DpConfig, OptimConfig, Trained};
 
 /// How to fit a model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,12 +3,14 @@
 use serde::{Deserialize, Serialize};
 
 use super::{validate_options, FitOptions, Synthesizer, TrainingRecord};
-use crate::backend::{Backend, CpuBackend};
+use crate::csprng::mechanism_key;
 use crate::encode::{encoder_from_counts, histogram_count, private_counts, PreprocessingRecord};
 use crate::error::{Error, Result};
 use crate::privacy::accountant::{calibrate_sigma, check_plan, default_orders, epsilon, Phase};
+use crate::privacy::gaussian_counts;
+use crate::progress::ProgressFn;
 use crate::table::{PublicSchema, Table};
-use crate::train::{DpConfig, ProgressFn};
+use crate::train::DpConfig;
 
 /// What a user asks of a private fit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,25 +130,6 @@ pub(super) fn check(dp: &DpOptions) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// The mechanism's 256-bit key: from the OS, or derived from a test seed.
-pub(super) fn mechanism_key(seed: Option<u64>) -> Result<[u8; 32]> {
-    let mut key = [0u8; 32];
-    match seed {
-        Some(s) => {
-            let mut rng = crate::rng::row_rng(s, 0xD9_5EED, 0);
-            for chunk in key.chunks_mut(8) {
-                chunk.copy_from_slice(
-                    &rand_xoshiro::rand_core::Rng::next_u64(&mut rng).to_le_bytes(),
-                );
-            }
-        }
-        None => getrandom::fill(&mut key).map_err(|e| {
-            Error::invalid(format!("the operating system's random source failed: {e}"))
-        })?,
-    }
-    Ok(key)
 }
 
 impl PrivacyRecord {
@@ -287,16 +270,7 @@ impl Synthesizer {
             steps: 1,
         };
         let counts = private_counts(&table, public, target);
-        let be64 = CpuBackend::<f64>::new();
-        let mut noisy = counts.clone();
-        be64.add_noise_and_scale(
-            &mut noisy,
-            counts.len(),
-            z_pre * (m as f64).sqrt(),
-            1.0,
-            &key,
-            u64::MAX,
-        );
+        let noisy = gaussian_counts(&counts, z_pre * (m as f64).sqrt(), &key);
         let encoder = encoder_from_counts(public, target, &noisy, n)?;
 
         // Training: σ for the rest of the budget.

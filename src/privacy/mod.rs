@@ -1,6 +1,9 @@
-//! Differential privacy: the accountant (and, with DP-SGD, the mechanism's bookkeeping).
+//! Differential privacy: the Rényi accountant (a pure leaf: numbers in, numbers out), the
+//! Gaussian count release of private preprocessing, and the empirical audit of DP-SGD (which
+//! runs the trainer, so this module sits above `train`).
 
 pub mod accountant;
-mod aes_ctr;
 pub mod audit;
-pub mod noise;
+mod counts;
+
+pub use counts::gaussian_counts;

@@ -36,9 +36,9 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::metrics::{FeatureMap, FeatureOptions, LeastSquares, LogisticRegression};
 use crate::model::{FineTuneOptions, SampleOptions, Synthesizer};
+use crate::progress::{Progress, ProgressFn};
 use crate::rng::row_rng;
 use crate::table::{ColumnData, ColumnKind, Table};
-use crate::train::{Progress, ProgressFn};
 
 /// The twin generators and the halves they were fine-tuned on.
 pub struct Twins {

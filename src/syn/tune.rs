@@ -12,8 +12,8 @@ use serde::Serialize;
 use super::analysis::Analysis;
 use crate::error::{Error, Result};
 use crate::model::{SampleOptions, Synthesizer};
+use crate::progress::{Progress, ProgressFn};
 use crate::table::Table;
-use crate::train::{Progress, ProgressFn};
 
 /// Settings of a tuning run.
 #[derive(Debug, Clone)]

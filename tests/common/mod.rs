@@ -2,8 +2,8 @@
 #![allow(dead_code)]
 
 use synthvol::model::{FitOptions, Synthesizer};
+use synthvol::progress::Progress;
 use synthvol::table::{ColumnData, ColumnKind, ColumnSpec, Schema, Table, MISSING};
-use synthvol::train::Progress;
 
 /// A seeded stream of uniforms and normals for test data (an LCG: good enough for fixtures,
 /// and the same on every platform).
