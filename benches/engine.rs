@@ -273,12 +273,12 @@ fn bench_net(
     });
     let (train_s, dp_train_s, dp_ratio) = (median(plain), median(private), median(ratios));
     let rows = 10_000;
-    let mut sampler = Sampler::new(&be, &cfg, layout.clone(), 1000, &init, rows);
-    sampler.set_labels(&vec![1.0; rows]);
-    sampler.prior(rows, 1, 0);
+    let mut sampler = Sampler::new(&be, &cfg, layout.clone(), 1000, &init, rows).unwrap();
+    sampler.set_labels(&vec![1.0; rows]).unwrap();
+    sampler.prior(rows, 1, 0).unwrap();
     let mut t = 999;
     let sample_s = time_n(sample_reps, || {
-        sampler.step(t, rows, 1, t as u64);
+        sampler.step(t, rows, 1, t as u64).unwrap();
         t -= 1;
     });
     Row {
@@ -298,7 +298,7 @@ fn sgemm_gflops() -> f64 {
     let n = 2048;
     let a = vec![0.5f32; n * n];
     let b = vec![0.25f32; n * n];
-    let mut c = be.alloc(n * n);
+    let mut c = be.alloc(n * n).unwrap();
     let g = Gemm {
         trans_a: false,
         trans_b: false,
@@ -308,7 +308,7 @@ fn sgemm_gflops() -> f64 {
         alpha: 1.0,
         beta: 0.0,
     };
-    let s = time_n(5, || be.gemm(g, &a, 0, &b, 0, &mut c, 0));
+    let s = time_n(5, || be.gemm(g, &a, 0, &b, 0, &mut c, 0).unwrap());
     2.0 * (n as f64).powi(3) / s / 1e9
 }
 

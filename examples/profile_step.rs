@@ -92,7 +92,7 @@ fn main() {
                 ];
                 let a = vec![0.1f32; 300 * 300];
                 let b = vec![0.2f32; 300 * 300];
-                let mut c = be.alloc(300 * 300);
+                let mut c = be.alloc(300 * 300).unwrap();
                 let run = |rows: usize, c: &mut Vec<f32>| {
                     let t = std::time::Instant::now();
                     for _ in 0..200 {
@@ -122,7 +122,8 @@ fn main() {
                                 0,
                                 c,
                                 0,
-                            );
+                            )
+                            .unwrap();
                         }
                     }
                     t.elapsed().as_secs_f64() / 200.0
@@ -218,11 +219,11 @@ fn main() {
                 );
             } else {
                 let rows = 10_000;
-                let mut s = Sampler::new(&be, &cfg, layout.clone(), 1000, &init, rows);
-                s.prior(rows, 1, 0);
+                let mut s = Sampler::new(&be, &cfg, layout.clone(), 1000, &init, rows).unwrap();
+                s.prior(rows, 1, 0).unwrap();
                 let t = std::time::Instant::now();
                 for step in (900..1000).rev() {
-                    s.step(step, rows, 1, step as u64);
+                    s.step(step, rows, 1, step as u64).unwrap();
                 }
                 eprintln!("{:.3} ms/step", t.elapsed().as_secs_f64() / 100.0 * 1e3);
             }

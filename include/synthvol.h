@@ -227,6 +227,19 @@ typedef int32_t (*sv_analysis_fn)(void *user,
  */
 #define SV_E_PANIC 10
 
+/**
+ * The compute device asked for is not available or failed: no GPU or no GPU backend in this
+ * build, a missing driver or library, device memory exhausted. `device = "auto"` never gives
+ * it.
+ */
+#define SV_E_DEVICE 11
+
+/**
+ * The request needs more memory than the library allows or the machine has (too many rows in
+ * one call, layers too wide); the message names the limit and how to stay within it.
+ */
+#define SV_E_RESOURCES 12
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

@@ -18,6 +18,12 @@ pub enum ErrorKind {
     Cancelled,
     /// Training diverged or another numerical failure.
     Numerical,
+    /// The compute device asked for is not available or failed (no GPU, a missing driver or
+    /// library, device memory exhausted).
+    Device,
+    /// The request needs more memory or time than the engine allows or the machine has; the
+    /// message names the limit and how to stay within it.
+    Resources,
 }
 
 /// An engine error: a kind and a message for people.
@@ -51,6 +57,12 @@ impl Error {
     }
     pub fn numerical(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Numerical, message)
+    }
+    pub fn device(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Device, message)
+    }
+    pub fn resources(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Resources, message)
     }
 }
 

@@ -269,55 +269,68 @@ impl Denoiser {
     }
 
     /// Buffers for up to `capacity` rows.
-    pub fn workspace<B: Backend>(&self, be: &B, capacity: usize) -> Workspace<B> {
+    pub fn workspace<B: Backend>(&self, be: &B, capacity: usize) -> crate::Result<Workspace<B>> {
         let c = capacity;
         let (d, dt) = (self.config.d_in, self.config.dim_t);
-        Workspace {
+        Ok(Workspace {
             capacity: c,
-            x: be.alloc(c * d),
-            t: be.alloc(c),
-            y: be.alloc(c),
-            tfe: be.alloc(c * dt),
-            t_pre: be.alloc(c * dt),
-            t_act: be.alloc(c * dt),
-            h: be.alloc(c * dt),
-            emb_pre: be.alloc(if self.embed.is_some() { c * dt } else { 0 }),
+            x: be.alloc(c * d)?,
+            t: be.alloc(c)?,
+            y: be.alloc(c)?,
+            tfe: be.alloc(c * dt)?,
+            t_pre: be.alloc(c * dt)?,
+            t_act: be.alloc(c * dt)?,
+            h: be.alloc(c * dt)?,
+            emb_pre: be.alloc(if self.embed.is_some() { c * dt } else { 0 })?,
             acts: self
                 .config
                 .layers
                 .iter()
                 .map(|&w| be.alloc(c * w))
-                .collect(),
-            out: be.alloc(c * d),
-            dout: be.alloc(c * d),
+                .collect::<crate::Result<_>>()?,
+            out: be.alloc(c * d)?,
+            dout: be.alloc(c * d)?,
             dacts: self
                 .config
                 .layers
                 .iter()
                 .map(|&w| be.alloc(c * w))
-                .collect(),
-            dh: be.alloc(c * dt),
-            dt: be.alloc(c * dt),
-            demb: be.alloc(if self.embed.is_some() { c * dt } else { 0 }),
-            dx: be.alloc(c * d),
+                .collect::<crate::Result<_>>()?,
+            dh: be.alloc(c * dt)?,
+            dt: be.alloc(c * dt)?,
+            demb: be.alloc(if self.embed.is_some() { c * dt } else { 0 })?,
+            dx: be.alloc(c * d)?,
             time_table: None,
-        }
+        })
     }
 
     /// Precomputes the time embeddings of timesteps 0..`steps` into the workspace.
-    pub fn set_time_table<B: Backend>(&self, be: &B, ws: &mut Workspace<B>, steps: usize) {
+    pub fn set_time_table<B: Backend>(
+        &self,
+        be: &B,
+        ws: &mut Workspace<B>,
+        steps: usize,
+    ) -> crate::Result<()> {
         let dt = self.config.dim_t;
-        let mut t = be.alloc(steps);
+        let mut t = be.alloc(steps)?;
         let host: Vec<B::Elem> = (0..steps).map(|i| B::Elem::from_f64(i as f64)).collect();
-        be.upload(&mut t, 0, &host);
-        let mut table = be.alloc(steps * dt);
-        be.timestep_embedding(&t, steps, dt, &mut table);
+        be.upload(&mut t, 0, &host)?;
+        let mut table = be.alloc(steps * dt)?;
+        be.timestep_embedding(&t, steps, dt, &mut table)?;
         ws.time_table = Some(table);
+        Ok(())
     }
 
     /// `out ← denoiser(x, t, y)` for the first `rows` rows of the workspace.
-    pub fn forward<B: Backend>(&self, be: &B, params: &B::Buf, ws: &mut Workspace<B>, rows: usize) {
-        self.forward_impl(be, params, ws, rows, false);
+    pub fn forward<B: Backend>(
+        &self,
+        be: &B,
+        params: &B::Buf,
+        ws: &mut Workspace<B>,
+        rows: usize,
+    ) -> crate::Result<()> {
+        self.forward_impl(be, params, ws, rows, false)?;
+        Ok(())
     }
 
     /// As [`Denoiser::forward`] when every row has the timestep of row 0 (sampling): the time
@@ -328,8 +341,9 @@ impl Denoiser {
         params: &B::Buf,
         ws: &mut Workspace<B>,
         rows: usize,
-    ) {
-        self.forward_impl(be, params, ws, rows, true);
+    ) -> crate::Result<()> {
+        self.forward_impl(be, params, ws, rows, true)?;
+        Ok(())
     }
 
     fn forward_impl<B: Backend>(
@@ -339,11 +353,11 @@ impl Denoiser {
         ws: &mut Workspace<B>,
         rows: usize,
         shared_t: bool,
-    ) {
+    ) -> crate::Result<()> {
         assert!(rows <= ws.capacity, "batch larger than the workspace");
         let dt = self.config.dim_t;
         let t_rows = if shared_t { rows.min(1) } else { rows };
-        linear_fwd(be, self.proj, params, &ws.x, &mut ws.h, rows, 0.0);
+        linear_fwd(be, self.proj, params, &ws.x, &mut ws.h, rows, 0.0)?;
         be.bias_act(
             &mut ws.h,
             rows,
@@ -352,12 +366,12 @@ impl Denoiser {
             self.proj.b,
             Act::Identity,
             None,
-        );
+        )?;
         match &ws.time_table {
-            Some(table) => be.gather_rows(table, 0, &ws.t, t_rows, dt, &mut ws.tfe),
-            None => be.timestep_embedding(&ws.t, t_rows, dt, &mut ws.tfe),
+            Some(table) => be.gather_rows(table, 0, &ws.t, t_rows, dt, &mut ws.tfe)?,
+            None => be.timestep_embedding(&ws.t, t_rows, dt, &mut ws.tfe)?,
         }
-        linear_fwd(be, self.time1, params, &ws.tfe, &mut ws.t_pre, t_rows, 0.0);
+        linear_fwd(be, self.time1, params, &ws.tfe, &mut ws.t_pre, t_rows, 0.0)?;
         be.bias_act(
             &mut ws.t_pre,
             t_rows,
@@ -366,10 +380,10 @@ impl Denoiser {
             self.time1.b,
             Act::Silu,
             Some(&mut ws.t_act),
-        );
+        )?;
         if shared_t {
             // The time embedding of the shared step, in row 0 of dt (unused when sampling).
-            linear_fwd(be, self.time2, params, &ws.t_act, &mut ws.dt, t_rows, 0.0);
+            linear_fwd(be, self.time2, params, &ws.t_act, &mut ws.dt, t_rows, 0.0)?;
             be.bias_act(
                 &mut ws.dt,
                 t_rows,
@@ -378,10 +392,10 @@ impl Denoiser {
                 self.time2.b,
                 Act::Identity,
                 None,
-            );
-            be.bias_act(&mut ws.h, rows, dt, &ws.dt, 0, Act::Identity, None);
+            )?;
+            be.bias_act(&mut ws.h, rows, dt, &ws.dt, 0, Act::Identity, None)?;
         } else {
-            linear_fwd(be, self.time2, params, &ws.t_act, &mut ws.h, rows, 1.0);
+            linear_fwd(be, self.time2, params, &ws.t_act, &mut ws.h, rows, 1.0)?;
             be.bias_act(
                 &mut ws.h,
                 rows,
@@ -390,20 +404,20 @@ impl Denoiser {
                 self.time2.b,
                 Act::Identity,
                 None,
-            );
+            )?;
         }
         if let Some(e) = self.embed {
-            be.gather_rows(params, e, &ws.y, rows, dt, &mut ws.emb_pre);
-            be.add_act(&ws.emb_pre, &mut ws.h, rows * dt, Act::Silu);
+            be.gather_rows(params, e, &ws.y, rows, dt, &mut ws.emb_pre)?;
+            be.add_act(&ws.emb_pre, &mut ws.h, rows * dt, Act::Silu)?;
         }
         for (i, &l) in self.blocks.iter().enumerate() {
             let (done, rest) = ws.acts.split_at_mut(i);
             let input = if i == 0 { &ws.h } else { &done[i - 1] };
-            linear_fwd(be, l, params, input, &mut rest[0], rows, 0.0);
-            be.bias_act(&mut rest[0], rows, l.fan_out, params, l.b, Act::Relu, None);
+            linear_fwd(be, l, params, input, &mut rest[0], rows, 0.0)?;
+            be.bias_act(&mut rest[0], rows, l.fan_out, params, l.b, Act::Relu, None)?;
         }
         let last = ws.acts.last().unwrap_or(&ws.h);
-        linear_fwd(be, self.head, params, last, &mut ws.out, rows, 0.0);
+        linear_fwd(be, self.head, params, last, &mut ws.out, rows, 0.0)?;
         be.bias_act(
             &mut ws.out,
             rows,
@@ -412,7 +426,8 @@ impl Denoiser {
             self.head.b,
             Act::Identity,
             None,
-        );
+        )?;
+        Ok(())
     }
 
     /// Gradients of Σ dout ⊙ out with respect to every parameter (into `grads`, overwritten)
@@ -426,12 +441,13 @@ impl Denoiser {
         ws: &mut Workspace<B>,
         rows: usize,
         input_grad: bool,
-    ) {
-        self.backward_data(be, params, ws, rows);
+    ) -> crate::Result<()> {
+        self.backward_data(be, params, ws, rows)?;
         if input_grad {
-            linear_bwd_input(be, self.proj, params, &ws.dh, &mut ws.dx, rows);
+            linear_bwd_input(be, self.proj, params, &ws.dh, &mut ws.dx, rows)?;
         }
-        self.backward_params(be, grads, ws, rows, false);
+        self.backward_params(be, grads, ws, rows, false)?;
+        Ok(())
     }
 
     /// The first half of the backward pass: every layer's output gradient G (from `ws.dout`),
@@ -443,7 +459,7 @@ impl Denoiser {
         params: &B::Buf,
         ws: &mut Workspace<B>,
         rows: usize,
-    ) {
+    ) -> crate::Result<()> {
         let dt = self.config.dim_t;
         let nb = self.blocks.len();
         {
@@ -452,23 +468,24 @@ impl Denoiser {
             } else {
                 &mut ws.dh
             };
-            linear_bwd_input(be, self.head, params, &ws.dout, g_in, rows);
+            linear_bwd_input(be, self.head, params, &ws.dout, g_in, rows)?;
         }
         for i in (0..nb).rev() {
             let l = self.blocks[i];
-            be.act_backward(&mut ws.dacts[i], &ws.acts[i], rows * l.fan_out, Act::Relu);
+            be.act_backward(&mut ws.dacts[i], &ws.acts[i], rows * l.fan_out, Act::Relu)?;
             let (lo, hi) = ws.dacts.split_at_mut(i);
             let g_in = if i == 0 { &mut ws.dh } else { &mut lo[i - 1] };
-            linear_bwd_input(be, l, params, &hi[0], g_in, rows);
+            linear_bwd_input(be, l, params, &hi[0], g_in, rows)?;
         }
         // h = proj(x) + time2(silu(time1(tfe))) + silu(embed[y]).
-        linear_bwd_input(be, self.time2, params, &ws.dh, &mut ws.dt, rows);
-        be.act_backward(&mut ws.dt, &ws.t_pre, rows * dt, Act::Silu);
+        linear_bwd_input(be, self.time2, params, &ws.dh, &mut ws.dt, rows)?;
+        be.act_backward(&mut ws.dt, &ws.t_pre, rows * dt, Act::Silu)?;
         if self.embed.is_some() {
-            be.fill(&mut ws.demb, 0, rows * dt, 0.0);
-            be.add_act(&ws.dh, &mut ws.demb, rows * dt, Act::Identity);
-            be.act_backward(&mut ws.demb, &ws.emb_pre, rows * dt, Act::Silu);
+            be.fill(&mut ws.demb, 0, rows * dt, 0.0)?;
+            be.add_act(&ws.dh, &mut ws.demb, rows * dt, Act::Identity)?;
+            be.act_backward(&mut ws.demb, &ws.emb_pre, rows * dt, Act::Silu)?;
         }
+        Ok(())
     }
 
     /// The second half: dW = Gᵀ·A and db = Σ G for every linear layer, and the embedding's
@@ -480,8 +497,9 @@ impl Denoiser {
         ws: &Workspace<B>,
         rows: usize,
         accumulate: bool,
-    ) {
-        self.backward_params_shards(be, grads, &[(ws, rows)], accumulate);
+    ) -> crate::Result<()> {
+        self.backward_params_shards(be, grads, &[(ws, rows)], accumulate)?;
+        Ok(())
     }
 
     /// [`Denoiser::backward_params`] over the shards of one batch (`(workspace, rows)`, in
@@ -492,7 +510,7 @@ impl Denoiser {
         grads: &mut B::Buf,
         shards: &[(&Workspace<B>, usize)],
         accumulate: bool,
-    ) {
+    ) -> crate::Result<()> {
         let layers: Vec<LinearGrad<'_, B::Buf>> = self
             .linear_layers()
             .into_iter()
@@ -507,16 +525,17 @@ impl Denoiser {
                     .collect(),
             })
             .collect();
-        be.linear_grads(&layers, grads, accumulate);
+        be.linear_grads(&layers, grads, accumulate)?;
         if let Some(e) = self.embed {
             let dt = self.config.dim_t;
             if !accumulate {
-                be.fill(grads, e, self.config.n_classes * dt, 0.0);
+                be.fill(grads, e, self.config.n_classes * dt, 0.0)?;
             }
             for &(ws, rows) in shards {
-                be.scatter_add_rows(&ws.demb, &ws.y, rows, dt, grads, e);
+                be.scatter_add_rows(&ws.demb, &ws.y, rows, dt, grads, e)?;
             }
         }
+        Ok(())
     }
 
     /// DP-SGD's clipping of the G's in the workspace, for groups of `k` consecutive rows (one
@@ -533,7 +552,7 @@ impl Denoiser {
         k: usize,
         max_norm: f64,
         sq: &mut B::Buf,
-    ) {
+    ) -> crate::Result<()> {
         let (d, dt) = (self.config.d_in, self.config.dim_t);
         let Workspace {
             x,
@@ -593,7 +612,8 @@ impl Denoiser {
                 bias: false,
             });
         }
-        be.clip_row_groups(&mut grads, &terms, rows, k, max_norm, sq);
+        be.clip_row_groups(&mut grads, &terms, rows, k, max_norm, sq)?;
+        Ok(())
     }
 
     /// The workspace buffer behind a slot.
@@ -622,7 +642,7 @@ fn linear_fwd<B: Backend>(
     y: &mut B::Buf,
     rows: usize,
     beta: f64,
-) {
+) -> crate::Result<()> {
     let g = Gemm {
         trans_a: false,
         trans_b: true,
@@ -632,7 +652,8 @@ fn linear_fwd<B: Backend>(
         alpha: 1.0,
         beta,
     };
-    be.gemm(g, x, 0, params, l.w, y, 0);
+    be.gemm(g, x, 0, params, l.w, y, 0)?;
+    Ok(())
 }
 
 /// `dA ← G·W`.
@@ -643,7 +664,7 @@ fn linear_bwd_input<B: Backend>(
     g: &B::Buf,
     da: &mut B::Buf,
     rows: usize,
-) {
+) -> crate::Result<()> {
     let gm = Gemm {
         trans_a: false,
         trans_b: false,
@@ -653,7 +674,8 @@ fn linear_bwd_input<B: Backend>(
         alpha: 1.0,
         beta: 0.0,
     };
-    be.gemm(gm, g, 0, params, l.w, da, 0);
+    be.gemm(gm, g, 0, params, l.w, da, 0)?;
+    Ok(())
 }
 
 /// Converts parameters between element types (f32 weights → f64 for checks).

@@ -136,36 +136,36 @@ struct StepInputs<'c, B: DiffusionOps> {
 }
 
 impl<B: DiffusionOps> Shard<B> {
-    fn new(be: &B, net: &Denoiser, layout: &Layout, sched: &Schedule, cap: usize) -> Self {
-        let mut ws = net.workspace(be, cap);
-        net.set_time_table(be, &mut ws, sched.steps);
-        Shard {
+    fn new(be: &B, net: &Denoiser, layout: &Layout, sched: &Schedule, cap: usize) -> Result<Self> {
+        let mut ws = net.workspace(be, cap)?;
+        net.set_time_table(be, &mut ws, sched.steps)?;
+        Ok(Shard {
             ws,
-            x0: be.alloc(cap * layout.width()),
-            eps: be.alloc(cap * layout.n_num.max(1)),
-            row_loss: be.alloc(cap),
-            idx_buf: be.alloc(cap),
-            sq: be.alloc(cap),
+            x0: be.alloc(cap * layout.width())?,
+            eps: be.alloc(cap * layout.n_num.max(1))?,
+            row_loss: be.alloc(cap)?,
+            idx_buf: be.alloc(cap)?,
+            sq: be.alloc(cap)?,
             idx_host: vec![0f32; cap],
             t_host: vec![0f32; cap],
             rows: 0,
             row0: 0,
-        }
+        })
     }
 
     /// The shard's row-local work: gathers its rows and labels, noises them, runs the
     /// denoiser, writes the loss gradient into `ws.dout` and the row losses into `row_loss`,
     /// runs the backward pass down to every layer's G, and under DP clips them.
-    fn run(&mut self, cx: &StepInputs<'_, B>) {
+    fn run(&mut self, cx: &StepInputs<'_, B>) -> Result<()> {
         let (be, net, layout) = (cx.be, cx.net, cx.layout);
         let rows = self.rows;
         let ws = &mut self.ws;
         let w = layout.width();
-        be.upload(&mut self.idx_buf, 0, &self.idx_host[..rows]);
-        be.upload(&mut ws.t, 0, &self.t_host[..rows]);
-        be.gather_rows(cx.all, 0, &self.idx_buf, rows, w, &mut self.x0);
+        be.upload(&mut self.idx_buf, 0, &self.idx_host[..rows])?;
+        be.upload(&mut ws.t, 0, &self.t_host[..rows])?;
+        be.gather_rows(cx.all, 0, &self.idx_buf, rows, w, &mut self.x0)?;
         if net.embed.is_some() {
-            be.gather_rows(cx.labels_all, 0, &self.idx_buf, rows, 1, &mut ws.y);
+            be.gather_rows(cx.labels_all, 0, &self.idx_buf, rows, 1, &mut ws.y)?;
         }
         be.q_sample(
             layout,
@@ -178,8 +178,8 @@ impl<B: DiffusionOps> Shard<B> {
             self.row0,
             &mut ws.x,
             &mut self.eps,
-        );
-        net.forward(be, cx.params, ws, rows);
+        )?;
+        net.forward(be, cx.params, ws, rows)?;
         be.loss_grad(
             layout,
             cx.sched,
@@ -192,11 +192,12 @@ impl<B: DiffusionOps> Shard<B> {
             cx.weights,
             &mut ws.dout,
             &mut self.row_loss,
-        );
-        net.backward_data(be, cx.params, ws, rows);
+        )?;
+        net.backward_data(be, cx.params, ws, rows)?;
         if let Some((k, max_norm)) = cx.clip {
-            net.clip_output_grads(be, ws, rows, k, max_norm, &mut self.sq);
+            net.clip_output_grads(be, ws, rows, k, max_norm, &mut self.sq)?;
         }
+        Ok(())
     }
 }
 
@@ -280,7 +281,7 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
         let shards = shard_capacities(batch, batch, 1, be.shard_rows().unwrap_or(batch))
             .into_iter()
             .map(|cap| Shard::new(be, net, layout, sched, cap))
-            .collect();
+            .collect::<Result<_>>()?;
         Ok(Trainer {
             be,
             net,
@@ -289,14 +290,14 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
             cfg: cfg.clone(),
             n,
             batch,
-            all: be_upload(be, &data.x),
-            labels_all: be_upload(be, &labels),
+            all: be_upload(be, &data.x)?,
+            labels_all: be_upload(be, &labels)?,
             shards,
-            params: be_upload(be, init),
-            ema: be_upload(be, init),
-            grads: be.alloc(net.n_params),
-            m: be.alloc(net.n_params),
-            v: be.alloc(net.n_params),
+            params: be_upload(be, init)?,
+            ema: be_upload(be, init)?,
+            grads: be.alloc(net.n_params)?,
+            m: be.alloc(net.n_params)?,
+            v: be.alloc(net.n_params)?,
             rng,
             perm: (0..n as u32).collect(),
             cursor: n, // forces a shuffle before the first batch
@@ -337,7 +338,7 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
         self.shards = shard_capacities(1, self.batch / k, k, per)
             .into_iter()
             .map(|cap| Shard::new(be, net, self.layout, self.sched, cap))
-            .collect();
+            .collect::<Result<_>>()?;
         self.dp = Some(DpState {
             selected: Vec::with_capacity((cfg.q * self.n as f64 * 1.5) as usize + 16),
             cfg,
@@ -364,7 +365,7 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
         weights.multinomial *= dp.cfg.categorical_weight as f32;
         if dp.selected.is_empty() {
             // An empty batch: the released gradient is the noise alone.
-            be.fill(&mut self.grads, 0, net.n_params, 0.0);
+            be.fill(&mut self.grads, 0, net.n_params, 0.0)?;
         }
         let (mut loss_sum, mut draws) = (0.0f64, 0usize);
         for (c, chunk) in dp.selected.chunks(per_chunk.max(1)).enumerate() {
@@ -375,9 +376,9 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
                     .for_each(|v| *v = r as f32);
             }
             let stream = ((step as u64) << 24) | c as u64;
-            let active = self.run_shards(rows, stream, weights, Some(&dp.cfg));
+            let active = self.run_shards(rows, stream, weights, Some(&dp.cfg))?;
             // The first chunk overwrites the gradient, later ones add to it.
-            let (l, n) = self.sum_shards(active, c > 0);
+            let (l, n) = self.sum_shards(active, c > 0)?;
             loss_sum += l;
             draws += n;
         }
@@ -391,7 +392,7 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
                 key: dp.cfg.key,
                 stream: step as u64,
             }),
-        );
+        )?;
         self.dp = Some(dp);
         // An empty batch is a valid step (noise only); its loss is not defined.
         if draws == 0 {
@@ -417,7 +418,7 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
         stream: u64,
         weights: LossWeights,
         dp: Option<&DpConfig>,
-    ) -> usize {
+    ) -> Result<usize> {
         let steps = self.sched.steps as u64;
         for tv in self.t_host[..rows].iter_mut() {
             *tv = (self.rng.next_u64() % steps) as f32;
@@ -447,31 +448,31 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
             clip: dp.map(|d| (d.augment, d.max_grad_norm)),
         };
         self.be
-            .for_each_shard(&mut self.shards[..active], &|sh| sh.run(&inputs));
-        active
+            .for_each_shard(&mut self.shards[..active], &|sh| sh.run(&inputs))?;
+        Ok(active)
     }
 
     /// The parameter gradients of the first `active` shards, summed in shard order into
     /// `grads` (overwriting it unless `accumulate`); returns the sum of their row losses and
     /// their number of rows.
-    fn sum_shards(&mut self, active: usize, accumulate: bool) -> (f64, usize) {
+    fn sum_shards(&mut self, active: usize, accumulate: bool) -> Result<(f64, usize)> {
         let (be, net) = (self.be, self.net);
         let shards = &self.shards[..active];
         let parts: Vec<_> = shards.iter().map(|sh| (&sh.ws, sh.rows)).collect();
-        net.backward_params_shards(be, &mut self.grads, &parts, accumulate);
+        net.backward_params_shards(be, &mut self.grads, &parts, accumulate)?;
         let (mut loss, mut rows) = (0.0f64, 0usize);
         for sh in shards {
-            be.download(&sh.row_loss, 0, &mut self.loss_host[..sh.rows]);
+            be.download(&sh.row_loss, 0, &mut self.loss_host[..sh.rows])?;
             loss += self.loss_host[..sh.rows]
                 .iter()
                 .map(|&x| x as f64)
                 .sum::<f64>();
             rows += sh.rows;
         }
-        (loss, rows)
+        Ok((loss, rows))
     }
 
-    fn adam(&mut self, step: usize, noise: Option<GradNoise>) {
+    fn adam(&mut self, step: usize, noise: Option<GradNoise>) -> Result<()> {
         let lr = self.cfg.lr * (1.0 - step as f64 / self.cfg.steps as f64);
         // EMA warm-up: early on, a fixed rate of 0.999 would leave the sampling weights mostly
         // at their random initial values (0.999^300 ≈ 0.74), a blend that samples badly.
@@ -497,7 +498,7 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
             &mut self.ema,
             self.net.n_params,
             s,
-        );
+        )
     }
 
     /// One optimisation step (0-based `step` sets the learning rate and the noise stream);
@@ -524,9 +525,9 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
         }
         self.cursor += batch;
         let weights = self.weights;
-        let active = self.run_shards(batch, step as u64, weights, None);
-        let (loss, _) = self.sum_shards(active, false);
-        self.adam(step, None);
+        let active = self.run_shards(batch, step as u64, weights, None)?;
+        let (loss, _) = self.sum_shards(active, false)?;
+        self.adam(step, None)?;
         let l = loss / batch as f64;
         if !l.is_finite() {
             return Err(Error::numerical(format!(
@@ -539,19 +540,19 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
 
     /// The gradient the last step applied (under DP: the noisy, clipped mean — what DP-SGD
     /// releases each step; used by the privacy audit).
-    pub fn last_gradient(&self) -> Vec<f32> {
+    pub fn last_gradient(&self) -> Result<Vec<f32>> {
         let mut g = vec![0f32; self.net.n_params];
-        self.be.download(&self.grads, 0, &mut g);
-        g
+        self.be.download(&self.grads, 0, &mut g)?;
+        Ok(g)
     }
 
     /// The trained parameters and their EMA.
-    pub fn finish(self) -> (Vec<f32>, Vec<f32>) {
+    pub fn finish(self) -> Result<(Vec<f32>, Vec<f32>)> {
         let mut p = vec![0f32; self.net.n_params];
         let mut e = vec![0f32; self.net.n_params];
-        self.be.download(&self.params, 0, &mut p);
-        self.be.download(&self.ema, 0, &mut e);
-        (p, e)
+        self.be.download(&self.params, 0, &mut p)?;
+        self.be.download(&self.ema, 0, &mut e)?;
+        Ok((p, e))
     }
 }
 
@@ -600,7 +601,7 @@ pub fn train<B: DiffusionOps>(
             return Err(Error::cancelled());
         }
     }
-    let (params, ema) = trainer.finish();
+    let (params, ema) = trainer.finish()?;
     Ok(Trained {
         params,
         ema,
@@ -608,10 +609,10 @@ pub fn train<B: DiffusionOps>(
     })
 }
 
-fn be_upload<B: Backend<Elem = f32>>(be: &B, host: &[f32]) -> B::Buf {
-    let mut b = be.alloc(host.len());
-    be.upload(&mut b, 0, host);
-    b
+fn be_upload<B: Backend<Elem = f32>>(be: &B, host: &[f32]) -> Result<B::Buf> {
+    let mut b = be.alloc(host.len())?;
+    be.upload(&mut b, 0, host)?;
+    Ok(b)
 }
 
 #[cfg(test)]

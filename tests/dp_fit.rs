@@ -45,7 +45,8 @@ fn preprocessing_counts_have_sensitivity_sqrt_m() {
     let be = CpuBackend::<f64>::new();
     let noisy = |c: &Vec<f64>| {
         let mut v = c.clone();
-        be.add_noise_and_scale(&mut v, c.len(), 5.0, 1.0, &key, 1);
+        be.add_noise_and_scale(&mut v, c.len(), 5.0, 1.0, &key, 1)
+            .unwrap();
         v
     };
     let noisy_full = noisy(&full);

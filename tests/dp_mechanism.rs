@@ -42,13 +42,13 @@ fn check(n_classes: usize, k: usize, shards: usize) {
         .iter()
         .map(|&(g0, g1)| {
             let (r0, r1) = (g0 * k, g1 * k);
-            let mut ws = net.workspace(&be, r1 - r0);
-            be.upload(&mut ws.x, 0, &x[r0 * d..r1 * d]);
-            be.upload(&mut ws.t, 0, &t[r0..r1]);
-            be.upload(&mut ws.y, 0, &y[r0..r1]);
-            net.forward(&be, &params, &mut ws, r1 - r0);
-            be.upload(&mut ws.dout, 0, &dout[r0 * d..r1 * d]);
-            net.backward_data(&be, &params, &mut ws, r1 - r0);
+            let mut ws = net.workspace(&be, r1 - r0).unwrap();
+            be.upload(&mut ws.x, 0, &x[r0 * d..r1 * d]).unwrap();
+            be.upload(&mut ws.t, 0, &t[r0..r1]).unwrap();
+            be.upload(&mut ws.y, 0, &y[r0..r1]).unwrap();
+            net.forward(&be, &params, &mut ws, r1 - r0).unwrap();
+            be.upload(&mut ws.dout, 0, &dout[r0 * d..r1 * d]).unwrap();
+            net.backward_data(&be, &params, &mut ws, r1 - r0).unwrap();
             ws
         })
         .collect();
@@ -56,8 +56,9 @@ fn check(n_classes: usize, k: usize, shards: usize) {
     let clip = |wss: &mut Vec<_>, c: f64| -> Vec<f64> {
         let mut sq = Vec::new();
         for (ws, &(g0, g1)) in wss.iter_mut().zip(&bounds) {
-            let mut part = be.alloc(g1 - g0);
-            net.clip_output_grads(&be, ws, (g1 - g0) * k, k, c, &mut part);
+            let mut part = be.alloc(g1 - g0).unwrap();
+            net.clip_output_grads(&be, ws, (g1 - g0) * k, k, c, &mut part)
+                .unwrap();
             sq.extend(part);
         }
         sq
@@ -67,14 +68,17 @@ fn check(n_classes: usize, k: usize, shards: usize) {
     // Brute force: each private row's gradient on its own.
     let mut per_row: Vec<Vec<f64>> = Vec::new();
     for i in 0..n_priv {
-        let mut w1 = net.workspace(&be, k);
-        be.upload(&mut w1.x, 0, &x[i * k * d..(i + 1) * k * d]);
-        be.upload(&mut w1.t, 0, &t[i * k..(i + 1) * k]);
-        be.upload(&mut w1.y, 0, &y[i * k..(i + 1) * k]);
-        net.forward(&be, &params, &mut w1, k);
-        be.upload(&mut w1.dout, 0, &dout[i * k * d..(i + 1) * k * d]);
-        let mut g = be.alloc(net.n_params);
-        net.backward(&be, &params, &mut g, &mut w1, k, false);
+        let mut w1 = net.workspace(&be, k).unwrap();
+        be.upload(&mut w1.x, 0, &x[i * k * d..(i + 1) * k * d])
+            .unwrap();
+        be.upload(&mut w1.t, 0, &t[i * k..(i + 1) * k]).unwrap();
+        be.upload(&mut w1.y, 0, &y[i * k..(i + 1) * k]).unwrap();
+        net.forward(&be, &params, &mut w1, k).unwrap();
+        be.upload(&mut w1.dout, 0, &dout[i * k * d..(i + 1) * k * d])
+            .unwrap();
+        let mut g = be.alloc(net.n_params).unwrap();
+        net.backward(&be, &params, &mut g, &mut w1, k, false)
+            .unwrap();
         per_row.push(g);
     }
     let norms: Vec<f64> = per_row
@@ -107,7 +111,8 @@ fn check(n_classes: usize, k: usize, shards: usize) {
         .zip(&bounds)
         .map(|(ws, &(g0, g1))| (ws, (g1 - g0) * k))
         .collect();
-    net.backward_params_shards(&be, &mut clipped, &parts, false);
+    net.backward_params_shards(&be, &mut clipped, &parts, false)
+        .unwrap();
     let scale = clipped.iter().map(|v| v.abs()).fold(0.0f64, f64::max);
     for p in 0..net.n_params {
         let want: f64 = (0..n_priv).map(|i| factors[i] * per_row[i][p]).sum();
@@ -161,8 +166,9 @@ mod statistics {
     fn noise(threads: usize, stream: u64) -> Vec<f32> {
         run_parallel::<(), _>(threads, &mut |_| true, |_| {
             let be = CpuBackend::<f32>::new();
-            let mut x = be.alloc(200_001);
-            be.add_noise_and_scale(&mut x, 200_001, 2.5, 1.0, &KEY, stream);
+            let mut x = be.alloc(200_001).unwrap();
+            be.add_noise_and_scale(&mut x, 200_001, 2.5, 1.0, &KEY, stream)
+                .unwrap();
             x
         })
         .expect("threads")
@@ -225,10 +231,13 @@ mod statistics {
                         &mut e,
                         len,
                         step(Some(noise)),
-                    );
+                    )
+                    .unwrap();
                 } else {
-                    be.add_noise_and_scale(&mut g, len, 1.5, 0.25, &KEY, 11);
-                    be.adamw(&mut p, &mut g, &mut m, &mut v, &mut e, len, step(None));
+                    be.add_noise_and_scale(&mut g, len, 1.5, 0.25, &KEY, 11)
+                        .unwrap();
+                    be.adamw(&mut p, &mut g, &mut m, &mut v, &mut e, len, step(None))
+                        .unwrap();
                 }
                 (p, g, e)
             };
@@ -307,7 +316,7 @@ mod statistics {
                 "an empty batch has no loss"
             );
         }
-        let (p, _) = tr.finish();
+        let (p, _) = tr.finish().unwrap();
         assert_ne!(p, init, "noise still moved the parameters");
         assert!(p.iter().all(|v| v.is_finite()));
     }

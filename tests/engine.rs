@@ -41,6 +41,7 @@ fn same_seed_same_bytes_and_thread_count_does_not_matter() {
                 &SampleOptions {
                     batch_size: 128,
                     threads,
+                    ..SampleOptions::default()
                 },
                 &mut no_progress(),
             )

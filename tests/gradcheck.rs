@@ -19,7 +19,7 @@ fn check(n_classes: usize, layers: Vec<usize>) {
         *v += 0.05 * ((i * 7919 % 101) as f64 / 101.0 - 0.5);
     }
     let rows = 5;
-    let mut ws = net.workspace(&be, rows);
+    let mut ws = net.workspace(&be, rows).unwrap();
     let x: Vec<f64> = (0..rows * cfg.d_in)
         .map(|i| ((i * 37 % 19) as f64 / 9.0) - 1.0)
         .collect();
@@ -28,12 +28,12 @@ fn check(n_classes: usize, layers: Vec<usize>) {
     let c: Vec<f64> = (0..rows * cfg.d_in)
         .map(|i| ((i * 53 % 23) as f64 / 11.0) - 1.0)
         .collect();
-    be.upload(&mut ws.x, 0, &x);
-    be.upload(&mut ws.t, 0, &t);
-    be.upload(&mut ws.y, 0, &y);
+    be.upload(&mut ws.x, 0, &x).unwrap();
+    be.upload(&mut ws.t, 0, &t).unwrap();
+    be.upload(&mut ws.y, 0, &y).unwrap();
     // Loss L = Σ c ⊙ out, so dL/dout = c.
     let loss = |ws: &mut synthvol::nn::Workspace<CpuBackend<f64>>, p: &Vec<f64>| -> f64 {
-        net.forward(&be, p, ws, rows);
+        net.forward(&be, p, ws, rows).unwrap();
         ws.out[..rows * cfg.d_in]
             .iter()
             .zip(&c)
@@ -41,9 +41,10 @@ fn check(n_classes: usize, layers: Vec<usize>) {
             .sum()
     };
     loss(&mut ws, &params);
-    be.upload(&mut ws.dout, 0, &c);
-    let mut grads = be.alloc(net.n_params);
-    net.backward(&be, &params, &mut grads, &mut ws, rows, true);
+    be.upload(&mut ws.dout, 0, &c).unwrap();
+    let mut grads = be.alloc(net.n_params).unwrap();
+    net.backward(&be, &params, &mut grads, &mut ws, rows, true)
+        .unwrap();
     let dx = ws.dx[..rows * cfg.d_in].to_vec();
 
     let h = 1e-6;
@@ -67,10 +68,10 @@ fn check(n_classes: usize, layers: Vec<usize>) {
     for i in 0..rows * cfg.d_in {
         let mut xi = x.clone();
         xi[i] += h;
-        be.upload(&mut ws.x, 0, &xi);
+        be.upload(&mut ws.x, 0, &xi).unwrap();
         let lp = loss(&mut ws, &params);
         xi[i] -= 2.0 * h;
-        be.upload(&mut ws.x, 0, &xi);
+        be.upload(&mut ws.x, 0, &xi).unwrap();
         let lm = loss(&mut ws, &params);
         let fd = (lp - lm) / (2.0 * h);
         let e = rel(dx[i], fd);
@@ -114,21 +115,22 @@ fn shared_timestep_forward_equals_the_full_forward() {
     let net = Denoiser::new(cfg.clone());
     let params: Vec<f64> = convert(&net.init_params(3));
     let rows = 7;
-    let mut ws = net.workspace(&be, rows);
-    net.set_time_table(&be, &mut ws, 50);
+    let mut ws = net.workspace(&be, rows).unwrap();
+    net.set_time_table(&be, &mut ws, 50).unwrap();
     let x: Vec<f64> = (0..rows * cfg.d_in)
         .map(|i| ((i * 29 % 17) as f64 / 8.0) - 1.0)
         .collect();
-    be.upload(&mut ws.x, 0, &x);
-    be.upload(&mut ws.t, 0, &vec![17.0; rows]);
+    be.upload(&mut ws.x, 0, &x).unwrap();
+    be.upload(&mut ws.t, 0, &vec![17.0; rows]).unwrap();
     be.upload(
         &mut ws.y,
         0,
         &(0..rows).map(|i| (i % 3) as f64).collect::<Vec<_>>(),
-    );
-    net.forward(&be, &params, &mut ws, rows);
+    )
+    .unwrap();
+    net.forward(&be, &params, &mut ws, rows).unwrap();
     let full = ws.out[..rows * cfg.d_in].to_vec();
-    net.forward_shared_t(&be, &params, &mut ws, rows);
+    net.forward_shared_t(&be, &params, &mut ws, rows).unwrap();
     for (a, b) in full.iter().zip(&ws.out[..rows * cfg.d_in]) {
         assert!((a - b).abs() < 1e-12, "{a} vs {b}");
     }

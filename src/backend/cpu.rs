@@ -242,26 +242,37 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         "cpu".into()
     }
 
-    fn alloc(&self, len: usize) -> Vec<E> {
-        vec![E::zero(); len]
+    fn alloc(&self, len: usize) -> crate::Result<Vec<E>> {
+        let mut v = Vec::new();
+        v.try_reserve_exact(len).map_err(|_| {
+            crate::Error::resources(format!(
+                "cannot allocate a buffer of {len} values ({} MB) in host memory",
+                (len as u128 * std::mem::size_of::<E>() as u128) >> 20
+            ))
+        })?;
+        v.resize(len, E::zero());
+        Ok(v)
     }
 
     fn buf_len(&self, buf: &Vec<E>) -> usize {
         buf.len()
     }
 
-    fn upload(&self, dst: &mut Vec<E>, off: usize, src: &[E]) {
+    fn upload(&self, dst: &mut Vec<E>, off: usize, src: &[E]) -> crate::Result<()> {
         dst[off..off + src.len()].copy_from_slice(src);
+        Ok(())
     }
 
-    fn download(&self, src: &Vec<E>, off: usize, dst: &mut [E]) {
+    fn download(&self, src: &Vec<E>, off: usize, dst: &mut [E]) -> crate::Result<()> {
         dst.copy_from_slice(&src[off..off + dst.len()]);
+        Ok(())
     }
 
-    fn fill(&self, dst: &mut Vec<E>, off: usize, len: usize, value: f64) {
+    fn fill(&self, dst: &mut Vec<E>, off: usize, len: usize, value: f64) -> crate::Result<()> {
         dst[off..off + len]
             .iter_mut()
             .for_each(|v| *v = E::from_f64(value));
+        Ok(())
     }
 
     fn gemm(
@@ -273,7 +284,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         b_off: usize,
         c: &mut Vec<E>,
         c_off: usize,
-    ) {
+    ) -> crate::Result<()> {
         let (ar, ac) = if g.trans_a { (g.k, g.m) } else { (g.m, g.k) };
         let (br, bc) = if g.trans_b { (g.n, g.k) } else { (g.k, g.n) };
         let av =
@@ -285,6 +296,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         let av = if g.trans_a { av.reversed_axes() } else { av };
         let bv = if g.trans_b { bv.reversed_axes() } else { bv };
         general_mat_mul(E::from_f64(g.alpha), &av, &bv, E::from_f64(g.beta), &mut cv);
+        Ok(())
     }
 
     fn bias_act(
@@ -296,7 +308,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         bias_off: usize,
         act: Act,
         out: Option<&mut Vec<E>>,
-    ) {
+    ) -> crate::Result<()> {
         let b = &bias[bias_off..bias_off + cols];
         let x = &mut x[..rows * cols];
         let out = out.map(|o| &mut o[..rows * cols]);
@@ -305,9 +317,10 @@ impl<E: Scalar> Backend for CpuBackend<E> {
             Act::Relu => bias_rows(x, cols, b, out, relu),
             Act::Silu => bias_rows(x, cols, b, out, silu),
         }
+        Ok(())
     }
 
-    fn add_act(&self, src: &Vec<E>, dst: &mut Vec<E>, len: usize, act: Act) {
+    fn add_act(&self, src: &Vec<E>, dst: &mut Vec<E>, len: usize, act: Act) -> crate::Result<()> {
         let n = task_elems();
         let it = dst[..len].par_chunks_mut(n).zip(src[..len].par_chunks(n));
         match act {
@@ -315,9 +328,16 @@ impl<E: Scalar> Backend for CpuBackend<E> {
             Act::Relu => it.for_each(|(d, s)| add_rows(d, s, relu)),
             Act::Silu => it.for_each(|(d, s)| add_rows(d, s, silu)),
         }
+        Ok(())
     }
 
-    fn act_backward(&self, g: &mut Vec<E>, saved: &Vec<E>, len: usize, act: Act) {
+    fn act_backward(
+        &self,
+        g: &mut Vec<E>,
+        saved: &Vec<E>,
+        len: usize,
+        act: Act,
+    ) -> crate::Result<()> {
         // Chunks with plain inner loops, and a select rather than a branch for ReLU: half of
         // its inputs are negative at random, and a branch there mispredicts half the time.
         let n = task_elems();
@@ -335,6 +355,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
                 }
             }),
         }
+        Ok(())
     }
 
     fn col_sum(
@@ -345,7 +366,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         dst: &mut Vec<E>,
         dst_off: usize,
         beta: f64,
-    ) {
+    ) -> crate::Result<()> {
         let d = &mut dst[dst_off..dst_off + cols];
         if beta == 0.0 {
             // Overwrite: whatever the buffer held (even NaN) is not scaled into the result.
@@ -359,9 +380,16 @@ impl<E: Scalar> Backend for CpuBackend<E> {
                 *v = *v + x;
             }
         }
+        Ok(())
     }
 
-    fn timestep_embedding(&self, t: &Vec<E>, rows: usize, dim: usize, out: &mut Vec<E>) {
+    fn timestep_embedding(
+        &self,
+        t: &Vec<E>,
+        rows: usize,
+        dim: usize,
+        out: &mut Vec<E>,
+    ) -> crate::Result<()> {
         let half = dim / 2;
         out[..rows * dim]
             .par_chunks_mut(dim)
@@ -379,6 +407,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
                     o[dim - 1] = E::zero();
                 }
             });
+        Ok(())
     }
 
     fn gather_rows(
@@ -389,7 +418,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         rows: usize,
         cols: usize,
         dst: &mut Vec<E>,
-    ) {
+    ) -> crate::Result<()> {
         dst[..rows * cols]
             .par_chunks_mut(cols)
             .zip(&idx[..rows])
@@ -398,6 +427,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
                 let s = table_off + i.to_f64() as usize * cols;
                 d.copy_from_slice(&table[s..s + cols]);
             });
+        Ok(())
     }
 
     fn scatter_add_rows(
@@ -408,28 +438,33 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         cols: usize,
         dst: &mut Vec<E>,
         dst_off: usize,
-    ) {
+    ) -> crate::Result<()> {
         for (r, &i) in src[..rows * cols].chunks_exact(cols).zip(&idx[..rows]) {
             let s = dst_off + i.to_f64() as usize * cols;
             for (d, &v) in dst[s..s + cols].iter_mut().zip(r) {
                 *d = *d + v;
             }
         }
+        Ok(())
     }
 
     fn shard_rows(&self) -> Option<usize> {
         Some(SHARD_ROWS)
     }
 
-    fn for_each_shard<T: Send>(&self, items: &mut [T], f: &(dyn Fn(&mut T) + Sync)) {
+    fn for_each_shard<T: Send>(
+        &self,
+        items: &mut [T],
+        f: &(dyn Fn(&mut T) -> crate::Result<()> + Sync),
+    ) -> crate::Result<()> {
         if items.len() <= 1 || rayon::current_num_threads() <= 1 {
-            return items.iter_mut().for_each(f);
+            return items.iter_mut().try_for_each(f);
         }
         let _blas = SingleThreadedBlas::new();
         items
             .par_iter_mut()
             .with_max_len(1)
-            .for_each(|item| in_shard(|| f(item)));
+            .try_for_each(|item| in_shard(|| f(item)))
     }
 
     fn linear_grads(
@@ -437,7 +472,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         layers: &[LinearGrad<'_, Vec<E>>],
         grads: &mut Vec<E>,
         accumulate: bool,
-    ) {
+    ) -> crate::Result<()> {
         // Tasks own disjoint ranges of dW rows (and the same bias entries); each sums its
         // parts in order with single-threaded GEMMs, so the threads need no hand-offs.
         struct Task<'t, E> {
@@ -502,6 +537,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
                 }
             })
         });
+        Ok(())
     }
 
     fn clip_row_groups(
@@ -512,10 +548,10 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         k: usize,
         max_norm: f64,
         sq: &mut Vec<E>,
-    ) {
+    ) -> crate::Result<()> {
         let groups = rows / k;
         if groups == 0 {
-            return;
+            return Ok(());
         }
         // One task per run of groups, holding its rows of every G: each group's rows are
         // read for the norm and scaled while still in cache, in a single dispatch.
@@ -552,6 +588,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
                 }
                 task.run(&mut gs, sq, false)
             });
+        Ok(())
     }
 
     fn add_noise_and_scale(
@@ -562,7 +599,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         scale: f64,
         key: &[u8; 32],
         stream: u64,
-    ) {
+    ) -> crate::Result<()> {
         let noise = GradNoise {
             std,
             scale,
@@ -573,6 +610,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
             .par_chunks_mut(NOISE_CHUNK)
             .enumerate()
             .for_each(|(c, chunk)| add_noise_chunk(chunk, c, &noise));
+        Ok(())
     }
 
     fn adamw(
@@ -584,7 +622,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         ema: &mut Vec<E>,
         len: usize,
         s: AdamStep,
-    ) {
+    ) -> crate::Result<()> {
         let bc1 = 1.0 - s.beta1.powi(s.t as i32);
         let bc2 = 1.0 - s.beta2.powi(s.t as i32);
         let (b1, b2) = (E::from_f64(s.beta1), E::from_f64(s.beta2));
@@ -615,6 +653,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
                     e[i] = er * e[i] + oer * p[i];
                 }
             });
+        Ok(())
     }
 }
 
@@ -783,7 +822,7 @@ impl DiffusionOps for CpuBackend<f32> {
         row0: u64,
         xt: &mut Vec<f32>,
         eps: &mut Vec<f32>,
-    ) {
+    ) -> crate::Result<()> {
         let w = layout.width();
         let nn = layout.n_num.max(1);
         xt[..rows * w]
@@ -804,6 +843,7 @@ impl DiffusionOps for CpuBackend<f32> {
                     er,
                 );
             });
+        Ok(())
     }
 
     fn loss_grad(
@@ -819,7 +859,7 @@ impl DiffusionOps for CpuBackend<f32> {
         w: LossWeights,
         dout: &mut Vec<f32>,
         row_loss: &mut Vec<f32>,
-    ) {
+    ) -> crate::Result<()> {
         let wd = layout.width();
         let nn = layout.n_num.max(1);
         dout[..rows * wd]
@@ -844,9 +884,17 @@ impl DiffusionOps for CpuBackend<f32> {
                     );
                 })
             });
+        Ok(())
     }
 
-    fn prior(&self, layout: &Layout, x: &mut Vec<f32>, rows: usize, seed: u64, stream: u64) {
+    fn prior(
+        &self,
+        layout: &Layout,
+        x: &mut Vec<f32>,
+        rows: usize,
+        seed: u64,
+        stream: u64,
+    ) -> crate::Result<()> {
         let w = layout.width();
         x[..rows * w]
             .par_chunks_mut(w)
@@ -856,6 +904,7 @@ impl DiffusionOps for CpuBackend<f32> {
                 let mut rng = diffusion::row_rng(seed, stream, i as u64);
                 diffusion::prior_row(layout, xr, &mut rng);
             });
+        Ok(())
     }
 
     fn p_sample(
@@ -868,7 +917,7 @@ impl DiffusionOps for CpuBackend<f32> {
         rows: usize,
         seed: u64,
         stream: u64,
-    ) {
+    ) -> crate::Result<()> {
         let w = layout.width();
         x[..rows * w]
             .par_chunks_mut(w)
@@ -881,6 +930,7 @@ impl DiffusionOps for CpuBackend<f32> {
                     diffusion::p_sample_row(layout, sched, t, o, xr, &mut rng, scratch);
                 })
             });
+        Ok(())
     }
 }
 
@@ -924,13 +974,13 @@ mod tests {
         let be = CpuBackend::<f32>::new();
         let g = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
         let mut d = vec![f32::NAN; 5];
-        be.col_sum(&g, 2, 3, &mut d, 1, 0.0);
+        be.col_sum(&g, 2, 3, &mut d, 1, 0.0).unwrap();
         assert!(
             d[0].is_nan() && d[4].is_nan(),
             "outside the range untouched"
         );
         assert_eq!(d[1..4], [5.0, 7.0, 9.0]);
-        be.col_sum(&g, 2, 3, &mut d, 1, 1.0);
+        be.col_sum(&g, 2, 3, &mut d, 1, 1.0).unwrap();
         assert_eq!(d[1..4], [10.0, 14.0, 18.0]);
     }
 
@@ -994,14 +1044,14 @@ mod tests {
             }
         }
         let mut got = vec![f32::NAN; off];
-        be.linear_grads(&layers, &mut got, false);
+        be.linear_grads(&layers, &mut got, false).unwrap();
         for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
             assert!(
                 (g as f64 - w).abs() <= 1e-4 * (1.0 + w.abs()),
                 "{i}: {g} vs {w}"
             );
         }
-        be.linear_grads(&layers, &mut got, true);
+        be.linear_grads(&layers, &mut got, true).unwrap();
         for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
             assert!(
                 (g as f64 - 2.0 * w).abs() <= 2e-4 * (1.0 + w.abs()),
@@ -1039,7 +1089,7 @@ mod tests {
         sorted.sort_by(f64::total_cmp);
         let c = sorted[groups / 2];
         let be = CpuBackend::<f64>::new();
-        let (mut b0, mut b1, mut sq) = (g0.clone(), g1.clone(), be.alloc(groups));
+        let (mut b0, mut b1, mut sq) = (g0.clone(), g1.clone(), be.alloc(groups).unwrap());
         let terms = [
             NormTerm {
                 a: Some((&a, aw)),
@@ -1070,6 +1120,7 @@ mod tests {
                 c,
                 &mut sq,
             )
+            .unwrap()
         });
         let mut clipped = 0;
         for i in 0..groups {

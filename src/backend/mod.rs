@@ -6,9 +6,11 @@
 //! All matrices are dense and row-major; a matrix inside a buffer is addressed by its offset.
 
 mod cpu;
+mod device;
 mod openblas;
 
 pub use cpu::{run_parallel, CpuBackend};
+pub use device::{run_job, Device, Job, Ran};
 pub use openblas::{blas_kernels, blas_threads, set_blas_threads};
 
 use crate::diffusion::{Layout, LossWeights, Schedule};
@@ -151,14 +153,14 @@ pub trait Backend: Send + Sync {
     /// A human-readable name ("cpu", "cuda:0").
     fn name(&self) -> String;
     /// A zeroed buffer.
-    fn alloc(&self, len: usize) -> Self::Buf;
+    fn alloc(&self, len: usize) -> crate::Result<Self::Buf>;
     fn buf_len(&self, buf: &Self::Buf) -> usize;
     /// Copies host values into `dst[off..]`.
-    fn upload(&self, dst: &mut Self::Buf, off: usize, src: &[Self::Elem]);
+    fn upload(&self, dst: &mut Self::Buf, off: usize, src: &[Self::Elem]) -> crate::Result<()>;
     /// Copies `src[off..off + dst.len()]` to the host.
-    fn download(&self, src: &Self::Buf, off: usize, dst: &mut [Self::Elem]);
+    fn download(&self, src: &Self::Buf, off: usize, dst: &mut [Self::Elem]) -> crate::Result<()>;
     /// Sets `dst[off..off + len]` to `value`.
-    fn fill(&self, dst: &mut Self::Buf, off: usize, len: usize, value: f64);
+    fn fill(&self, dst: &mut Self::Buf, off: usize, len: usize, value: f64) -> crate::Result<()>;
     /// General matrix multiply on matrices at offsets in three distinct buffers.
     fn gemm(
         &self,
@@ -169,7 +171,7 @@ pub trait Backend: Send + Sync {
         b_off: usize,
         c: &mut Self::Buf,
         c_off: usize,
-    );
+    ) -> crate::Result<()>;
     /// `x ← x + bias` row-wise on a rows×cols matrix, then the activation, in place or, with
     /// `out`, into `out` (x then keeps the pre-activation).
     fn bias_act(
@@ -181,12 +183,24 @@ pub trait Backend: Send + Sync {
         bias_off: usize,
         act: Act,
         out: Option<&mut Self::Buf>,
-    );
+    ) -> crate::Result<()>;
     /// `dst ← dst + act(src)` on the first `len` elements.
-    fn add_act(&self, src: &Self::Buf, dst: &mut Self::Buf, len: usize, act: Act);
+    fn add_act(
+        &self,
+        src: &Self::Buf,
+        dst: &mut Self::Buf,
+        len: usize,
+        act: Act,
+    ) -> crate::Result<()>;
     /// `g ← g ⊙ act'(saved)` on the first `len` elements, where `saved` is the activation's
     /// output for ReLU and its input for SiLU.
-    fn act_backward(&self, g: &mut Self::Buf, saved: &Self::Buf, len: usize, act: Act);
+    fn act_backward(
+        &self,
+        g: &mut Self::Buf,
+        saved: &Self::Buf,
+        len: usize,
+        act: Act,
+    ) -> crate::Result<()>;
     /// `dst[off..off+cols] ← beta·dst + Σ_rows g` (a bias gradient), summed in row order;
     /// beta = 0 overwrites (as BLAS does: NaN left in `dst` does not survive).
     fn col_sum(
@@ -197,10 +211,16 @@ pub trait Backend: Send + Sync {
         dst: &mut Self::Buf,
         dst_off: usize,
         beta: f64,
-    );
+    ) -> crate::Result<()>;
     /// Sinusoidal embedding of the timesteps held in `t` (one per row): [cos(t·f), sin(t·f)],
     /// f_i = 10000^(−i/(dim/2)).
-    fn timestep_embedding(&self, t: &Self::Buf, rows: usize, dim: usize, out: &mut Self::Buf);
+    fn timestep_embedding(
+        &self,
+        t: &Self::Buf,
+        rows: usize,
+        dim: usize,
+        out: &mut Self::Buf,
+    ) -> crate::Result<()>;
     /// `dst[i] ← table[idx[i]]` for rows of width `cols` (`idx` holds row indices as values).
     fn gather_rows(
         &self,
@@ -210,7 +230,7 @@ pub trait Backend: Send + Sync {
         rows: usize,
         cols: usize,
         dst: &mut Self::Buf,
-    );
+    ) -> crate::Result<()>;
     /// `dst[idx[i]] += src[i]` for rows of width `cols`, in row order.
     fn scatter_add_rows(
         &self,
@@ -220,7 +240,7 @@ pub trait Backend: Send + Sync {
         cols: usize,
         dst: &mut Self::Buf,
         dst_off: usize,
-    );
+    ) -> crate::Result<()>;
     /// DP-SGD's per-sample clipping in one pass over groups of `k` consecutive rows (one
     /// private row and its k draws). For each group, its squared gradient norm
     /// `Σ_terms Σ_{k,l} (a_k·a_l)(g_k·g_l) [+ Σ_{k,l} g_k·g_l for a bias or a term without a]`,
@@ -235,7 +255,7 @@ pub trait Backend: Send + Sync {
         k: usize,
         max_norm: f64,
         sq: &mut Self::Buf,
-    );
+    ) -> crate::Result<()>;
     /// `x ← (x + std·z)·scale` on the first `len` elements, z standard normal from
     /// [`crate::csprng`] (ziggurat on AES-256-CTR keyed by `key`, on `stream`; a
     /// cryptographically secure generator; the numbers do not depend on the thread count).
@@ -247,7 +267,7 @@ pub trait Backend: Send + Sync {
         scale: f64,
         key: &[u8; 32],
         stream: u64,
-    );
+    ) -> crate::Result<()>;
     /// `dW = Σ_parts Gᵀ·A` and `db = Σ_parts Σ_rows G` for every layer, the parts summed in
     /// order (each part's product added onto the sum of the earlier ones), into `grads`:
     /// overwriting it, or adding to it when `accumulate`. The layers' ranges must not overlap.
@@ -256,7 +276,7 @@ pub trait Backend: Send + Sync {
         layers: &[LinearGrad<'_, Self::Buf>],
         grads: &mut Self::Buf,
         accumulate: bool,
-    ) {
+    ) -> crate::Result<()> {
         for l in layers {
             for (i, &(a, g, rows)) in l.parts.iter().enumerate() {
                 let beta = if accumulate || i > 0 { 1.0 } else { 0.0 };
@@ -269,10 +289,11 @@ pub trait Backend: Send + Sync {
                     alpha: 1.0,
                     beta,
                 };
-                self.gemm(gm, g, 0, a, 0, grads, l.w);
-                self.col_sum(g, rows, l.fan_out, grads, l.b, beta);
+                self.gemm(gm, g, 0, a, 0, grads, l.w)?;
+                self.col_sum(g, rows, l.fan_out, grads, l.b, beta)?;
             }
         }
+        Ok(())
     }
     /// Rows per shard of a training batch, or `None` to run batches whole. The CPU backend
     /// splits a batch into shards of a fixed size (so results do not depend on the thread
@@ -284,8 +305,13 @@ pub trait Backend: Send + Sync {
     }
     /// Runs `f` on every item: concurrently, one item per thread with single-threaded kernels
     /// inside, where the backend shards batches; in order otherwise.
-    fn for_each_shard<T: Send>(&self, items: &mut [T], f: &(dyn Fn(&mut T) + Sync)) {
-        items.iter_mut().for_each(f);
+    /// Stops at the first error (the others' results are then discarded).
+    fn for_each_shard<T: Send>(
+        &self,
+        items: &mut [T],
+        f: &(dyn Fn(&mut T) -> crate::Result<()> + Sync),
+    ) -> crate::Result<()> {
+        items.iter_mut().try_for_each(f)
     }
     /// One fused AdamW step on all parameters, then the EMA update; under DP the step's noise
     /// is first added to `grads` (see [`AdamStep::noise`]).
@@ -298,7 +324,7 @@ pub trait Backend: Send + Sync {
         ema: &mut Self::Buf,
         len: usize,
         step: AdamStep,
-    );
+    ) -> crate::Result<()>;
 }
 
 /// The diffusion's per-batch updates (f32): noising, loss and gradient, ancestral steps.
@@ -321,7 +347,7 @@ pub trait DiffusionOps: Backend<Elem = f32> {
         row0: u64,
         xt: &mut Self::Buf,
         eps: &mut Self::Buf,
-    );
+    ) -> crate::Result<()>;
     /// The gradient of the weighted loss with respect to the model output, into `dout`;
     /// per-row losses into `row_loss`.
     #[allow(clippy::too_many_arguments)]
@@ -338,9 +364,16 @@ pub trait DiffusionOps: Backend<Elem = f32> {
         w: LossWeights,
         dout: &mut Self::Buf,
         row_loss: &mut Self::Buf,
-    );
+    ) -> crate::Result<()>;
     /// x_T for the first `rows` rows.
-    fn prior(&self, layout: &Layout, x: &mut Self::Buf, rows: usize, seed: u64, stream: u64);
+    fn prior(
+        &self,
+        layout: &Layout,
+        x: &mut Self::Buf,
+        rows: usize,
+        seed: u64,
+        stream: u64,
+    ) -> crate::Result<()>;
     /// One ancestral step at timestep `t` for the first `rows` rows of `x`, in place.
     #[allow(clippy::too_many_arguments)]
     fn p_sample(
@@ -353,5 +386,5 @@ pub trait DiffusionOps: Backend<Elem = f32> {
         rows: usize,
         seed: u64,
         stream: u64,
-    );
+    ) -> crate::Result<()>;
 }

@@ -727,6 +727,7 @@ fn sample(a: SampleArgs) -> Result<()> {
         &SampleOptions {
             batch_size: a.batch_size,
             threads: a.threads,
+            ..SampleOptions::default()
         },
         &mut progress_bar(),
     )?;
@@ -951,6 +952,7 @@ fn audit(a: AuditArgs) -> Result<()> {
         delta: a.delta,
         confidence: 0.95,
         seed: a.seed,
+        device: Default::default(),
     };
     let r = audit_dp_sgd(&cfg)?;
     if a.json {

@@ -60,6 +60,13 @@ pub const SV_E_UTF8: sv_status = 8;
 pub const SV_E_BUFFER_TOO_SMALL: sv_status = 9;
 /// An internal error (a bug in synthvol); the message says where.
 pub const SV_E_PANIC: sv_status = 10;
+/// The compute device asked for is not available or failed: no GPU or no GPU backend in this
+/// build, a missing driver or library, device memory exhausted. `device = "auto"` never gives
+/// it.
+pub const SV_E_DEVICE: sv_status = 11;
+/// The request needs more memory than the library allows or the machine has (too many rows in
+/// one call, layers too wide); the message names the limit and how to stay within it.
+pub const SV_E_RESOURCES: sv_status = 12;
 
 /// Column kind: numeric (`double`, NaN is missing).
 pub const SV_NUMERIC: i32 = 0;
@@ -129,6 +136,8 @@ impl From<Error> for Failure {
             ErrorKind::Io => SV_E_IO,
             ErrorKind::Cancelled => SV_E_CANCELLED,
             ErrorKind::Numerical => SV_E_NUMERICAL,
+            ErrorKind::Device => SV_E_DEVICE,
+            ErrorKind::Resources => SV_E_RESOURCES,
         };
         Failure::new(status, e.message)
     }

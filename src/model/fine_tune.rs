@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::private::{check, dp_training};
 use super::{validate_options, DpOptions, PrivacyRecord, Synthesizer};
+use crate::backend::Device;
 use crate::csprng::mechanism_key;
 use crate::encode::PreprocessingRecord;
 use crate::error::{Error, Result};
@@ -29,6 +30,9 @@ pub struct FineTuneOptions {
     pub seed: u64,
     /// Threads for the call (0: all cores).
     pub threads: usize,
+    /// Where to train (not stored; the record keeps the backend it ran on).
+    #[serde(skip)]
+    pub device: Device,
 }
 
 impl Default for FineTuneOptions {
@@ -41,6 +45,7 @@ impl Default for FineTuneOptions {
             },
             seed: 0,
             threads: 0,
+            device: Device::Auto,
         }
     }
 }
@@ -59,6 +64,9 @@ pub struct FineTuneRecord {
     /// not private).
     pub privacy: Option<PrivacyRecord>,
     pub version: String,
+    /// The backend the fine-tuning ran on ("cpu", "cuda:0"; absent in older models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
 }
 
 /// Ratio between a new level's starting probability and the rarest known level's.
@@ -79,6 +87,7 @@ impl Synthesizer {
         run.optim = opts.optim.clone();
         run.seed = opts.seed;
         run.threads = opts.threads;
+        run.device = opts.device;
         validate_options(&run)?;
         if let Some(dp) = dp {
             check(dp)?;
@@ -260,6 +269,8 @@ impl Synthesizer {
                 (t, Some(privacy))
             }
         };
+        let backend = trained.backend;
+        let trained = trained.output;
         weights = trained.ema;
         let mut record = self.record.clone();
         record.fine_tuning.push(FineTuneRecord {
@@ -274,6 +285,7 @@ impl Synthesizer {
             added_levels,
             privacy,
             version: super::version_string(),
+            backend: Some(backend),
         });
         Ok((
             Synthesizer {

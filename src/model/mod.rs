@@ -15,8 +15,9 @@ use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{run_parallel, CpuBackend, DiffusionOps};
+use crate::backend::{run_job, Device, DiffusionOps, Job};
 use crate::diffusion::{uniform, Layout, Schedule};
+use crate::encode::Encoded;
 use crate::encode::{check_trainable, Encoder};
 use crate::error::{Error, Result};
 use crate::nn::{Denoiser, DenoiserConfig};
@@ -40,6 +41,10 @@ pub struct FitOptions {
     pub seed: u64,
     /// Threads for the call (0: all cores).
     pub threads: usize,
+    /// Where to train (a choice for this run, not a property of the model: not stored; the
+    /// training record keeps the backend the fit ran on).
+    #[serde(skip)]
+    pub device: Device,
 }
 
 impl Default for FitOptions {
@@ -52,6 +57,7 @@ impl Default for FitOptions {
             optim: OptimConfig::default(),
             seed: 0,
             threads: 0,
+            device: Device::Auto,
         }
     }
 }
@@ -94,13 +100,14 @@ impl TrainingRecord {
         loss_history: Vec<(usize, f64)>,
         start: std::time::Instant,
         privacy: Option<PrivacyRecord>,
+        backend: String,
     ) -> Self {
         TrainingRecord {
             n_rows,
             options: options.clone(),
             loss_history,
             seconds: start.elapsed().as_secs_f64(),
-            backend: "cpu".into(),
+            backend,
             version: version_string(),
             privacy,
             fine_tuning: Vec::new(),
@@ -126,17 +133,25 @@ impl Synthesizer {
         let target = check_trainable(table, opts.target.as_deref())?;
         let start = std::time::Instant::now();
         let encoder = Encoder::fit(table, target)?;
+        let ran = Self::train_encoded(&encoder, table, opts, None, None, progress)?;
         let Trained {
             ema: weights,
             loss_history,
             ..
-        } = Self::train_encoded(&encoder, table, opts, None, None, progress)?;
+        } = ran.output;
         Ok(Synthesizer {
             net: Self::net_config(&encoder, opts),
             encoder,
             timesteps: opts.timesteps,
             weights,
-            record: TrainingRecord::new(table.n_rows(), opts, loss_history, start, None),
+            record: TrainingRecord::new(
+                table.n_rows(),
+                opts,
+                loss_history,
+                start,
+                None,
+                ran.backend,
+            ),
         })
     }
 
@@ -150,8 +165,8 @@ impl Synthesizer {
     }
 
     /// Encodes `table` (in the encoder's schema) and trains a denoiser on it, from `init` or
-    /// from a seeded initialisation, with DP-SGD when `dp` is given; returns the EMA weights
-    /// and the loss history.
+    /// from a seeded initialisation, with DP-SGD when `dp` is given, on the device the options
+    /// ask for; returns the EMA weights, the loss history and the backend it ran on.
     fn train_encoded(
         encoder: &Encoder,
         table: &Table,
@@ -159,7 +174,7 @@ impl Synthesizer {
         dp: Option<DpConfig>,
         init: Option<&[f32]>,
         progress: ProgressFn,
-    ) -> Result<Trained> {
+    ) -> Result<crate::backend::Ran<Trained>> {
         let data = encoder.encode(table)?;
         let net = Denoiser::new(Self::net_config(encoder, opts));
         let layout = Layout {
@@ -171,21 +186,16 @@ impl Synthesizer {
             Some(w) => w.to_vec(),
             None => net.init_params(opts.seed),
         };
-        let be = CpuBackend::<f32>::new();
-        run_parallel(opts.threads, progress, |p| {
-            train(
-                &be,
-                &net,
-                &layout,
-                &sched,
-                &data,
-                &opts.optim,
-                &init,
-                opts.seed ^ 0x5EED,
-                dp,
-                p,
-            )
-        })?
+        let job = TrainJob {
+            net: &net,
+            layout: &layout,
+            sched: &sched,
+            data: &data,
+            opts,
+            init: &init,
+            dp,
+        };
+        run_job(opts.device, opts.threads, progress, job)
     }
 
     /// What the model spent under differential privacy, as JSON: the fit's privacy record
@@ -228,10 +238,13 @@ impl Synthesizer {
         if opts.batch_size == 0 {
             return Err(Error::invalid("the sampling batch size must be at least 1"));
         }
-        let be = CpuBackend::<f32>::new();
-        let (x, labels) = run_parallel(opts.threads, progress, |p| {
-            self.sample_encoded(&be, n, seed, opts.batch_size, p)
-        })??;
+        let job = SampleJob {
+            model: self,
+            n,
+            seed,
+            batch: opts.batch_size,
+        };
+        let (x, labels) = run_job(opts.device, opts.threads, progress, job)?.output;
         self.encoder.decode(&x, labels.as_deref(), n)
     }
 
@@ -249,7 +262,8 @@ impl Synthesizer {
         };
         let w = layout.width();
         let batch = batch.min(n);
-        let mut sampler = Sampler::new(be, &self.net, layout, self.timesteps, &self.weights, batch);
+        let mut sampler =
+            Sampler::new(be, &self.net, layout, self.timesteps, &self.weights, batch)?;
         let mut x = vec![0f32; n * w];
         let labels = self.draw_labels(n, seed);
         let n_batches = n.div_ceil(batch);
@@ -262,13 +276,13 @@ impl Synthesizer {
                 for (d, &c) in y_host.iter_mut().zip(&l[lo..lo + rows]) {
                     *d = c as f32;
                 }
-                sampler.set_labels(&y_host[..rows]);
+                sampler.set_labels(&y_host[..rows])?;
             }
             // Streams: batch index in the high bits, the step (or all ones for x_T) below.
             let stream0 = (b as u64) << 32;
-            sampler.prior(rows, seed, stream0 | 0xFFFF_FFFF);
+            sampler.prior(rows, seed, stream0 | 0xFFFF_FFFF)?;
             for t in (0..self.timesteps).rev() {
-                sampler.step(t, rows, seed, stream0 | t as u64);
+                sampler.step(t, rows, seed, stream0 | t as u64)?;
                 let p = Progress {
                     stage: "sample",
                     done: b * self.timesteps + (self.timesteps - t),
@@ -279,7 +293,7 @@ impl Synthesizer {
                     return Err(Error::cancelled());
                 }
             }
-            sampler.download(&mut x[lo * w..(lo + rows) * w]);
+            sampler.download(&mut x[lo * w..(lo + rows) * w])?;
         }
         Ok((x, labels))
     }
@@ -314,6 +328,8 @@ pub struct SampleOptions {
     pub batch_size: usize,
     /// Threads for the call (0: all cores).
     pub threads: usize,
+    /// Where to sample (any device, whichever the model was trained on).
+    pub device: Device,
 }
 
 impl Default for SampleOptions {
@@ -321,7 +337,53 @@ impl Default for SampleOptions {
         SampleOptions {
             batch_size: 4096,
             threads: 0,
+            device: Device::Auto,
         }
+    }
+}
+
+/// Training on a backend: the job [`Synthesizer::train_encoded`] hands to the device.
+struct TrainJob<'a> {
+    net: &'a Denoiser,
+    layout: &'a Layout,
+    sched: &'a Schedule,
+    data: &'a Encoded,
+    opts: &'a FitOptions,
+    init: &'a [f32],
+    dp: Option<DpConfig>,
+}
+
+impl Job for TrainJob<'_> {
+    type Output = Trained;
+    fn run<B: DiffusionOps>(self, be: &B, progress: ProgressFn) -> Result<Trained> {
+        train(
+            be,
+            self.net,
+            self.layout,
+            self.sched,
+            self.data,
+            &self.opts.optim,
+            self.init,
+            self.opts.seed ^ 0x5EED,
+            self.dp,
+            progress,
+        )
+    }
+}
+
+/// Sampling on a backend: encoded rows and their labels.
+struct SampleJob<'a> {
+    model: &'a Synthesizer,
+    n: usize,
+    seed: u64,
+    batch: usize,
+}
+
+impl Job for SampleJob<'_> {
+    type Output = (Vec<f32>, Option<Vec<u32>>);
+    fn run<B: DiffusionOps>(self, be: &B, progress: ProgressFn) -> Result<Self::Output> {
+        self.model
+            .sample_encoded(be, self.n, self.seed, self.batch, progress)
     }
 }
 

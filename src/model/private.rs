@@ -275,7 +275,7 @@ impl Synthesizer {
 
         // Training: σ for the rest of the budget.
         let (cfg, train_phase, run) = dp_training(n, opts, dp, &[pre], key)?;
-        let weights = Self::train_encoded(&encoder, &table, &run, Some(cfg), None, progress)?.ema;
+        let ran = Self::train_encoded(&encoder, &table, &run, Some(cfg), None, progress)?;
 
         let privacy = PrivacyRecord::new(
             dp,
@@ -294,8 +294,8 @@ impl Synthesizer {
             net: Self::net_config(&encoder, opts),
             encoder,
             timesteps: opts.timesteps,
-            weights,
-            record: TrainingRecord::new(n, opts, Vec::new(), start, Some(privacy)),
+            weights: ran.output.ema,
+            record: TrainingRecord::new(n, opts, Vec::new(), start, Some(privacy), ran.backend),
         })
     }
 }

@@ -22,39 +22,39 @@ impl<'a, B: DiffusionOps> Sampler<'a, B> {
         timesteps: usize,
         weights: &[f32],
         capacity: usize,
-    ) -> Self {
+    ) -> crate::Result<Self> {
         let net = Denoiser::new(net.clone());
-        let mut params = be.alloc(net.n_params);
-        be.upload(&mut params, 0, weights);
-        let mut ws = net.workspace(be, capacity);
-        net.set_time_table(be, &mut ws, timesteps);
-        Sampler {
+        let mut params = be.alloc(net.n_params)?;
+        be.upload(&mut params, 0, weights)?;
+        let mut ws = net.workspace(be, capacity)?;
+        net.set_time_table(be, &mut ws, timesteps)?;
+        Ok(Sampler {
             be,
             net,
             layout,
             sched: Schedule::cosine(timesteps),
             params,
             ws,
-        }
+        })
     }
 
     /// Sets the labels of the first rows.
-    pub fn set_labels(&mut self, labels: &[f32]) {
-        self.be.upload(&mut self.ws.y, 0, labels);
+    pub fn set_labels(&mut self, labels: &[f32]) -> crate::Result<()> {
+        self.be.upload(&mut self.ws.y, 0, labels)
     }
 
     /// x_T for the first `rows` rows.
-    pub fn prior(&mut self, rows: usize, seed: u64, stream: u64) {
+    pub fn prior(&mut self, rows: usize, seed: u64, stream: u64) -> crate::Result<()> {
         self.be
-            .prior(&self.layout, &mut self.ws.x, rows, seed, stream);
+            .prior(&self.layout, &mut self.ws.x, rows, seed, stream)
     }
 
     /// One denoising step x_t → x_{t−1} for the first `rows` rows.
-    pub fn step(&mut self, t: usize, rows: usize, seed: u64, stream: u64) {
+    pub fn step(&mut self, t: usize, rows: usize, seed: u64, stream: u64) -> crate::Result<()> {
         let be = self.be;
-        be.fill(&mut self.ws.t, 0, rows, t as f64);
+        be.fill(&mut self.ws.t, 0, rows, t as f64)?;
         self.net
-            .forward_shared_t(be, &self.params, &mut self.ws, rows);
+            .forward_shared_t(be, &self.params, &mut self.ws, rows)?;
         be.p_sample(
             &self.layout,
             &self.sched,
@@ -64,11 +64,11 @@ impl<'a, B: DiffusionOps> Sampler<'a, B> {
             rows,
             seed,
             stream,
-        );
+        )
     }
 
     /// Copies the first rows' state to the host.
-    pub fn download(&self, out: &mut [f32]) {
-        self.be.download(&self.ws.x, 0, out);
+    pub fn download(&self, out: &mut [f32]) -> crate::Result<()> {
+        self.be.download(&self.ws.x, 0, out)
     }
 }

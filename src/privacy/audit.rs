@@ -9,12 +9,13 @@
 
 use serde::Serialize;
 
-use crate::backend::{Backend, CpuBackend};
+use crate::backend::{run_job, Device, DiffusionOps, Job};
 use crate::diffusion::{Layout, LossWeights, Schedule};
 use crate::encode::Encoded;
 use crate::error::{Error, Result};
 use crate::nn::{Denoiser, DenoiserConfig};
 use crate::privacy::accountant::{default_orders, epsilon, Phase};
+use crate::progress::ProgressFn;
 use crate::train::{DpConfig, OptimConfig, Trainer};
 
 /// What to audit.
@@ -30,6 +31,8 @@ pub struct AuditConfig {
     /// Confidence of the Clopper–Pearson bounds.
     pub confidence: f64,
     pub seed: u64,
+    /// Where the mechanism runs (the audit checks that backend's clipping and noise).
+    pub device: Device,
 }
 
 /// The audit's outcome.
@@ -130,7 +133,9 @@ fn eps_from_rates(fpr: f64, fnr: f64, delta: f64) -> f64 {
 }
 
 /// Runs the mechanism once; returns Σ_t ⟨released gradient_t, direction⟩.
-fn one_run(
+#[allow(clippy::too_many_arguments)]
+fn one_run<B: DiffusionOps>(
+    be: &B,
     data: &Encoded,
     layout: &Layout,
     net: &Denoiser,
@@ -139,7 +144,6 @@ fn one_run(
     cfg: &AuditConfig,
     run: u64,
 ) -> Result<f64> {
-    let be = CpuBackend::<f32>::new();
     let sched = Schedule::cosine(20);
     let optim = OptimConfig {
         steps: cfg.steps,
@@ -148,7 +152,7 @@ fn one_run(
         weight_decay: 0.0,
         ema_rate: 0.0,
     };
-    let mut tr = Trainer::new(&be, net, layout, &sched, data, &optim, init, cfg.seed ^ run)?;
+    let mut tr = Trainer::new(be, net, layout, &sched, data, &optim, init, cfg.seed ^ run)?;
     let mut key = [0u8; 32];
     key[..8].copy_from_slice(&cfg.seed.to_le_bytes());
     key[8..16].copy_from_slice(&run.to_le_bytes());
@@ -166,7 +170,7 @@ fn one_run(
     for s in 0..cfg.steps {
         tr.step(s)?;
         stat += scale
-            * tr.last_gradient()
+            * tr.last_gradient()?
                 .iter()
                 .zip(direction)
                 .map(|(g, d)| (g * d) as f64)
@@ -175,7 +179,7 @@ fn one_run(
     Ok(stat)
 }
 
-/// Runs the audit.
+/// Runs the audit on the configured device.
 pub fn audit_dp_sgd(cfg: &AuditConfig) -> Result<AuditReport> {
     if cfg.runs < 20 {
         return Err(Error::invalid(
@@ -183,6 +187,27 @@ pub fn audit_dp_sgd(cfg: &AuditConfig) -> Result<AuditReport> {
         ));
     }
     crate::privacy::accountant::check_plan(cfg.q, cfg.steps as u64, cfg.delta)?;
+    let sigma_ok = cfg.sigma >= 0.0 && cfg.sigma.is_finite();
+    let norm_ok = cfg.max_grad_norm > 0.0 && cfg.max_grad_norm.is_finite();
+    if !(sigma_ok && norm_ok) {
+        return Err(Error::invalid(format!(
+            "the audit needs a finite noise multiplier ≥ 0 and a positive clipping norm, got σ = {} and C = {}",
+            cfg.sigma, cfg.max_grad_norm
+        )));
+    }
+    Ok(run_job(cfg.device, 1, &mut |_| true, AuditJob(cfg))?.output)
+}
+
+struct AuditJob<'a>(&'a AuditConfig);
+
+impl Job for AuditJob<'_> {
+    type Output = AuditReport;
+    fn run<B: DiffusionOps>(self, be: &B, _: ProgressFn) -> Result<AuditReport> {
+        audit_on(be, self.0)
+    }
+}
+
+fn audit_on<B: DiffusionOps>(be: &B, cfg: &AuditConfig) -> Result<AuditReport> {
     // A small dataset near the origin and a canary far from it.
     let layout = Layout {
         n_num: 2,
@@ -217,11 +242,12 @@ pub fn audit_dp_sgd(cfg: &AuditConfig) -> Result<AuditReport> {
     });
     let init = net.init_params(cfg.seed);
     // The canary's gradient direction at the initial weights, averaged over fixed timesteps.
-    let direction = canary_direction(&net, &layout, &init, &x[n * w..]);
+    let direction = canary_direction(be, &net, &layout, &init, &x[n * w..])?;
     let mut s0 = Vec::with_capacity(cfg.runs);
     let mut s1 = Vec::with_capacity(cfg.runs);
     for r in 0..cfg.runs as u64 {
         s0.push(one_run(
+            be,
             &without,
             &layout,
             &net,
@@ -231,6 +257,7 @@ pub fn audit_dp_sgd(cfg: &AuditConfig) -> Result<AuditReport> {
             2 * r,
         )?);
         s1.push(one_run(
+            be,
             &with,
             &layout,
             &net,
@@ -292,27 +319,31 @@ pub fn audit_dp_sgd(cfg: &AuditConfig) -> Result<AuditReport> {
     })
 }
 
-fn canary_direction(net: &Denoiser, layout: &Layout, init: &[f32], canary: &[f32]) -> Vec<f32> {
-    use crate::backend::DiffusionOps;
-    let be = CpuBackend::<f32>::new();
+fn canary_direction<B: DiffusionOps>(
+    be: &B,
+    net: &Denoiser,
+    layout: &Layout,
+    init: &[f32],
+    canary: &[f32],
+) -> Result<Vec<f32>> {
     let sched = Schedule::cosine(20);
     let rows = 20;
     let w = layout.width();
-    let mut ws = net.workspace(&be, rows);
-    let mut params = be.alloc(net.n_params);
-    be.upload(&mut params, 0, init);
-    let mut x0 = be.alloc(rows * w);
+    let mut ws = net.workspace(be, rows)?;
+    let mut params = be.alloc(net.n_params)?;
+    be.upload(&mut params, 0, init)?;
+    let mut x0 = be.alloc(rows * w)?;
     for r in 0..rows {
-        be.upload(&mut x0, r * w, canary);
+        be.upload(&mut x0, r * w, canary)?;
     }
     let t: Vec<f32> = (0..rows).map(|i| i as f32).collect();
-    be.upload(&mut ws.t, 0, &t);
-    let mut eps = be.alloc(rows * layout.n_num);
-    let mut xt = be.alloc(rows * w);
-    be.q_sample(layout, &sched, &x0, &ws.t, rows, 1, 1, 0, &mut xt, &mut eps);
-    be.upload(&mut ws.x, 0, &xt);
-    net.forward(&be, &params, &mut ws, rows);
-    let mut loss = be.alloc(rows);
+    be.upload(&mut ws.t, 0, &t)?;
+    let mut eps = be.alloc(rows * layout.n_num)?;
+    be.q_sample(
+        layout, &sched, &x0, &ws.t, rows, 1, 1, 0, &mut ws.x, &mut eps,
+    )?;
+    net.forward(be, &params, &mut ws, rows)?;
+    let mut loss = be.alloc(rows)?;
     be.loss_grad(
         layout,
         &sched,
@@ -325,12 +356,14 @@ fn canary_direction(net: &Denoiser, layout: &Layout, init: &[f32], canary: &[f32
         LossWeights::new(layout, rows),
         &mut ws.dout,
         &mut loss,
-    );
-    let mut g = be.alloc(net.n_params);
-    net.backward(&be, &params, &mut g, &mut ws, rows, false);
+    )?;
+    let mut g_buf = be.alloc(net.n_params)?;
+    net.backward(be, &params, &mut g_buf, &mut ws, rows, false)?;
+    let mut g = vec![0f32; net.n_params];
+    be.download(&g_buf, 0, &mut g)?;
     // The released gradient contains the canary's (clipped) gradient when it is sampled.
     let norm = g.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-    g.iter().map(|v| v / norm).collect()
+    Ok(g.iter().map(|v| v / norm).collect())
 }
 
 #[cfg(test)]
@@ -359,6 +392,7 @@ mod tests {
             delta: 1e-5,
             confidence: 0.95,
             seed: 3,
+            device: Device::Cpu,
         }
     }
 

@@ -1,0 +1,163 @@
+//! Where work runs: the device choice, and the one place that turns it into a backend.
+//! Nothing above this module names a concrete backend; the model layer hands a [`Job`] to
+//! [`run_job`], which runs it on the backend the device resolves to.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::{run_parallel, CpuBackend, DiffusionOps};
+use crate::error::{Error, Result};
+use crate::progress::ProgressFn;
+
+/// A compute device: `auto` (a GPU when one is usable, else the CPU), `cpu`, or `cuda:N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Device {
+    /// The GPU when a driver and a device are present and this build has a GPU backend,
+    /// otherwise the CPU. Never an error.
+    #[default]
+    Auto,
+    /// The CPU backend (OpenBLAS and rayon).
+    Cpu,
+    /// CUDA device N.
+    Cuda(u32),
+}
+
+impl Device {
+    /// Whether this is [`Device::Auto`].
+    pub fn is_auto(&self) -> bool {
+        *self == Device::Auto
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Device::Auto => f.write_str("auto"),
+            Device::Cpu => f.write_str("cpu"),
+            Device::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+impl FromStr for Device {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Device> {
+        let bad = || {
+            Error::invalid(format!(
+                "option 'device' must be \"auto\", \"cpu\", \"cuda\" or \"cuda:N\", got '{s}'"
+            ))
+        };
+        match s.trim() {
+            "auto" => Ok(Device::Auto),
+            "cpu" => Ok(Device::Cpu),
+            "cuda" | "gpu" => Ok(Device::Cuda(0)),
+            other => {
+                let n = other.strip_prefix("cuda:").ok_or_else(bad)?;
+                n.parse::<u32>().map(Device::Cuda).map_err(|_| bad())
+            }
+        }
+    }
+}
+
+impl Serialize for Device {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Device {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Device, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse()
+            .map_err(|e: Error| serde::de::Error::custom(e.message))
+    }
+}
+
+/// Work that runs on whichever backend a device resolves to (written once, generic over the
+/// backend).
+pub trait Job: Send {
+    type Output: Send;
+    /// Runs on `be`; reports progress through `progress` (a `false` answer asks it to stop
+    /// with [`Error::cancelled`]).
+    fn run<B: DiffusionOps>(self, be: &B, progress: ProgressFn) -> Result<Self::Output>;
+}
+
+/// What a job produced and where it ran.
+pub struct Ran<T> {
+    pub output: T,
+    /// The backend's name ("cpu", "cuda:0"), as models record it.
+    pub backend: String,
+}
+
+/// Runs `job` on `device` with `threads` host threads (0: all cores), relaying progress
+/// reports to `progress` on the calling thread. `cuda` is a [`crate::ErrorKind::Device`] error
+/// until this build has a GPU backend; `auto` then means the CPU.
+pub fn run_job<J: Job>(
+    device: Device,
+    threads: usize,
+    progress: ProgressFn,
+    job: J,
+) -> Result<Ran<J::Output>> {
+    match device {
+        Device::Auto | Device::Cpu => {
+            let be = CpuBackend::<f32>::new();
+            let output = run_parallel(threads, progress, |p| job.run(&be, p))??;
+            Ok(Ran {
+                output,
+                backend: super::Backend::name(&be),
+            })
+        }
+        Device::Cuda(n) => Err(Error::device(format!(
+            "device 'cuda:{n}' was asked for, but this build of synthvol has no CUDA backend; use device \"cpu\" or \"auto\" (which runs on the CPU here)"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_parse_and_print_back() {
+        for (s, d) in [
+            ("auto", Device::Auto),
+            ("cpu", Device::Cpu),
+            ("cuda", Device::Cuda(0)),
+            ("cuda:3", Device::Cuda(3)),
+        ] {
+            assert_eq!(s.parse::<Device>().unwrap(), d);
+            let back: Device = d.to_string().parse().unwrap();
+            assert_eq!(back, d);
+        }
+        for bad in ["", "gpu:1", "cuda:", "cuda:-1", "tpu", "CPU"] {
+            let e = bad.parse::<Device>().unwrap_err();
+            assert!(
+                e.message.contains("option 'device'"),
+                "{bad}: {}",
+                e.message
+            );
+        }
+        let d: Device = serde_json::from_str("\"cuda:1\"").unwrap();
+        assert_eq!(d, Device::Cuda(1));
+        assert!(serde_json::from_str::<Device>("\"nope\"").is_err());
+    }
+
+    #[test]
+    fn cuda_without_a_gpu_backend_is_a_device_error() {
+        struct Nothing;
+        impl Job for Nothing {
+            type Output = ();
+            fn run<B: DiffusionOps>(self, _: &B, _: ProgressFn) -> Result<()> {
+                Ok(())
+            }
+        }
+        let e = run_job(Device::Cuda(0), 1, &mut |_| true, Nothing)
+            .err()
+            .expect("no CUDA backend");
+        assert_eq!(e.kind, crate::ErrorKind::Device);
+        let ran = run_job(Device::Auto, 1, &mut |_| true, Nothing).unwrap();
+        assert_eq!(ran.backend, "cpu");
+    }
+}
