@@ -10,7 +10,7 @@ use synthvol::ffi::{
     sv_model, sv_model_free, sv_model_from_bytes, sv_sample, sv_table, sv_table_free,
     sv_table_get_categorical, sv_table_get_numeric, SV_OK,
 };
-use synthvol::model::{FitOptions, SampleOptions, Synthesizer};
+use synthvol::model::{FitOptions, FitRequest, SampleOptions, Synthesizer};
 use synthvol::table::ColumnData;
 
 const ROWS: usize = 100_000;
@@ -29,7 +29,8 @@ fn main() {
         ..FitOptions::default()
     };
     o.optim.steps = 200;
-    let model = Synthesizer::fit(&train, &o, &mut |_| true).expect("fit");
+    let model =
+        Synthesizer::fit(&train, &FitRequest::from_options(&o), &mut |_| true).expect("fit");
     let bytes = model.to_bytes().expect("bytes");
     let mut handle: *mut sv_model = ptr::null_mut();
     assert_eq!(

@@ -13,7 +13,7 @@
 
 use std::time::Instant;
 
-use synthvol::model::{FineTuneOptions, FitOptions, Synthesizer};
+use synthvol::model::{FitOptions, FitRequest, Synthesizer};
 use synthvol::syn::{syn_test, twins, SynTestOptions, SynTestResult};
 use synthvol::table::{ColumnData, ColumnKind, ColumnSpec, Schema, Table};
 
@@ -82,7 +82,12 @@ fn main() {
     };
     fit.optim.steps = 3000;
     fit.optim.batch_size = 512;
-    let pre = Synthesizer::fit(&simulate(10_000, 1), &fit, &mut |_| true).expect("pre-train");
+    let pre = Synthesizer::fit(
+        &simulate(10_000, 1),
+        &FitRequest::from_options(&fit),
+        &mut |_| true,
+    )
+    .expect("pre-train");
     eprintln!(
         "pre-trained on 10,000 rows in {:.0} s",
         start.elapsed().as_secs_f64()
@@ -91,9 +96,11 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(300);
-    let mut ft = FineTuneOptions::default();
-    ft.optim.steps = ft_steps;
-    ft.optim.batch_size = 100;
+    let ft = FitRequest {
+        steps: Some(ft_steps),
+        batch_size: Some(100),
+        ..FitRequest::default()
+    };
     let mut results: Vec<(SynTestResult, SynTestResult)> = Vec::new();
     for rep in 0..reps {
         let data = simulate(200, 1000 + rep as u64);

@@ -106,8 +106,10 @@ typedef int32_t (*sv_progress_fn)(void *user,
                                   double loss);
 
 /**
- * Options of `sv_fit` and `sv_fine_tune`. Initialise with `sv_fit_options_init`, then set
- * fields. Zero in `steps`, `batch_size` or `learning_rate` means the call's default.
+ * Options of `sv_fit` and `sv_fine_tune`: the common settings as fields, any other option
+ * of the fit request in `extra_json`. Initialise with `sv_fit_options_init`, then set fields.
+ * A field left at its initial value (0 or NULL) takes the engine's default; the defaults and
+ * every rule live in the engine, which names the option at fault in its message.
  */
 typedef struct {
   /**
@@ -120,16 +122,16 @@ typedef struct {
    */
   const char *target;
   /**
-   * Training steps (0: 4000 for a fit, 1000 for a fine-tuning).
+   * Training steps (0: the default, 4000 for a fit and 1000 for a fine-tuning).
    */
   uint64_t steps;
   /**
-   * Rows per step (0: 1024).
+   * Rows per step (0: the default, 1024).
    */
   uint64_t batch_size;
   /**
-   * Initial learning rate, decayed linearly to 0 (0: 0.002 for a fit, 0.001 for a
-   * fine-tuning).
+   * Initial learning rate, decayed linearly to 0 (0: the default, 0.002 for a fit and
+   * 0.001 for a fine-tuning).
    */
   double learning_rate;
   /**
@@ -145,7 +147,7 @@ typedef struct {
    */
   double epsilon;
   /**
-   * δ of a private fit (default 1e-5).
+   * δ of a private fit (0: the default, 1e-5).
    */
   double delta;
   /**
@@ -154,10 +156,13 @@ typedef struct {
    */
   const char *schema_json;
   /**
-   * Other options as a JSON object, or NULL: "layers" (array of widths), "timesteps"
-   * (default 200; 20 for a private fit), "time_dim", "weight_decay", "ema_rate", and for private fits "max_grad_norm",
+   * Other options of the fit request as a JSON object, or NULL: "layers" (array of
+   * widths), "timesteps" (default 200; 20 for a private fit), "time_dim", "weight_decay",
+   * "ema_rate", "device" ("auto", "cpu", "cuda:N"), and for private fits "max_grad_norm",
    * "sample_rate", "augment", "preprocessing_share", "categorical_weight", "noise_seed"
-   * (test only). An unknown key is an error.
+   * (test only). The fields above may also be given here by their request names
+   * ("target", "steps", "batch_size", "lr", "seed", "threads", "epsilon", "delta",
+   * "schema"), but not both here and in a field. An unknown key is an error.
    */
   const char *extra_json;
 } sv_fit_options;
@@ -437,7 +442,7 @@ sv_status sv_privacy_sigma(double q,
  * (logistic regression for a categorical target, least squares for a numeric one); otherwise
  * `analysis` is called with `analysis_user` and `target` may be NULL. `options_json` (may be
  * NULL): "ratios" (array, default 1..30), "repeats" (3), "with_raw" (false), "seed",
- * "threads". Progress and cancellation as `sv_fit`.
+ * "threads", "device"; an unknown key is an error. Progress and cancellation as `sv_fit`.
  */
 sv_status sv_tune(const sv_model *model,
                   const sv_table *raw,

@@ -6,11 +6,14 @@
 pub mod backend;
 pub mod csprng;
 pub mod datasets;
+pub mod demo;
 pub mod diffusion;
 pub mod encode;
 pub mod error;
 pub mod fastmath;
 pub mod ffi;
+pub mod files;
+pub mod limits;
 
 /// The C header that cbindgen generates from [`ffi`] in this build (tests compare it with the
 /// committed `include/synthvol.h`).
@@ -19,6 +22,7 @@ pub const GENERATED_C_HEADER: &str = include_str!(concat!(env!("OUT_DIR"), "/syn
 pub mod metrics;
 pub mod model;
 pub mod nn;
+pub mod options;
 pub mod privacy;
 pub mod progress;
 pub mod rng;

@@ -2,7 +2,7 @@
 //! README and come from `synthvol demo`): a logistic regression trained on synthetic rows
 //! is tested on the real test file against the same model trained on the real rows.
 
-use synthvol::model::{FitOptions, SampleOptions, Synthesizer};
+use synthvol::model::{FitOptions, FitRequest, SampleOptions, Synthesizer};
 use synthvol::table::Table;
 use synthvol::{datasets, metrics};
 
@@ -32,7 +32,8 @@ fn adult_reduced_size_meets_the_quality_bars() {
     };
     o.optim.steps = 2500;
     o.optim.batch_size = 512;
-    let model = Synthesizer::fit(&train, &o, &mut |_| true).expect("fit");
+    let model =
+        Synthesizer::fit(&train, &FitRequest::from_options(&o), &mut |_| true).expect("fit");
     let syn = model
         .sample(12_000, 2, &SampleOptions::default(), &mut |_| true)
         .expect("sample");

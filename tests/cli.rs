@@ -373,7 +373,7 @@ fn bad_model_files_and_zero_rows() {
     let r = sample(&model, "0");
     assert_ne!(r.code, 0);
     assert!(
-        r.stderr.contains("--rows must be at least 1"),
+        r.stderr.contains("the number of rows to sample must be at least 1"),
         "{}",
         r.stderr
     );

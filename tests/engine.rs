@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use synthvol::encode::Encoder;
-use synthvol::model::{SampleOptions, Synthesizer};
+use synthvol::model::{FitRequest, SampleOptions, Synthesizer};
 use synthvol::progress::Progress;
 use synthvol::table::{write_csv_to, ColumnData, ColumnKind, MISSING};
 use synthvol::ErrorKind;
@@ -231,8 +231,12 @@ fn cancelling_stops_training_and_sampling() {
         seen = p.done;
         p.done < 3
     };
-    let e =
-        Synthesizer::fit(&table, &quick_options(1), &mut cancel_after_3).expect_err("cancelled");
+    let e = Synthesizer::fit(
+        &table,
+        &FitRequest::from_options(&quick_options(1)),
+        &mut cancel_after_3,
+    )
+    .expect_err("cancelled");
     assert_eq!(e.kind, ErrorKind::Cancelled);
     assert!(
         seen <= 4,

@@ -3,7 +3,9 @@
 //! and must have been declared public under DP; schema mismatches are errors that name them.
 
 use synthvol::metrics::{self, EvaluateOptions};
-use synthvol::model::{DpOptions, FineTuneOptions, FitOptions, SampleOptions, Synthesizer};
+use synthvol::model::{
+    DpOptions, FineTuneOptions, FineTunePlan, FitOptions, FitRequest, SampleOptions, Synthesizer,
+};
 use synthvol::table::{
     ColumnData, ColumnKind, ColumnSpec, PublicColumnKind, PublicSchema, Schema, Table,
 };
@@ -97,7 +99,8 @@ fn tune_options(steps: usize) -> FineTuneOptions {
 fn pretrain(dp_ready: bool) -> Synthesizer {
     let men = population(false, 4000, 1);
     if !dp_ready {
-        return Synthesizer::fit(&men, &options(), &mut |_| true).unwrap();
+        return Synthesizer::fit(&men, &FitRequest::from_options(&options()), &mut |_| true)
+            .unwrap();
     }
     let mut public = PublicSchema::from_table(&men);
     for c in &mut public.columns {
@@ -110,7 +113,7 @@ fn pretrain(dp_ready: bool) -> Synthesizer {
         }
     }
     let men = public.apply(&men).unwrap();
-    Synthesizer::fit(&men, &options(), &mut |_| true).unwrap()
+    Synthesizer::fit(&men, &FitRequest::from_options(&options()), &mut |_| true).unwrap()
 }
 
 fn frechet_to(model: &Synthesizer, reference: &Table) -> f64 {
@@ -136,7 +139,14 @@ fn fine_tuning_moves_the_model_to_the_new_population() {
     let women = population(true, 400, 2);
     let test = population(true, 1500, 3);
     let (tuned, notices) = pre
-        .fine_tune(&women, &tune_options(300), None, &mut |_| true)
+        .fine_tune_plan(
+            &women,
+            &FineTunePlan {
+                options: tune_options(300).clone(),
+                dp: None,
+            },
+            &mut |_| true,
+        )
         .unwrap();
     assert!(notices.is_empty(), "{notices:?}");
     let test_all = test.conform_to(tuned.schema()).unwrap();
@@ -164,7 +174,14 @@ fn unseen_levels_extend_the_model_without_dp() {
     let pre = pretrain(false);
     let women = population(true, 400, 4);
     let (tuned, notices) = pre
-        .fine_tune(&women, &tune_options(1000), None, &mut |_| true)
+        .fine_tune_plan(
+            &women,
+            &FineTunePlan {
+                options: tune_options(1000).clone(),
+                dp: None,
+            },
+            &mut |_| true,
+        )
         .unwrap();
     let msg = notices.join(" ");
     assert!(
@@ -213,7 +230,14 @@ fn dp_fine_tuning_needs_declared_levels_and_records_its_spend() {
     };
     let undeclared = pretrain(false);
     let e = undeclared
-        .fine_tune(&women, &tune_options(50), Some(&dp), &mut |_| true)
+        .fine_tune_plan(
+            &women,
+            &FineTunePlan {
+                options: tune_options(50).clone(),
+                dp: Some(dp.clone()),
+            },
+            &mut |_| true,
+        )
         .unwrap_err()
         .to_string();
     assert!(
@@ -224,7 +248,14 @@ fn dp_fine_tuning_needs_declared_levels_and_records_its_spend() {
     let declared = pretrain(true);
     assert!(declared.record.privacy.is_none());
     let (tuned, _) = declared
-        .fine_tune(&women, &tune_options(50), Some(&dp), &mut |_| true)
+        .fine_tune_plan(
+            &women,
+            &FineTunePlan {
+                options: tune_options(50).clone(),
+                dp: Some(dp.clone()),
+            },
+            &mut |_| true,
+        )
         .unwrap();
     // Pre-training declared public costs nothing: the only spend is the fine-tuning's.
     assert!(tuned.record.privacy.is_none());
@@ -259,9 +290,16 @@ fn schema_mismatches_are_named() {
         .unwrap()
     };
     let run = |t: &Table| {
-        pre.fine_tune(t, &tune_options(5), None, &mut |_| true)
-            .unwrap_err()
-            .to_string()
+        pre.fine_tune_plan(
+            t,
+            &FineTunePlan {
+                options: tune_options(5).clone(),
+                dp: None,
+            },
+            &mut |_| true,
+        )
+        .unwrap_err()
+        .to_string()
     };
     let e = run(&drop(&women, "z"));
     assert!(e.contains("'z'") && e.contains("missing"), "{e}");
@@ -286,7 +324,14 @@ fn schema_mismatches_are_named() {
     assert!(e.contains("'job'"), "{e}");
     // Cancelling returns an error and leaves the model usable.
     let e = pre
-        .fine_tune(&women, &tune_options(50), None, &mut |_| false)
+        .fine_tune_plan(
+            &women,
+            &FineTunePlan {
+                options: tune_options(50).clone(),
+                dp: None,
+            },
+            &mut |_| false,
+        )
         .unwrap_err();
     assert_eq!(e.kind, synthvol::ErrorKind::Cancelled);
     assert!(pre

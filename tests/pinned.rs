@@ -4,7 +4,9 @@
 //! updates the constants in the same commit and says why.
 
 use synthvol::datasets;
-use synthvol::model::{DpOptions, FineTuneOptions, FitOptions, SampleOptions, Synthesizer};
+use synthvol::model::{
+    DpOptions, FineTuneOptions, FineTunePlan, FitOptions, FitRequest, SampleOptions, Synthesizer,
+};
 use synthvol::table::{write_csv_to, Table};
 
 /// FNV-1a, 64 bits: stable across platforms and Rust versions (std's hasher is not).
@@ -68,7 +70,10 @@ fn small_fit() -> FitOptions {
 fn small_fits_and_samples_keep_their_bytes() {
     let adult = datasets::adult_train().unwrap();
     let train = rows(&adult, 0, 600);
-    let model = Synthesizer::fit(&train, &small_fit(), &mut |_| true).unwrap();
+    let model = Synthesizer::fit(&train, &FitRequest::from_options(&small_fit()), &mut |_| {
+        true
+    })
+    .unwrap();
     let sample = model
         .sample(
             300,
@@ -99,7 +104,14 @@ fn small_fits_and_samples_keep_their_bytes() {
     ft.optim.steps = 20;
     ft.optim.batch_size = 64;
     let (tuned, _) = model
-        .fine_tune(&rows(&adult, 600, 200), &ft, None, &mut |_| true)
+        .fine_tune_plan(
+            &rows(&adult, 600, 200),
+            &FineTunePlan {
+                options: ft,
+                dp: None,
+            },
+            &mut |_| true,
+        )
         .unwrap();
     let tuned_sample = tuned
         .sample(200, 9, &SampleOptions::default(), &mut |_| true)

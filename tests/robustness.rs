@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use synthvol::model::Synthesizer;
+use synthvol::model::{FitRequest, Synthesizer};
 use synthvol::table::{read_csv_bytes, CsvOptions};
 use synthvol::ErrorKind;
 
@@ -113,7 +113,7 @@ fn random_csv_bytes_never_panic() {
                 let mut o = quick_options(1);
                 o.target = None;
                 o.optim.steps = 2;
-                let _ = Synthesizer::fit(&t, &o, &mut no_progress());
+                let _ = Synthesizer::fit(&t, &FitRequest::from_options(&o), &mut no_progress());
             }
         }
     }

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use synthvol::model::{FitOptions, Synthesizer};
+use synthvol::model::{FitOptions, FitRequest, Synthesizer};
 use synthvol::syn::{self, TuneOptions};
 use synthvol::table::{write_csv, ColumnData, Schema, Table};
 use synthvol::Result;
@@ -57,7 +57,7 @@ fn small_model(train: &Table) -> Synthesizer {
     };
     o.optim.steps = 300;
     o.optim.batch_size = 128;
-    Synthesizer::fit(train, &o, &mut |_| true).unwrap()
+    Synthesizer::fit(train, &FitRequest::from_options(&o), &mut |_| true).unwrap()
 }
 
 fn numeric(t: &Table, name: &str) -> Vec<f64> {
@@ -98,6 +98,7 @@ fn tuning_gives_a_curve_per_ratio_and_never_sees_test_rows() {
         with_raw: true,
         seed: 3,
         threads: 1,
+        ..TuneOptions::default()
     };
     let r = syn::tune(
         &model,
@@ -397,10 +398,13 @@ fn syn_test_separates_a_relevant_from_an_irrelevant_feature() {
     };
     o.optim.steps = 800;
     o.optim.batch_size = 256;
-    let pre = Synthesizer::fit(&make(3000, 1), &o, &mut |_| true).unwrap();
-    let mut ft = synthvol::model::FineTuneOptions::default();
-    ft.optim.steps = 100;
-    ft.optim.batch_size = 64;
+    let pre =
+        Synthesizer::fit(&make(3000, 1), &FitRequest::from_options(&o), &mut |_| true).unwrap();
+    let ft = FitRequest {
+        steps: Some(100),
+        batch_size: Some(64),
+        ..FitRequest::default()
+    };
     let mut tw = syn::twins(&pre, &make(200, 2), &ft, 3, &mut |_| true).unwrap();
     let training = make(1000, 4);
     let opts = |f: &str| {

@@ -244,7 +244,8 @@ class table : public table_view {
   sv_table* mut() const noexcept { return const_cast<sv_table*>(h_); }
 };
 
-/// Options of fit and fine_tune (0 means the call's default; see sv_fit_options).
+/// Options of fit and fine_tune: 0 (or empty) takes the engine's default, and the engine
+/// checks every value (see sv_fit_options; other options go in extra_json).
 struct fit_options {
   std::optional<std::string> target;
   std::uint64_t steps = 0;
@@ -253,7 +254,7 @@ struct fit_options {
   std::uint64_t seed = 0;
   std::uint32_t threads = 0;
   double epsilon = 0.0;  // > 0: differentially private
-  double delta = 1e-5;
+  double delta = 0.0;    // 0: the engine's default (1e-5)
   std::optional<std::string> schema_json;
   std::optional<std::string> extra_json;
 

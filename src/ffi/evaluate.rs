@@ -2,8 +2,6 @@
 
 use std::ffi::{c_char, c_void};
 
-use serde_json::Value;
-
 use super::{
     check_out, guard, opt_str_arg, progress_adapter, put, sv_bytes, sv_cancel, sv_progress_fn,
     sv_status, sv_table, Failure,
@@ -35,45 +33,10 @@ pub extern "C" fn sv_evaluate(
             return Err(Failure::null("synthetic"));
         }
         check_out(report_json, "report_json")?;
-        let mut opts = EvaluateOptions::default();
-        if let Some(text) = opt_str_arg(options_json, "options_json")? {
-            let v: Value = serde_json::from_str(text)
-                .map_err(|e| Failure::invalid(format!("options_json is not JSON: {e}")))?;
-            let Value::Object(map) = v else {
-                return Err(Failure::invalid("options_json must be a JSON object"));
-            };
-            for (k, v) in &map {
-                let uint = || {
-                    v.as_u64()
-                        .and_then(|x| usize::try_from(x).ok())
-                        .ok_or_else(|| {
-                            Failure::invalid(format!("options_json.{k} must be a whole number"))
-                        })
-                };
-                match k.as_str() {
-                    "target" => {
-                        opts.target = Some(
-                            v.as_str()
-                                .ok_or_else(|| {
-                                    Failure::invalid("options_json.target must be a string")
-                                })?
-                                .to_string(),
-                        )
-                    }
-                    "seed" => opts.seed = uint()? as u64,
-                    "wasserstein_rows" => opts.wasserstein_rows = uint()?,
-                    "privacy_rows" => opts.privacy_rows = uint()?,
-                    "propensity_rows" => opts.propensity_rows = uint()?,
-                    "detection_folds" => opts.detection_folds = uint()?,
-                    "threads" => opts.threads = uint()?,
-                    other => {
-                        return Err(Failure::invalid(format!(
-                            "options_json has an unknown option '{other}'"
-                        )))
-                    }
-                }
-            }
-        }
+        let opts: EvaluateOptions = match opt_str_arg(options_json, "options_json")? {
+            Some(text) => crate::options::from_json(text, "options_json")?,
+            None => EvaluateOptions::default(),
+        };
         // SAFETY: live handles (checked non-NULL above; holdout may be NULL).
         let (r, s, h) = unsafe {
             (

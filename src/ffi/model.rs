@@ -3,17 +3,14 @@
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 use super::{
     check_out, guard, log, opt_str_arg, progress_adapter, put, str_arg, sv_bytes, sv_cancel,
     sv_progress_fn, sv_status, sv_table, Failure, FfiResult, SV_ABI_VERSION, SV_LOG_INFO,
 };
-use crate::model::{
-    DpOptions, FineTuneOptions, FitOptions, SampleOptions, Synthesizer, DP_TIMESTEPS,
-    FORMAT_VERSION,
-};
-use crate::table::{ColumnKind, PublicSchema, Table};
+use crate::model::{FitRequest, SampleOptions, Synthesizer};
+use crate::table::{PublicSchema, Table};
 
 /// A fitted model: immutable and shareable. Sampling from one model on several threads at
 /// once is safe and gives the same rows as sampling one call after another.
@@ -22,8 +19,10 @@ pub struct sv_model {
     pub(crate) model: Arc<Synthesizer>,
 }
 
-/// Options of `sv_fit` and `sv_fine_tune`. Initialise with `sv_fit_options_init`, then set
-/// fields. Zero in `steps`, `batch_size` or `learning_rate` means the call's default.
+/// Options of `sv_fit` and `sv_fine_tune`: the common settings as fields, any other option
+/// of the fit request in `extra_json`. Initialise with `sv_fit_options_init`, then set fields.
+/// A field left at its initial value (0 or NULL) takes the engine's default; the defaults and
+/// every rule live in the engine, which names the option at fault in its message.
 #[repr(C)]
 pub struct sv_fit_options {
     /// `sizeof(sv_fit_options)`, set by `sv_fit_options_init`; a smaller value is refused.
@@ -31,12 +30,12 @@ pub struct sv_fit_options {
     /// Target column (NUL-terminated) or NULL. A categorical target conditions generation.
     /// `sv_fine_tune` keeps the model's target: NULL or the same name.
     pub target: *const c_char,
-    /// Training steps (0: 4000 for a fit, 1000 for a fine-tuning).
+    /// Training steps (0: the default, 4000 for a fit and 1000 for a fine-tuning).
     pub steps: u64,
-    /// Rows per step (0: 1024).
+    /// Rows per step (0: the default, 1024).
     pub batch_size: u64,
-    /// Initial learning rate, decayed linearly to 0 (0: 0.002 for a fit, 0.001 for a
-    /// fine-tuning).
+    /// Initial learning rate, decayed linearly to 0 (0: the default, 0.002 for a fit and
+    /// 0.001 for a fine-tuning).
     pub learning_rate: f64,
     /// Seed: the same seed gives the same model (except the DP noise, from the OS).
     pub seed: u64,
@@ -44,15 +43,18 @@ pub struct sv_fit_options {
     pub threads: u32,
     /// Privacy budget ε; 0 fits without differential privacy.
     pub epsilon: f64,
-    /// δ of a private fit (default 1e-5).
+    /// δ of a private fit (0: the default, 1e-5).
     pub delta: f64,
     /// A public schema as JSON (what `synthvol schema` writes): required for a private fit;
     /// without DP it declares level sets and bounds. NULL for none. Not for `sv_fine_tune`.
     pub schema_json: *const c_char,
-    /// Other options as a JSON object, or NULL: "layers" (array of widths), "timesteps"
-    /// (default 200; 20 for a private fit), "time_dim", "weight_decay", "ema_rate", and for private fits "max_grad_norm",
+    /// Other options of the fit request as a JSON object, or NULL: "layers" (array of
+    /// widths), "timesteps" (default 200; 20 for a private fit), "time_dim", "weight_decay",
+    /// "ema_rate", "device" ("auto", "cpu", "cuda:N"), and for private fits "max_grad_norm",
     /// "sample_rate", "augment", "preprocessing_share", "categorical_weight", "noise_seed"
-    /// (test only). An unknown key is an error.
+    /// (test only). The fields above may also be given here by their request names
+    /// ("target", "steps", "batch_size", "lr", "seed", "threads", "epsilon", "delta",
+    /// "schema"), but not both here and in a field. An unknown key is an error.
     pub extra_json: *const c_char,
 }
 
@@ -72,7 +74,7 @@ pub extern "C" fn sv_fit_options_init(options: *mut sv_fit_options) -> sv_status
                 seed: 0,
                 threads: 0,
                 epsilon: 0.0,
-                delta: 1e-5,
+                delta: 0.0,
                 schema_json: std::ptr::null(),
                 extra_json: std::ptr::null(),
             })
@@ -106,16 +108,8 @@ fn table_arg<'a>(t: *const sv_table, what: &str) -> FfiResult<&'a Table> {
     Ok(unsafe { &(*t).table })
 }
 
-/// What the options say, checked.
-struct Parsed {
-    fit: FitOptions,
-    tune: FineTuneOptions,
-    dp: Option<DpOptions>,
-    schema: Option<PublicSchema>,
-    target: Option<String>,
-}
-
-fn parse_options(o: *const sv_fit_options) -> FfiResult<Parsed> {
+/// The fit request the options stand for (checked by the engine, not here).
+fn request(o: *const sv_fit_options) -> FfiResult<FitRequest> {
     if o.is_null() {
         return Err(Failure::null("options"));
     }
@@ -129,72 +123,76 @@ fn parse_options(o: *const sv_fit_options) -> FfiResult<Parsed> {
     }
     // SAFETY: the caller's struct holds at least our fields.
     let o = unsafe { &*o };
-    let target = opt_str_arg(o.target, "options.target")?.map(String::from);
-    let mut fit = FitOptions {
-        target: target.clone(),
-        seed: o.seed,
-        threads: o.threads as usize,
-        ..FitOptions::default()
+    let mut req = match opt_str_arg(o.extra_json, "options.extra_json")? {
+        Some(text) => FitRequest::from_json_as(text, "options.extra_json")?,
+        None => FitRequest::default(),
     };
-    let mut tune = FineTuneOptions {
-        seed: o.seed,
-        threads: o.threads as usize,
-        ..FineTuneOptions::default()
-    };
-    for optim in [&mut fit.optim, &mut tune.optim] {
-        if o.steps > 0 {
-            optim.steps = usize::try_from(o.steps)
-                .map_err(|_| Failure::invalid("options.steps is too large"))?;
-        }
-        if o.batch_size > 0 {
-            optim.batch_size = usize::try_from(o.batch_size)
-                .map_err(|_| Failure::invalid("options.batch_size is too large"))?;
-        }
-        if o.learning_rate != 0.0 {
-            if !(o.learning_rate > 0.0 && o.learning_rate.is_finite()) {
+    fn set<T>(slot: &mut Option<T>, value: Option<T>, field: &str, key: &str) -> FfiResult<()> {
+        if let Some(v) = value {
+            if slot.is_some() {
                 return Err(Failure::invalid(format!(
-                    "options.learning_rate must be positive, got {}",
-                    o.learning_rate
+                    "option '{key}' is given twice: in options.{field} and in options.extra_json"
                 )));
             }
-            optim.lr = o.learning_rate;
+            *slot = Some(v);
         }
+        Ok(())
     }
-    if o.epsilon.is_nan() || o.epsilon < 0.0 {
-        return Err(Failure::invalid(format!(
-            "options.epsilon must be 0 (not private) or positive, got {}",
-            o.epsilon
-        )));
-    }
-    let mut dp = (o.epsilon > 0.0).then(|| DpOptions {
-        epsilon: o.epsilon,
-        delta: o.delta,
-        ..DpOptions::default()
-    });
+    let target = opt_str_arg(o.target, "options.target")?.map(String::from);
+    set(&mut req.target, target, "target", "target")?;
+    let big = |v: u64, field: &str| {
+        usize::try_from(v).map_err(|_| Failure::invalid(format!("options.{field} is too large")))
+    };
+    set(
+        &mut req.steps,
+        (o.steps > 0).then(|| big(o.steps, "steps")).transpose()?,
+        "steps",
+        "steps",
+    )?;
+    set(
+        &mut req.batch_size,
+        (o.batch_size > 0)
+            .then(|| big(o.batch_size, "batch_size"))
+            .transpose()?,
+        "batch_size",
+        "batch_size",
+    )?;
+    set(
+        &mut req.lr,
+        (o.learning_rate != 0.0).then_some(o.learning_rate),
+        "learning_rate",
+        "lr",
+    )?;
+    set(
+        &mut req.seed,
+        (o.seed != 0).then_some(o.seed),
+        "seed",
+        "seed",
+    )?;
+    set(
+        &mut req.threads,
+        (o.threads != 0).then_some(o.threads as usize),
+        "threads",
+        "threads",
+    )?;
+    set(
+        &mut req.epsilon,
+        (o.epsilon != 0.0).then_some(o.epsilon),
+        "epsilon",
+        "epsilon",
+    )?;
+    set(
+        &mut req.delta,
+        (o.delta != 0.0).then_some(o.delta),
+        "delta",
+        "delta",
+    )?;
     let schema = opt_str_arg(o.schema_json, "options.schema_json")?
         .map(PublicSchema::from_json)
         .transpose()
         .map_err(|e| Failure::from(e).prefixed("options.schema_json: "))?;
-    if let Some(extra) = opt_str_arg(o.extra_json, "options.extra_json")? {
-        let v: Value = serde_json::from_str(extra)
-            .map_err(|e| Failure::invalid(format!("options.extra_json is not JSON: {e}")))?;
-        let Value::Object(map) = v else {
-            return Err(Failure::invalid("options.extra_json must be a JSON object"));
-        };
-        if dp.is_some() && !map.contains_key("timesteps") {
-            fit.timesteps = DP_TIMESTEPS;
-        }
-        apply_extra(&map, &mut fit, &mut tune, &mut dp)?;
-    } else if dp.is_some() {
-        fit.timesteps = DP_TIMESTEPS;
-    }
-    Ok(Parsed {
-        fit,
-        tune,
-        dp,
-        schema,
-        target,
-    })
+    set(&mut req.schema, schema, "schema_json", "schema")?;
+    Ok(req)
 }
 
 impl Failure {
@@ -202,77 +200,6 @@ impl Failure {
         self.message = format!("{p}{}", self.message);
         self
     }
-}
-
-fn apply_extra(
-    map: &Map<String, Value>,
-    fit: &mut FitOptions,
-    tune: &mut FineTuneOptions,
-    dp: &mut Option<DpOptions>,
-) -> FfiResult<()> {
-    let num = |k: &str, v: &Value| {
-        v.as_f64()
-            .ok_or_else(|| Failure::invalid(format!("extra_json.{k} must be a number")))
-    };
-    let uint = |k: &str, v: &Value| {
-        v.as_u64()
-            .and_then(|x| usize::try_from(x).ok())
-            .ok_or_else(|| Failure::invalid(format!("extra_json.{k} must be a whole number")))
-    };
-    let need_dp = |k: &str, dp: &mut Option<DpOptions>| -> FfiResult<()> {
-        if dp.is_none() {
-            return Err(Failure::invalid(format!(
-                "extra_json.{k} applies to private fits only (set options.epsilon)"
-            )));
-        }
-        Ok(())
-    };
-    for (k, v) in map {
-        match k.as_str() {
-            "layers" => {
-                let arr = v.as_array().ok_or_else(|| {
-                    Failure::invalid("extra_json.layers must be an array of widths")
-                })?;
-                fit.layers = arr
-                    .iter()
-                    .map(|w| uint("layers[]", w))
-                    .collect::<FfiResult<Vec<_>>>()?;
-            }
-            "timesteps" => fit.timesteps = uint(k, v)?,
-            "time_dim" => fit.dim_t = uint(k, v)?,
-            "weight_decay" => {
-                fit.optim.weight_decay = num(k, v)?;
-                tune.optim.weight_decay = fit.optim.weight_decay;
-            }
-            "ema_rate" => {
-                fit.optim.ema_rate = num(k, v)?;
-                tune.optim.ema_rate = fit.optim.ema_rate;
-            }
-            "max_grad_norm"
-            | "sample_rate"
-            | "augment"
-            | "preprocessing_share"
-            | "categorical_weight"
-            | "noise_seed" => {
-                need_dp(k, dp)?;
-                let d = dp.as_mut().expect("checked");
-                match k.as_str() {
-                    "max_grad_norm" => d.max_grad_norm = num(k, v)?,
-                    "sample_rate" => d.sample_rate = Some(num(k, v)?),
-                    "augment" => d.augment = uint(k, v)?,
-                    "preprocessing_share" => d.preprocessing_share = num(k, v)?,
-                    "categorical_weight" => d.categorical_weight = num(k, v)?,
-                    _ => d.noise_seed = Some(uint(k, v)? as u64),
-                }
-            }
-            other => {
-                return Err(Failure::invalid(format!(
-                    "extra_json has an unknown option '{other}'"
-                )))
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Fits a model to `data`. With `options->epsilon` > 0 the fit is (ε, δ)-differentially private
@@ -292,18 +219,9 @@ pub extern "C" fn sv_fit(
     guard(|| {
         let table = table_arg(data, "data")?;
         check_out(out, "out")?;
-        let p = parse_options(options)?;
+        let req = request(options)?;
         let mut cb = progress_adapter(progress, user, cancel);
-        let model = match (p.dp, p.schema) {
-            (Some(dp), Some(schema)) => {
-                Synthesizer::fit_private(table, &schema, &p.fit, &dp, &mut cb)?
-            }
-            (Some(_), None) => return Err(Failure::invalid(
-                "a private fit (options.epsilon > 0) needs a public schema in options.schema_json",
-            )),
-            (None, Some(schema)) => Synthesizer::fit(&schema.apply(table)?, &p.fit, &mut cb)?,
-            (None, None) => Synthesizer::fit(table, &p.fit, &mut cb)?,
-        };
+        let model = Synthesizer::fit(table, &req, &mut cb)?;
         put_model(out, model);
         Ok(())
     })
@@ -329,21 +247,9 @@ pub extern "C" fn sv_fine_tune(
         let pre = model_ref(pretrained)?;
         let table = table_arg(data, "data")?;
         check_out(out, "out")?;
-        let p = parse_options(options)?;
-        if p.schema.is_some() {
-            return Err(Failure::invalid(
-                "options.schema_json declares level sets at pre-training; a fine-tuning uses the pre-trained model's",
-            ));
-        }
-        if let Some(t) = &p.target {
-            if pre.record.options.target.as_deref() != Some(t.as_str()) {
-                return Err(Failure::invalid(format!(
-                    "options.target '{t}' differs from the pre-trained model's target; a fine-tuning keeps it"
-                )));
-            }
-        }
+        let req = request(options)?;
         let mut cb = progress_adapter(progress, user, cancel);
-        let (model, notices) = pre.fine_tune(table, &p.tune, p.dp.as_ref(), &mut cb)?;
+        let (model, notices) = pre.fine_tune(table, &req, &mut cb)?;
         for n in &notices {
             log(SV_LOG_INFO, n);
         }
@@ -462,29 +368,8 @@ pub extern "C" fn sv_model_info_json(model: *const sv_model, out: *mut *mut sv_b
     guard(|| {
         let m = model_ref(model)?;
         check_out(out, "out")?;
-        let columns: Vec<Value> = m
-            .schema()
-            .columns
-            .iter()
-            .map(|c| match &c.kind {
-                ColumnKind::Numeric { integer } => {
-                    json!({"name": c.name, "kind": "numeric", "integer": integer})
-                }
-                ColumnKind::Categorical { levels } => {
-                    json!({"name": c.name, "kind": "categorical", "levels": levels})
-                }
-            })
-            .collect();
-        let v = json!({
-            "versions": {
-                "library": env!("CARGO_PKG_VERSION"),
-                "abi": SV_ABI_VERSION,
-                "model_format": FORMAT_VERSION,
-            },
-            "schema": columns,
-            "target": m.record.options.target,
-            "training": m.record,
-        });
+        let mut v = m.info_json();
+        v["versions"]["abi"] = json!(SV_ABI_VERSION);
         put(out, sv_bytes::text(v.to_string()));
         Ok(())
     })

@@ -1,7 +1,7 @@
 //! Standalone accounting: ε for a DP-SGD plan, σ for a target ε.
 
-use super::{check_out, guard, sv_status, Failure};
-use crate::privacy::accountant::{calibrate_sigma, check_plan, default_orders, epsilon, Phase};
+use super::{check_out, guard, sv_status};
+use crate::privacy::{plan_epsilon, plan_sigma};
 
 /// ε at `delta` after `steps` steps of the Poisson-subsampled Gaussian mechanism with sampling
 /// rate `q` and noise multiplier `sigma` (the RDP accountant of `synthvol privacy`).
@@ -15,15 +15,9 @@ pub extern "C" fn sv_privacy_epsilon(
 ) -> sv_status {
     guard(|| {
         check_out(epsilon_out, "epsilon_out")?;
-        check_plan(q, steps, delta)?;
-        if !(sigma > 0.0 && sigma.is_finite()) {
-            return Err(Failure::invalid(format!(
-                "the noise multiplier must be positive, got {sigma}"
-            )));
-        }
-        let (eps, _) = epsilon(&[Phase { q, sigma, steps }], delta, &default_orders());
+        let p = plan_epsilon(q, sigma, steps, delta)?;
         // SAFETY: checked out-pointer.
-        unsafe { *epsilon_out = eps };
+        unsafe { *epsilon_out = p.epsilon };
         Ok(())
     })
 }
@@ -40,12 +34,7 @@ pub extern "C" fn sv_privacy_sigma(
 ) -> sv_status {
     guard(|| {
         check_out(sigma_out, "sigma_out")?;
-        if !(epsilon > 0.0 && epsilon.is_finite()) {
-            return Err(Failure::invalid(format!(
-                "ε must be positive and finite, got {epsilon}"
-            )));
-        }
-        let s = calibrate_sigma(&[], q, steps, epsilon, delta, &default_orders())?;
+        let s = plan_sigma(q, steps, epsilon, delta)?;
         // SAFETY: checked out-pointer.
         unsafe { *sigma_out = s };
         Ok(())

@@ -3,14 +3,12 @@
 
 use std::ffi::{c_char, c_void};
 
-use serde_json::Value;
-
 use super::{
     check_out, guard, opt_str_arg, progress_adapter, put, sv_bytes, sv_cancel, sv_model,
     sv_progress_fn, sv_status, sv_table, Failure,
 };
 use crate::error::{Error, Result};
-use crate::syn::{builtin, infer, tune, TuneOptions};
+use crate::syn::{infer, tune, tune_builtin, TuneOptions};
 use crate::table::Table;
 
 /// A caller's analysis for `sv_tune`: train on `train`, score on `valid`, write the error to
@@ -32,7 +30,7 @@ pub type sv_analysis_fn = Option<
 /// (logistic regression for a categorical target, least squares for a numeric one); otherwise
 /// `analysis` is called with `analysis_user` and `target` may be NULL. `options_json` (may be
 /// NULL): "ratios" (array, default 1..30), "repeats" (3), "with_raw" (false), "seed",
-/// "threads". Progress and cancellation as `sv_fit`.
+/// "threads", "device"; an unknown key is an error. Progress and cancellation as `sv_fit`.
 #[no_mangle]
 pub extern "C" fn sv_tune(
     model: *const sv_model,
@@ -68,9 +66,7 @@ pub extern "C" fn sv_tune(
                 let t = target.ok_or_else(|| {
                     Failure::invalid("target is NULL: the built-in analysis needs a target column")
                 })?;
-                let raw_c = raw.conform_to(m.schema())?;
-                let (mut a, metric) = builtin(&raw_c, t)?;
-                tune(m, raw, valid, &mut *a, metric, &opts, &mut cb)?
+                tune_builtin(m, raw, valid, t, &opts, &mut cb)?
             }
             Some(f) => {
                 let mut call = |train: &Table, va: &Table| -> Result<f64> {
@@ -101,49 +97,10 @@ pub extern "C" fn sv_tune(
 }
 
 fn parse_tune_options(p: *const c_char) -> std::result::Result<TuneOptions, Failure> {
-    let mut opts = TuneOptions::default();
-    let Some(text) = opt_str_arg(p, "options_json")? else {
-        return Ok(opts);
-    };
-    let v: Value = serde_json::from_str(text)
-        .map_err(|e| Failure::invalid(format!("options_json is not JSON: {e}")))?;
-    let Value::Object(map) = v else {
-        return Err(Failure::invalid("options_json must be a JSON object"));
-    };
-    for (k, v) in &map {
-        let uint = || {
-            v.as_u64()
-                .ok_or_else(|| Failure::invalid(format!("options_json.{k} must be a whole number")))
-        };
-        match k.as_str() {
-            "ratios" => {
-                opts.ratios = v
-                    .as_array()
-                    .ok_or_else(|| Failure::invalid("options_json.ratios must be an array"))?
-                    .iter()
-                    .map(|r| {
-                        r.as_f64().ok_or_else(|| {
-                            Failure::invalid("options_json.ratios must hold numbers")
-                        })
-                    })
-                    .collect::<std::result::Result<_, _>>()?
-            }
-            "repeats" => opts.repeats = uint()? as usize,
-            "with_raw" => {
-                opts.with_raw = v.as_bool().ok_or_else(|| {
-                    Failure::invalid("options_json.with_raw must be true or false")
-                })?
-            }
-            "seed" => opts.seed = uint()?,
-            "threads" => opts.threads = uint()? as usize,
-            other => {
-                return Err(Failure::invalid(format!(
-                    "options_json has an unknown option '{other}'"
-                )))
-            }
-        }
-    }
-    Ok(opts)
+    Ok(match opt_str_arg(p, "options_json")? {
+        Some(text) => crate::options::from_json(text, "options_json")?,
+        None => TuneOptions::default(),
+    })
 }
 
 /// Fits least squares (numeric target) or logistic regression (two-class target) on `m`

@@ -56,8 +56,11 @@ use crate::table::{ColumnKind, Schema, Table};
 /// Version of the report's layout; it grows when keys are added and changes meaning never.
 pub const REPORT_VERSION: u32 = 1;
 
-/// Settings of an evaluation. The defaults evaluate Adult-sized tables in seconds.
-#[derive(Debug, Clone)]
+/// Settings of an evaluation. The defaults evaluate Adult-sized tables in seconds. As JSON
+/// (the C ABI's `options_json`) the keys are the field names, every one optional; an unknown
+/// key is an error.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct EvaluateOptions {
     /// Target column for utility (needs a holdout).
     pub target: Option<String>,

@@ -10,8 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::private::{check, dp_training};
-use super::{validate_options, DpOptions, PrivacyRecord, Synthesizer};
+use super::private::dp_training;
+use super::{validate_options, FineTunePlan, FitRequest, PrivacyRecord, Synthesizer};
 use crate::backend::Device;
 use crate::csprng::mechanism_key;
 use crate::encode::PreprocessingRecord;
@@ -73,16 +73,29 @@ pub struct FineTuneRecord {
 const NEW_LEVEL_ODDS: f32 = 0.1;
 
 impl Synthesizer {
-    /// Continues training this model on `data`, under `dp` when given (the guarantee is then
-    /// with respect to one row of `data`; the pre-training data are treated as public).
-    /// Returns the new model and notices for the user (levels added). `self` is unchanged.
+    /// Continues training this model on `data` as `request` asks (checked and completed by
+    /// [`FitRequest::check_fine_tune`]): under differential privacy when it sets `epsilon` (the
+    /// guarantee is then with respect to one row of `data`; the pre-training data are treated
+    /// as public). Returns the new, verified model and notices for the user (levels added).
+    /// `self` is unchanged.
     pub fn fine_tune(
         &self,
         data: &Table,
-        opts: &FineTuneOptions,
-        dp: Option<&DpOptions>,
+        request: &FitRequest,
         progress: ProgressFn,
     ) -> Result<(Synthesizer, Vec<String>)> {
+        let plan = request.check_fine_tune(self)?;
+        self.fine_tune_plan(data, &plan, progress)
+    }
+
+    /// Fine-tunes by a checked plan (see [`Synthesizer::fine_tune`]).
+    pub fn fine_tune_plan(
+        &self,
+        data: &Table,
+        plan: &FineTunePlan,
+        progress: ProgressFn,
+    ) -> Result<(Synthesizer, Vec<String>)> {
+        let (opts, dp) = (&plan.options, plan.dp.as_ref());
         let mut run = self.record.options.clone();
         run.optim = opts.optim.clone();
         run.seed = opts.seed;
@@ -90,7 +103,7 @@ impl Synthesizer {
         run.device = opts.device;
         validate_options(&run)?;
         if let Some(dp) = dp {
-            check(dp)?;
+            super::request::check_dp(dp)?;
         }
         let start = std::time::Instant::now();
         let schema = self.schema();
@@ -287,15 +300,13 @@ impl Synthesizer {
             version: super::version_string(),
             backend: Some(backend),
         });
-        Ok((
-            Synthesizer {
-                net: Self::net_config(&encoder, &run),
-                encoder,
-                timesteps: self.timesteps,
-                weights,
-                record,
-            },
-            notices,
-        ))
+        let model = Synthesizer {
+            net: Self::net_config(&encoder, &run),
+            encoder,
+            timesteps: self.timesteps,
+            weights,
+            record,
+        };
+        Ok((model.verified()?, notices))
     }
 }

@@ -134,15 +134,10 @@ impl Synthesizer {
         })
     }
 
-    /// Writes the model to a file: first to a temporary file beside it, then renamed, so an
-    /// interrupted write never leaves a half-written model under the final name.
+    /// Writes the model to a file whole or not at all (a temporary file beside it, renamed
+    /// when complete; see [`crate::files`]).
     pub fn save(&self, path: &std::path::Path) -> Result<()> {
-        let bytes = self.to_bytes()?;
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".partial");
-        let tmp = std::path::PathBuf::from(tmp);
-        std::fs::write(&tmp, bytes).map_err(|e| Error::io(tmp.display(), e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path.display(), e))
+        crate::files::write_atomic(path, &self.to_bytes()?)
     }
 
     /// Reads a model from a file.

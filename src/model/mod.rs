@@ -4,11 +4,13 @@
 mod fine_tune;
 mod format;
 mod private;
+mod request;
 mod sampler;
 
 pub use fine_tune::{FineTuneOptions, FineTuneRecord};
 pub use format::FORMAT_VERSION;
 pub use private::{DpOptions, PrivacyRecord, DP_TIMESTEPS};
+pub use request::{FineTunePlan, FitKind, FitPlan, FitRequest};
 pub use sampler::Sampler;
 
 use rand_xoshiro::rand_core::SeedableRng;
@@ -127,8 +129,58 @@ pub struct Synthesizer {
 }
 
 impl Synthesizer {
-    /// Fits a model to a table.
-    pub fn fit(table: &Table, opts: &FitOptions, progress: ProgressFn) -> Result<Synthesizer> {
+    /// Fits a model to a table as `request` asks: checked and completed with the defaults
+    /// ([`FitRequest::check`]), without or with differential privacy. The model is verified
+    /// (serialised and read back) before it is returned.
+    pub fn fit(table: &Table, request: &FitRequest, progress: ProgressFn) -> Result<Synthesizer> {
+        Self::fit_plan(table, &request.check()?, progress)
+    }
+
+    /// Fits a model by a checked plan (see [`Synthesizer::fit`]).
+    pub fn fit_plan(table: &Table, plan: &FitPlan, progress: ProgressFn) -> Result<Synthesizer> {
+        let model = match &plan.kind {
+            FitKind::Plain { schema: None } => Self::fit_plain(table, &plan.options, progress)?,
+            FitKind::Plain { schema: Some(s) } => {
+                Self::fit_plain(&s.apply(table)?, &plan.options, progress)?
+            }
+            FitKind::Private { dp, schema } => {
+                Self::fit_private(table, schema, &plan.options, dp, progress)?
+            }
+        };
+        model.verified()
+    }
+
+    /// The model after a round trip through its file format: a fit whose model cannot be
+    /// read back (a value the format cannot hold) is an error here, not a file that fails to
+    /// load later, after a privacy budget was spent on it.
+    pub(crate) fn verified(self) -> Result<Synthesizer> {
+        let bytes = self.to_bytes()?;
+        Synthesizer::from_bytes(&bytes).map_err(|e| {
+            Error::numerical(format!(
+                "the fitted model cannot be stored faithfully ({}); nothing was written",
+                e.message
+            ))
+        })?;
+        Ok(self)
+    }
+
+    /// What fitting recorded: the options, the loss history, the privacy spend, the
+    /// fine-tunings.
+    pub fn record(&self) -> &TrainingRecord {
+        &self.record
+    }
+
+    /// Diffusion steps T of the model.
+    pub fn timesteps(&self) -> usize {
+        self.timesteps
+    }
+
+    /// Fits without differential privacy, by options already checked.
+    pub(crate) fn fit_plain(
+        table: &Table,
+        opts: &FitOptions,
+        progress: ProgressFn,
+    ) -> Result<Synthesizer> {
         validate_options(opts)?;
         let target = check_trainable(table, opts.target.as_deref())?;
         let start = std::time::Instant::now();
@@ -217,6 +269,35 @@ impl Synthesizer {
         v
     }
 
+    /// A description of the model as JSON: "versions" (library, model format), "schema"
+    /// (columns with kind, levels, integer flag), "target", "training" (the fit's settings,
+    /// loss history, time, backend, privacy and fine-tunings).
+    pub fn info_json(&self) -> serde_json::Value {
+        use crate::table::ColumnKind;
+        let columns: Vec<serde_json::Value> = self
+            .schema()
+            .columns
+            .iter()
+            .map(|c| match &c.kind {
+                ColumnKind::Numeric { integer } => {
+                    serde_json::json!({"name": c.name, "kind": "numeric", "integer": integer})
+                }
+                ColumnKind::Categorical { levels } => {
+                    serde_json::json!({"name": c.name, "kind": "categorical", "levels": levels})
+                }
+            })
+            .collect();
+        serde_json::json!({
+            "versions": {
+                "library": env!("CARGO_PKG_VERSION"),
+                "model_format": FORMAT_VERSION,
+            },
+            "schema": columns,
+            "target": self.record.options.target,
+            "training": self.record,
+        })
+    }
+
     /// The schema of the tables this model generates.
     pub fn schema(&self) -> &crate::table::Schema {
         &self.encoder.schema
@@ -235,9 +316,7 @@ impl Synthesizer {
                 "the number of rows to sample must be at least 1",
             ));
         }
-        if opts.batch_size == 0 {
-            return Err(Error::invalid("the sampling batch size must be at least 1"));
-        }
+        opts.check()?;
         let job = SampleJob {
             model: self,
             n,
@@ -321,8 +400,10 @@ impl Synthesizer {
     }
 }
 
-/// How to sample.
-#[derive(Debug, Clone)]
+/// How to sample. As JSON (the C ABI's `options_json`) the keys are the field names, every one
+/// optional; an unknown key is an error.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct SampleOptions {
     /// Rows denoised together.
     pub batch_size: usize,
@@ -339,6 +420,26 @@ impl Default for SampleOptions {
             threads: 0,
             device: Device::Auto,
         }
+    }
+}
+
+impl SampleOptions {
+    /// Checks the options (the engine's words name each).
+    pub fn check(&self) -> Result<()> {
+        use crate::limits::{MAX_SAMPLE_BATCH, MAX_THREADS};
+        if self.batch_size == 0 || self.batch_size > MAX_SAMPLE_BATCH {
+            return Err(Error::invalid(format!(
+                "option 'batch_size' (rows denoised together) must be from 1 to {MAX_SAMPLE_BATCH}, got {}",
+                self.batch_size
+            )));
+        }
+        if self.threads > MAX_THREADS {
+            return Err(Error::invalid(format!(
+                "option 'threads' is {}; at most {MAX_THREADS} are supported (0 uses all cores)",
+                self.threads
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -387,33 +488,7 @@ impl Job for SampleJob<'_> {
     }
 }
 
+/// Checks options built in the engine (a fine-tuning's run): the rules of [`FitRequest`].
 fn validate_options(o: &FitOptions) -> Result<()> {
-    if o.layers.is_empty() || o.layers.iter().any(|&w| w == 0 || w > 65536) {
-        return Err(Error::invalid(format!(
-            "layer widths must be between 1 and 65536 and at least one layer is needed, got {:?}",
-            o.layers
-        )));
-    }
-    if o.dim_t < 2 || o.dim_t % 2 == 1 {
-        return Err(Error::invalid(format!(
-            "the time-embedding width must be even and at least 2, got {}",
-            o.dim_t
-        )));
-    }
-    if !(2..=100_000).contains(&o.timesteps) {
-        return Err(Error::invalid(format!(
-            "timesteps must be between 2 and 100000, got {}",
-            o.timesteps
-        )));
-    }
-    if !(0.0..1.0).contains(&o.optim.ema_rate) {
-        return Err(Error::invalid(format!(
-            "the EMA rate must be in [0, 1), got {}",
-            o.optim.ema_rate
-        )));
-    }
-    if o.optim.weight_decay.is_nan() || o.optim.weight_decay < 0.0 {
-        return Err(Error::invalid("weight decay must be non-negative"));
-    }
-    Ok(())
+    FitRequest::from_options(o).check().map(|_| ())
 }

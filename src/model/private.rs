@@ -92,46 +92,6 @@ pub struct PrivacyRecord {
     pub noise_source: String,
 }
 
-pub(super) fn check(dp: &DpOptions) -> Result<()> {
-    if !(dp.epsilon > 0.0 && dp.epsilon.is_finite()) {
-        return Err(Error::invalid(format!(
-            "ε must be positive and finite, got {}",
-            dp.epsilon
-        )));
-    }
-    if !(dp.delta > 0.0 && dp.delta < 1.0) {
-        return Err(Error::invalid(format!(
-            "δ must be in (0, 1), got {}",
-            dp.delta
-        )));
-    }
-    if !(dp.max_grad_norm > 0.0 && dp.max_grad_norm.is_finite()) {
-        return Err(Error::invalid(format!(
-            "the clipping norm must be positive, got {}",
-            dp.max_grad_norm
-        )));
-    }
-    if !(dp.preprocessing_share > 0.0 && dp.preprocessing_share < 1.0) {
-        return Err(Error::invalid(format!(
-            "the preprocessing share of ε must be in (0, 1), got {}",
-            dp.preprocessing_share
-        )));
-    }
-    if !(dp.categorical_weight > 0.0 && dp.categorical_weight.is_finite()) {
-        return Err(Error::invalid(format!(
-            "the categorical loss weight must be positive, got {}",
-            dp.categorical_weight
-        )));
-    }
-    if dp.augment == 0 || dp.augment > 64 {
-        return Err(Error::invalid(format!(
-            "the augmentation multiplicity must be between 1 and 64, got {}",
-            dp.augment
-        )));
-    }
-    Ok(())
-}
-
 impl PrivacyRecord {
     /// The record of a private fit or fine-tuning: the preprocessing mechanisms `before`, then
     /// DP-SGD `train`, on `rows` rows; `notes` come after the standard ones.
@@ -234,7 +194,7 @@ impl Synthesizer {
         progress: ProgressFn,
     ) -> Result<Synthesizer> {
         validate_options(opts)?;
-        check(dp)?;
+        super::request::check_dp(dp)?;
         let start = std::time::Instant::now();
         let table = public.apply(table)?;
         let n = table.n_rows();

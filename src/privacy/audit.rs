@@ -19,7 +19,7 @@ use crate::progress::ProgressFn;
 use crate::train::{DpConfig, OptimConfig, Trainer};
 
 /// What to audit.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AuditConfig {
     /// Training runs with and without the canary (each).
     pub runs: usize,
@@ -33,6 +33,23 @@ pub struct AuditConfig {
     pub seed: u64,
     /// Where the mechanism runs (the audit checks that backend's clipping and noise).
     pub device: Device,
+}
+
+impl Default for AuditConfig {
+    /// 2000 runs each way of 10 steps at q = 0.5, σ = 1, C = 1, δ = 1e-5, 95% confidence.
+    fn default() -> Self {
+        AuditConfig {
+            runs: 2000,
+            steps: 10,
+            q: 0.5,
+            sigma: 1.0,
+            max_grad_norm: 1.0,
+            delta: 1e-5,
+            confidence: 0.95,
+            seed: 0,
+            device: Device::Cpu,
+        }
+    }
 }
 
 /// The audit's outcome.

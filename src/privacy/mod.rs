@@ -5,5 +5,7 @@
 pub mod accountant;
 pub mod audit;
 mod counts;
+mod plan;
 
 pub use counts::gaussian_counts;
+pub use plan::{plan_epsilon, plan_sigma, PlanEpsilon};

@@ -12,4 +12,4 @@ pub use analysis::{builtin, Analysis};
 pub use inference::{infer, Coefficient, Inference};
 pub use plot::tune_svg;
 pub use syn_test::{hommel, syn_test, twins, SynTestOptions, SynTestPoint, SynTestResult, Twins};
-pub use tune::{tune, TuneOptions, TunePoint, TuneResult};
+pub use tune::{tune, tune_builtin, TuneOptions, TunePoint, TuneResult};

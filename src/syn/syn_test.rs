@@ -35,7 +35,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::metrics::{FeatureMap, FeatureOptions, LeastSquares, LogisticRegression};
-use crate::model::{FineTuneOptions, SampleOptions, Synthesizer};
+use crate::model::{FitRequest, SampleOptions, Synthesizer};
 use crate::progress::{Progress, ProgressFn};
 use crate::rng::row_rng;
 use crate::table::{ColumnData, ColumnKind, Table};
@@ -56,10 +56,11 @@ pub struct Twins {
 pub fn twins(
     pretrained: &Synthesizer,
     data: &Table,
-    fine_tune: &FineTuneOptions,
+    fine_tune: &FitRequest,
     seed: u64,
     progress: ProgressFn,
 ) -> Result<Twins> {
+    let plan = fine_tune.check_fine_tune(pretrained)?;
     let n = data.n_rows();
     if n < 20 {
         return Err(Error::data(format!(
@@ -75,9 +76,9 @@ pub fn twins(
     let halves = [data.select_rows(a), data.select_rows(b)];
     let mut models = Vec::with_capacity(2);
     for (k, h) in halves.iter().enumerate() {
-        let mut o = fine_tune.clone();
-        o.seed = fine_tune.seed.wrapping_add(k as u64);
-        let (m, _) = pretrained.fine_tune(h, &o, None, &mut *progress)?;
+        let mut p = plan.clone();
+        p.options.seed = plan.options.seed.wrapping_add(k as u64);
+        let (m, _) = pretrained.fine_tune_plan(h, &p, &mut *progress)?;
         models.push(m);
     }
     let [m1, m2]: [Synthesizer; 2] = models.try_into().map_err(|_| Error::invalid("two twins"))?;
@@ -90,7 +91,7 @@ pub fn twins(
         n,
         drawn: [None, None],
         seed,
-        threads: fine_tune.threads,
+        threads: plan.options.threads,
     })
 }
 

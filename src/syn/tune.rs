@@ -10,13 +10,16 @@
 use serde::Serialize;
 
 use super::analysis::Analysis;
+use crate::backend::Device;
 use crate::error::{Error, Result};
 use crate::model::{SampleOptions, Synthesizer};
 use crate::progress::{Progress, ProgressFn};
 use crate::table::Table;
 
-/// Settings of a tuning run.
-#[derive(Debug, Clone)]
+/// Settings of a tuning run. As JSON (the C ABI's `options_json`) the keys are the field
+/// names, every one optional; an unknown key is an error.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct TuneOptions {
     /// The ratios ρ = m / n to try (default 1, 2, …, 30).
     pub ratios: Vec<f64>,
@@ -27,6 +30,8 @@ pub struct TuneOptions {
     pub seed: u64,
     /// Threads for sampling (0: all cores).
     pub threads: usize,
+    /// Where to sample.
+    pub device: Device,
 }
 
 impl Default for TuneOptions {
@@ -37,8 +42,27 @@ impl Default for TuneOptions {
             with_raw: false,
             seed: 0,
             threads: 0,
+            device: Device::Auto,
         }
     }
+}
+
+/// [`tune`] with the built-in analysis of `target`: logistic regression scored by the
+/// misclassification rate for a categorical target, least squares scored by RMSE for a
+/// numeric one (what `synthvol tune` and `sv_tune` without a callback run).
+pub fn tune_builtin(
+    model: &Synthesizer,
+    raw: &Table,
+    valid: &Table,
+    target: &str,
+    opts: &TuneOptions,
+    progress: ProgressFn,
+) -> Result<TuneResult> {
+    let raw_c = raw
+        .conform_to(model.schema())
+        .map_err(|e| Error::data(format!("raw rows: {}", e.message)))?;
+    let (mut analysis, metric) = super::builtin(&raw_c, target)?;
+    tune(model, raw, valid, &mut *analysis, metric, opts, progress)
 }
 
 /// One point of the curve.
@@ -119,6 +143,7 @@ pub fn tune(
     let mut errors = vec![Vec::with_capacity(opts.repeats); sizes.len()];
     let sample_opts = SampleOptions {
         threads: opts.threads,
+        device: opts.device,
         ..SampleOptions::default()
     };
     for rep in 0..opts.repeats {

@@ -234,21 +234,12 @@ fn csv_error(name: &str, e: csv::Error) -> Error {
     }
 }
 
-/// Writes a table as CSV to a file (missing values as empty fields): first to a temporary
-/// file beside it, then renamed, so an interrupted write never leaves a partial file.
+/// Writes a table as CSV to a file (missing values as empty fields), whole or not at all
+/// (see [`crate::files`]).
 pub fn write_csv(table: &Table, path: &Path) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = std::path::PathBuf::from(tmp);
-    let file = std::fs::File::create(&tmp).map_err(|e| Error::io(tmp.display(), e))?;
-    let mut w = std::io::BufWriter::new(file);
-    let written = write_csv_to(table, &mut w).and_then(|_| w.flush());
-    drop(w);
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path.display(), e));
-    }
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path.display(), e))
+    let mut f = crate::files::AtomicFile::create(path)?;
+    write_csv_to(table, f.writer()).map_err(|e| Error::io(path.display(), e))?;
+    f.commit()
 }
 
 /// Writes a table as CSV to any writer.

@@ -82,14 +82,31 @@ impl PublicSchema {
     pub fn from_json(text: &str) -> Result<PublicSchema> {
         let s: PublicSchema = serde_json::from_str(text)
             .map_err(|e| Error::invalid(format!("the schema file is not valid: {e}")))?;
-        if s.synthvol_schema != SCHEMA_VERSION {
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Checks everything a fit relies on: the version, names present and unique, level sets
+    /// non-empty and without duplicates, numeric bounds finite and ordered with a span the
+    /// histogram bins can resolve (bounds near ±1e308 overflow max − min).
+    pub fn validate(&self) -> Result<()> {
+        if self.synthvol_schema != SCHEMA_VERSION {
             return Err(Error::invalid(format!(
                 "the schema file has version {}; this build reads version {SCHEMA_VERSION}",
-                s.synthvol_schema
+                self.synthvol_schema
             )));
         }
+        if self.columns.is_empty() {
+            return Err(Error::invalid("the schema has no columns"));
+        }
         let mut seen = std::collections::HashSet::new();
-        for c in &s.columns {
+        for (j, c) in self.columns.iter().enumerate() {
+            if c.name.is_empty() {
+                return Err(Error::invalid(format!(
+                    "schema column {} has an empty name",
+                    j + 1
+                )));
+            }
             if !seen.insert(c.name.as_str()) {
                 return Err(Error::invalid(format!(
                     "the schema names column '{}' twice",
@@ -98,18 +115,31 @@ impl PublicSchema {
             }
             match &c.kind {
                 PublicColumnKind::Numeric { min, max, .. } => {
+                    let (min, max) = (*min, *max);
                     if !(min.is_finite() && max.is_finite() && min < max) {
-                        return Err(Error::invalid(format!("schema column '{}': the bounds must be finite with min < max, got [{min}, {max}]", c.name)));
-                    }
-                }
-                PublicColumnKind::Categorical { levels } => {
-                    let mut ls = std::collections::HashSet::new();
-                    if levels.len() < 2 && !c.missing {
                         return Err(Error::invalid(format!(
-                            "schema column '{}' needs at least two levels",
+                            "schema column '{}': the bounds must be finite with min < max, got [{min}, {max}]",
                             c.name
                         )));
                     }
+                    let span = max - min;
+                    let scale = min.abs().max(max.abs());
+                    if !span.is_finite() || span <= scale * 1e-9 {
+                        return Err(Error::invalid(format!(
+                            "schema column '{}': the bounds [{min:e}, {max:e}] cannot be binned in double precision (their span {span:e} {}); declare the column's actual range (rescale its values if they are that large)",
+                            c.name,
+                            if span.is_finite() { "is too small for their magnitude" } else { "overflows" }
+                        )));
+                    }
+                }
+                PublicColumnKind::Categorical { levels } => {
+                    if levels.is_empty() && !c.missing {
+                        return Err(Error::invalid(format!(
+                            "schema column '{}' declares no levels and no missing values: it could hold nothing",
+                            c.name
+                        )));
+                    }
+                    let mut ls = std::collections::HashSet::new();
                     for l in levels {
                         if !ls.insert(l.as_str()) {
                             return Err(Error::invalid(format!(
@@ -121,10 +151,7 @@ impl PublicSchema {
                 }
             }
         }
-        if s.columns.is_empty() {
-            return Err(Error::invalid("the schema has no columns"));
-        }
-        Ok(s)
+        Ok(())
     }
 
     /// Pretty JSON text.

@@ -1,7 +1,7 @@
 //! Shared fixtures for the integration tests.
 #![allow(dead_code)]
 
-use synthvol::model::{FitOptions, Synthesizer};
+use synthvol::model::{FitOptions, FitRequest, Synthesizer};
 use synthvol::progress::Progress;
 use synthvol::table::{ColumnData, ColumnKind, ColumnSpec, Schema, Table, MISSING};
 
@@ -135,5 +135,5 @@ pub fn no_progress() -> impl FnMut(&Progress) -> bool {
 }
 
 pub fn fit(table: &Table, opts: &FitOptions) -> Synthesizer {
-    Synthesizer::fit(table, opts, &mut no_progress()).expect("fit")
+    Synthesizer::fit(table, &FitRequest::from_options(opts), &mut no_progress()).expect("fit")
 }

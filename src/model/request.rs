@@ -1,0 +1,479 @@
+//! One fit request: the fit, DP, schema, device and fine-tuning options as a user states them
+//! (every field optional), checked once into a [`FitPlan`] with every default filled, every
+//! value validated (errors name the option by its key here, the same through every door: Rust,
+//! C ABI JSON, CLI, R, Julia) and the kind of fit chosen. No shell holds a default or a rule.
+
+use serde::{Deserialize, Serialize};
+
+use super::{DpOptions, FineTuneOptions, FitOptions, Synthesizer, DP_TIMESTEPS};
+use crate::backend::Device;
+use crate::error::{Error, Result};
+use crate::limits::{MAX_AUGMENT, MAX_STEPS, MAX_THREADS, MAX_TIMESTEPS, MAX_WIDTH};
+use crate::table::PublicSchema;
+use crate::train::OptimConfig;
+
+/// What a user asks of a fit or a fine-tuning. Every field is optional; [`FitRequest::check`]
+/// and [`FitRequest::check_fine_tune`] fill the defaults. As JSON, the keys are the field names
+/// and an unknown key is an error.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FitRequest {
+    /// A categorical target conditions generation (labels drawn from its class frequencies);
+    /// a numeric one is learned like the other columns. A fine-tuning keeps the model's target.
+    pub target: Option<String>,
+    /// Training steps (default 4000; fine-tuning 1000).
+    pub steps: Option<usize>,
+    /// Rows per step (default 1024, capped at the number of rows).
+    pub batch_size: Option<usize>,
+    /// Widths of the denoiser's hidden layers (default [512, 512]).
+    pub layers: Option<Vec<usize>>,
+    /// Diffusion steps T (default 200; private fits 20).
+    pub timesteps: Option<usize>,
+    /// Width of the time embedding (default 128).
+    pub time_dim: Option<usize>,
+    /// Initial learning rate, decayed linearly to 0 (default 0.002; fine-tuning 0.001).
+    pub lr: Option<f64>,
+    /// AdamW weight decay (default 1e-4).
+    pub weight_decay: Option<f64>,
+    /// EMA rate of the sampling weights (default 0.999).
+    pub ema_rate: Option<f64>,
+    /// Seed (default 0): the same seed gives the same model (a private fit's noise excepted).
+    pub seed: Option<u64>,
+    /// Threads (default 0: all cores).
+    pub threads: Option<usize>,
+    /// Where to train (default auto).
+    pub device: Option<Device>,
+    /// Fit under (ε, δ)-differential privacy with this ε (needs `schema` for a new fit).
+    pub epsilon: Option<f64>,
+    /// δ of a private fit (default 1e-5).
+    pub delta: Option<f64>,
+    /// Clipping norm C of each row's gradient (private fits; default 1).
+    pub max_grad_norm: Option<f64>,
+    /// Poisson sampling rate q (private fits; default batch size / rows).
+    pub sample_rate: Option<f64>,
+    /// Draws of (t, ε) per row and step (private fits; default 1).
+    pub augment: Option<usize>,
+    /// Share of ε spent on preprocessing (private fits; default 0.1).
+    pub preprocessing_share: Option<f64>,
+    /// Weight of the categorical part of the loss (private fits; default 20).
+    pub categorical_weight: Option<f64>,
+    /// TEST ONLY: fixes the mechanism's randomness (the model records it; no privacy against
+    /// anyone who knows the seed).
+    pub noise_seed: Option<u64>,
+    /// The public schema: required for a private fit; without DP it declares the level sets
+    /// (levels the data lack are kept, for a later private fine-tuning) and numeric bounds.
+    /// Not for a fine-tuning, which keeps the pre-trained model's.
+    pub schema: Option<PublicSchema>,
+}
+
+/// What kind of fit a request chose.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FitKind {
+    /// Without differential privacy; `schema` (when given) declares levels and bounds.
+    Plain { schema: Option<PublicSchema> },
+    /// Under (ε, δ)-differential privacy with respect to one row, from the public schema.
+    Private { dp: DpOptions, schema: PublicSchema },
+}
+
+/// A checked fit: the options with every default filled, and the kind of fit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitPlan {
+    pub options: FitOptions,
+    pub kind: FitKind,
+}
+
+/// A checked fine-tuning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FineTunePlan {
+    pub options: FineTuneOptions,
+    pub dp: Option<DpOptions>,
+}
+
+impl FitRequest {
+    /// Parses a request from JSON (unknown keys refused; errors name the option).
+    pub fn from_json(text: &str) -> Result<FitRequest> {
+        Self::from_json_as(text, "the fit request")
+    }
+
+    /// As [`FitRequest::from_json`], with `what` naming the JSON's origin in messages.
+    pub fn from_json_as(text: &str, what: &str) -> Result<FitRequest> {
+        crate::options::from_json(text, what)
+    }
+
+    /// The request as JSON (only the options that are set).
+    pub fn to_json(&self) -> String {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.retain(|_, x| !x.is_null());
+        }
+        v.to_string()
+    }
+
+    /// The request that asks for exactly these options.
+    pub fn from_options(o: &FitOptions) -> FitRequest {
+        FitRequest {
+            target: o.target.clone(),
+            steps: Some(o.optim.steps),
+            batch_size: Some(o.optim.batch_size),
+            layers: Some(o.layers.clone()),
+            timesteps: Some(o.timesteps),
+            time_dim: Some(o.dim_t),
+            lr: Some(o.optim.lr),
+            weight_decay: Some(o.optim.weight_decay),
+            ema_rate: Some(o.optim.ema_rate),
+            seed: Some(o.seed),
+            threads: Some(o.threads),
+            device: Some(o.device),
+            ..FitRequest::default()
+        }
+    }
+
+    /// Checks a request for a new fit and fills its defaults.
+    pub fn check(&self) -> Result<FitPlan> {
+        let d = FitOptions::default();
+        let private = self.epsilon.is_some();
+        let mut optim = self.optim(&d.optim)?;
+        optim.steps = positive("steps", self.steps.unwrap_or(d.optim.steps), MAX_STEPS)?;
+        let layers = match &self.layers {
+            None => d.layers.clone(),
+            Some(l) => {
+                if l.is_empty() {
+                    return Err(Error::invalid(
+                        "option 'layers' needs at least one hidden layer width",
+                    ));
+                }
+                for &w in l {
+                    positive("layers", w, MAX_WIDTH)?;
+                }
+                l.clone()
+            }
+        };
+        let dim_t = self.time_dim.unwrap_or(d.dim_t);
+        if dim_t < 2 || dim_t % 2 == 1 || dim_t > MAX_WIDTH {
+            return Err(Error::invalid(format!(
+                "option 'time_dim' must be even, from 2 to {MAX_WIDTH}, got {dim_t}"
+            )));
+        }
+        let default_t = if private { DP_TIMESTEPS } else { d.timesteps };
+        let timesteps = self.timesteps.unwrap_or(default_t);
+        if !(2..=MAX_TIMESTEPS).contains(&timesteps) {
+            return Err(Error::invalid(format!(
+                "option 'timesteps' must be from 2 to {MAX_TIMESTEPS}, got {timesteps}"
+            )));
+        }
+        let options = FitOptions {
+            target: self.target.clone(),
+            layers,
+            dim_t,
+            timesteps,
+            optim,
+            seed: self.seed.unwrap_or(d.seed),
+            threads: self.threads()?,
+            device: self.device.unwrap_or_default(),
+        };
+        if let Some(t) = &self.target {
+            if t.is_empty() {
+                return Err(Error::invalid("option 'target' is an empty column name"));
+            }
+        }
+        let schema = match &self.schema {
+            Some(s) => {
+                s.validate()?;
+                Some(s.clone())
+            }
+            None => None,
+        };
+        let kind = match (self.dp(&options.optim)?, schema) {
+            (Some(dp), Some(schema)) => FitKind::Private { dp, schema },
+            (Some(_), None) => {
+                return Err(Error::invalid(
+                    "a private fit (option 'epsilon') needs a public schema (option 'schema'): write one with `synthvol schema` (or sv_schema in R), replace what it read off the data with public knowledge, and pass it",
+                ))
+            }
+            (None, schema) => FitKind::Plain { schema },
+        };
+        Ok(FitPlan { options, kind })
+    }
+
+    /// Checks a request for fine-tuning `pretrained` and fills its defaults (steps 1000,
+    /// learning rate 0.001; the network's shape, diffusion steps and target are the model's).
+    pub fn check_fine_tune(&self, pretrained: &Synthesizer) -> Result<FineTunePlan> {
+        for (set, key) in [
+            (self.layers.is_some(), "layers"),
+            (self.timesteps.is_some(), "timesteps"),
+            (self.time_dim.is_some(), "time_dim"),
+        ] {
+            if set {
+                return Err(Error::invalid(format!(
+                    "option '{key}' is the pre-trained model's in a fine-tuning and cannot be changed"
+                )));
+            }
+        }
+        if self.schema.is_some() {
+            return Err(Error::invalid(
+                "option 'schema' declares the level sets at pre-training; a fine-tuning uses the pre-trained model's (declare levels the pre-training data lack when pre-training)",
+            ));
+        }
+        let model_target = pretrained.record().options.target.as_deref();
+        if let Some(t) = &self.target {
+            if model_target != Some(t.as_str()) {
+                return Err(Error::invalid(format!(
+                    "option 'target' ('{t}') differs from the pre-trained model's target ({}); a fine-tuning keeps the model's target",
+                    model_target.map_or("none".to_string(), |t| format!("'{t}'"))
+                )));
+            }
+        }
+        let d = FineTuneOptions::default();
+        let mut optim = self.optim(&d.optim)?;
+        optim.steps = positive("steps", self.steps.unwrap_or(d.optim.steps), MAX_STEPS)?;
+        let options = FineTuneOptions {
+            optim,
+            seed: self.seed.unwrap_or(d.seed),
+            threads: self.threads()?,
+            device: self.device.unwrap_or_default(),
+        };
+        let dp = self.dp(&options.optim)?;
+        Ok(FineTunePlan { options, dp })
+    }
+
+    /// The optimiser's settings but the steps (whose default depends on the kind of fit).
+    fn optim(&self, d: &OptimConfig) -> Result<OptimConfig> {
+        let batch_size = positive(
+            "batch_size",
+            self.batch_size.unwrap_or(d.batch_size),
+            usize::MAX,
+        )?;
+        let lr = self.lr.unwrap_or(d.lr);
+        if !(lr > 0.0 && lr.is_finite()) {
+            return Err(Error::invalid(format!(
+                "option 'lr' (the learning rate) must be positive and finite, got {lr}"
+            )));
+        }
+        let weight_decay = self.weight_decay.unwrap_or(d.weight_decay);
+        if !(weight_decay >= 0.0 && weight_decay.is_finite()) {
+            return Err(Error::invalid(format!(
+                "option 'weight_decay' must be zero or positive, got {weight_decay}"
+            )));
+        }
+        let ema_rate = self.ema_rate.unwrap_or(d.ema_rate);
+        if !(0.0..1.0).contains(&ema_rate) {
+            return Err(Error::invalid(format!(
+                "option 'ema_rate' must be in [0, 1), got {ema_rate}"
+            )));
+        }
+        Ok(OptimConfig {
+            steps: d.steps,
+            batch_size,
+            lr,
+            weight_decay,
+            ema_rate,
+        })
+    }
+
+    fn threads(&self) -> Result<usize> {
+        let t = self.threads.unwrap_or(0);
+        if t > MAX_THREADS {
+            return Err(Error::invalid(format!(
+                "option 'threads' is {t}; at most {MAX_THREADS} are supported (0 uses all cores)"
+            )));
+        }
+        Ok(t)
+    }
+
+    /// The DP options when `epsilon` is set; a DP-only option without it is an error.
+    fn dp(&self, optim: &OptimConfig) -> Result<Option<DpOptions>> {
+        let dp_only = [
+            (self.delta.is_some(), "delta"),
+            (self.max_grad_norm.is_some(), "max_grad_norm"),
+            (self.sample_rate.is_some(), "sample_rate"),
+            (self.augment.is_some(), "augment"),
+            (self.preprocessing_share.is_some(), "preprocessing_share"),
+            (self.categorical_weight.is_some(), "categorical_weight"),
+            (self.noise_seed.is_some(), "noise_seed"),
+        ];
+        let Some(epsilon) = self.epsilon else {
+            if let Some((_, key)) = dp_only.iter().find(|(set, _)| *set) {
+                return Err(Error::invalid(format!(
+                    "option '{key}' applies to private fits only (set option 'epsilon')"
+                )));
+            }
+            return Ok(None);
+        };
+        let d = DpOptions::default();
+        let dp = DpOptions {
+            epsilon,
+            delta: self.delta.unwrap_or(d.delta),
+            max_grad_norm: self.max_grad_norm.unwrap_or(d.max_grad_norm),
+            sample_rate: self.sample_rate,
+            augment: self.augment.unwrap_or(d.augment),
+            preprocessing_share: self.preprocessing_share.unwrap_or(d.preprocessing_share),
+            categorical_weight: self.categorical_weight.unwrap_or(d.categorical_weight),
+            noise_seed: self.noise_seed,
+        };
+        check_dp(&dp)?;
+        if optim.batch_size < dp.augment {
+            return Err(Error::invalid(format!(
+                "option 'batch_size' ({}) must be at least option 'augment' ({})",
+                optim.batch_size, dp.augment
+            )));
+        }
+        Ok(Some(dp))
+    }
+}
+
+/// Checks DP options (also for callers that build [`DpOptions`] themselves).
+pub(crate) fn check_dp(dp: &DpOptions) -> Result<()> {
+    if !(dp.epsilon > 0.0 && dp.epsilon.is_finite()) {
+        return Err(Error::invalid(format!(
+            "option 'epsilon' must be positive and finite, got {}",
+            dp.epsilon
+        )));
+    }
+    if !(dp.delta > 0.0 && dp.delta < 1.0) {
+        return Err(Error::invalid(format!(
+            "option 'delta' must be in (0, 1), got {}",
+            dp.delta
+        )));
+    }
+    if !(dp.max_grad_norm > 0.0 && dp.max_grad_norm.is_finite()) {
+        return Err(Error::invalid(format!(
+            "option 'max_grad_norm' (the clipping norm) must be positive and finite, got {}",
+            dp.max_grad_norm
+        )));
+    }
+    if let Some(q) = dp.sample_rate {
+        if !(q > 0.0 && q <= 1.0) {
+            return Err(Error::invalid(format!(
+                "option 'sample_rate' must be in (0, 1], got {q}"
+            )));
+        }
+    }
+    if !(dp.preprocessing_share > 0.0 && dp.preprocessing_share < 1.0) {
+        return Err(Error::invalid(format!(
+            "option 'preprocessing_share' (the share of ε spent on preprocessing) must be in (0, 1), got {}",
+            dp.preprocessing_share
+        )));
+    }
+    if !(dp.categorical_weight > 0.0 && dp.categorical_weight.is_finite()) {
+        return Err(Error::invalid(format!(
+            "option 'categorical_weight' must be positive and finite, got {}",
+            dp.categorical_weight
+        )));
+    }
+    if dp.augment == 0 || dp.augment > MAX_AUGMENT {
+        return Err(Error::invalid(format!(
+            "option 'augment' (draws per row and step) must be from 1 to {MAX_AUGMENT}, got {}",
+            dp.augment
+        )));
+    }
+    Ok(())
+}
+
+/// `v` when it is from 1 to `max`, else an error naming `key`.
+fn positive(key: &str, v: usize, max: usize) -> Result<usize> {
+    if v == 0 {
+        return Err(Error::invalid(format!(
+            "option '{key}' must be at least 1, got 0"
+        )));
+    }
+    if v > max {
+        return Err(Error::invalid(format!(
+            "option '{key}' must be at most {max}, got {v}"
+        )));
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_fill_and_choose_the_fit() {
+        let plan = FitRequest::default().check().unwrap();
+        assert_eq!(plan.options, FitOptions::default());
+        assert_eq!(plan.kind, FitKind::Plain { schema: None });
+        // A private request gets the private default of T and needs a schema.
+        let req = FitRequest {
+            epsilon: Some(1.0),
+            ..FitRequest::default()
+        };
+        let e = req.check().unwrap_err();
+        assert!(e.message.contains("option 'schema'"), "{}", e.message);
+        let schema = crate::datasets::adult_schema().unwrap();
+        let req = FitRequest {
+            epsilon: Some(1.0),
+            schema: Some(schema.clone()),
+            ..FitRequest::default()
+        };
+        let plan = req.check().unwrap();
+        assert_eq!(plan.options.timesteps, DP_TIMESTEPS);
+        let FitKind::Private { dp, .. } = plan.kind else {
+            panic!("private")
+        };
+        assert_eq!(dp.delta, 1e-5);
+        // An explicit T is kept.
+        let req = FitRequest {
+            epsilon: Some(1.0),
+            timesteps: Some(50),
+            schema: Some(schema),
+            ..FitRequest::default()
+        };
+        assert_eq!(req.check().unwrap().options.timesteps, 50);
+    }
+
+    #[test]
+    fn bad_values_name_their_option() {
+        let cases: [(&str, &str); 12] = [
+            (r#"{"steps": 0}"#, "option 'steps' must be at least 1"),
+            (
+                r#"{"batch_size": 0}"#,
+                "option 'batch_size' must be at least 1",
+            ),
+            (r#"{"layers": []}"#, "option 'layers'"),
+            (
+                r#"{"layers": [70000]}"#,
+                "option 'layers' must be at most 65536",
+            ),
+            (r#"{"time_dim": 7}"#, "option 'time_dim'"),
+            (r#"{"timesteps": 1}"#, "option 'timesteps'"),
+            (r#"{"lr": -1}"#, "option 'lr'"),
+            (
+                r#"{"epsilon": -1, "schema": null}"#,
+                "option 'epsilon' must be positive",
+            ),
+            (
+                r#"{"delta": 0.1}"#,
+                "option 'delta' applies to private fits only",
+            ),
+            (r#"{"threads": 5000}"#, "option 'threads'"),
+            (r#"{"device": "tpu"}"#, "option 'device'"),
+            (r#"{"stepz": 3}"#, "unknown field `stepz`"),
+        ];
+        for (json, want) in cases {
+            let e = FitRequest::from_json(json)
+                .and_then(|r| {
+                    let mut r = r;
+                    if r.epsilon.is_some() {
+                        r.schema = crate::datasets::adult_schema().ok();
+                    }
+                    r.check().map(|_| ())
+                })
+                .unwrap_err();
+            assert!(e.message.contains(want), "{json}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn json_round_trips() {
+        let req = FitRequest {
+            target: Some("income".into()),
+            steps: Some(10),
+            layers: Some(vec![8, 8]),
+            device: Some(Device::Cpu),
+            ..FitRequest::default()
+        };
+        let back = FitRequest::from_json(&req.to_json()).unwrap();
+        assert_eq!(back, req);
+    }
+}
