@@ -8,12 +8,12 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use synthvol::backend::{run_parallel, Backend, CpuBackend, Gemm};
-use synthvol::diffusion::{Layout, Schedule};
-use synthvol::encode::Encoded;
-use synthvol::model::Sampler;
-use synthvol::nn::{Denoiser, DenoiserConfig};
-use synthvol::train::{DpConfig, OptimConfig, Trainer};
+use synthvol::internals::backend::{run_parallel, Backend, CpuBackend, Gemm};
+use synthvol::internals::diffusion::{Layout, Schedule};
+use synthvol::internals::encode::Encoded;
+use synthvol::internals::nn::{Denoiser, DenoiserConfig};
+use synthvol::internals::train::{DpConfig, OptimConfig, Trainer};
+use synthvol::internals::Sampler;
 
 /// Adult-like row: 6 numeric columns and one-hot blocks adding up to 107 inputs (as PEERS.md).
 fn layout() -> Layout {
@@ -336,7 +336,7 @@ fn torch_figures(quick: bool) -> Option<serde_json::Value> {
 
 /// One thread's cost of a DP step's Gaussian noise, per normal.
 fn noise_ns_per_normal() -> f64 {
-    use synthvol::csprng::{normals, CHUNK};
+    use synthvol::internals::csprng::{normals, CHUNK};
     let key = [3u8; 32];
     let mut out = vec![0f32; CHUNK];
     let chunks = 1000;
@@ -381,8 +381,8 @@ fn main() {
     drop(peer);
     println!(
         "threads: {}, OpenBLAS {} kernels{}, sgemm 2048³: {ceiling:.1} GFLOP/s",
-        synthvol::backend::blas_threads(),
-        synthvol::backend::blas_kernels(),
+        synthvol::internals::backend::blas_threads(),
+        synthvol::internals::backend::blas_kernels(),
         if std::env::var_os("OPENBLAS_CORETYPE").is_some() {
             " (forced by OPENBLAS_CORETYPE)"
         } else {

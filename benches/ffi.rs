@@ -6,7 +6,7 @@ use std::ptr;
 use std::time::Instant;
 
 use synthvol::datasets;
-use synthvol::ffi::{
+use synthvol::internals::ffi::{
     sv_model, sv_model_free, sv_model_from_bytes, sv_sample, sv_table, sv_table_free,
     sv_table_get_categorical, sv_table_get_numeric, SV_OK,
 };

@@ -13,7 +13,9 @@ use std::time::Instant;
 
 use synthvol::datasets;
 use synthvol::metrics::{self, EvaluateOptions};
-use synthvol::model::{DpOptions, FitOptions, SampleOptions, Synthesizer, DP_TIMESTEPS};
+use synthvol::model::{
+    DpOptions, FitOptions, FitRequest, SampleOptions, Synthesizer, DP_TIMESTEPS,
+};
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -67,7 +69,11 @@ fn main() -> synthvol::Result<()> {
     for i in 0..fits {
         let start = Instant::now();
         opts.seed = i as u64;
-        let model = Synthesizer::fit_private(&train, &public, &opts, &dp, &mut |_| true)?;
+        let model = Synthesizer::fit(
+            &train,
+            &FitRequest::from_private_options(&opts, &dp, public.clone()),
+            &mut |_| true,
+        )?;
         let syn = model.sample(
             train.n_rows(),
             i as u64,

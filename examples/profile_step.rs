@@ -2,16 +2,16 @@
 //! `BLAS=n` and `RAYON=n` override the thread counts:
 //! `perf record cargo run --release --example profile_step -- [train|sample]`.
 
-use synthvol::backend::{run_parallel, CpuBackend};
-use synthvol::diffusion::{Layout, Schedule};
-use synthvol::encode::Encoded;
-use synthvol::model::Sampler;
-use synthvol::nn::{Denoiser, DenoiserConfig};
-use synthvol::train::{OptimConfig, Trainer};
+use synthvol::internals::backend::{run_parallel, CpuBackend};
+use synthvol::internals::diffusion::{Layout, Schedule};
+use synthvol::internals::encode::Encoded;
+use synthvol::internals::nn::{Denoiser, DenoiserConfig};
+use synthvol::internals::train::{OptimConfig, Trainer};
+use synthvol::internals::Sampler;
 
 /// The benchmark's DP setting (benches/engine.rs): q = 0.25 of 4 batches' rows, σ = C = 1.
-fn bench_dp() -> synthvol::train::DpConfig {
-    synthvol::train::DpConfig {
+fn bench_dp() -> synthvol::internals::train::DpConfig {
+    synthvol::internals::train::DpConfig {
         q: 0.25,
         sigma: 1.0,
         max_grad_norm: 1.0,
@@ -67,10 +67,10 @@ fn main() {
         |_| {
             let be = CpuBackend::<f32>::new();
             if let Ok(n) = std::env::var("BLAS") {
-                synthvol::backend::set_blas_threads(n.parse().unwrap());
+                synthvol::internals::backend::set_blas_threads(n.parse().unwrap());
             }
             if what == "gemm" {
-                use synthvol::backend::{Backend, Gemm};
+                use synthvol::internals::backend::{Backend, Gemm};
                 // The GEMMs of one training step of the small network, in order: (m, n, k, ta, tb).
                 let shapes = [
                     (256, 128, 107, false, true),

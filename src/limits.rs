@@ -63,7 +63,7 @@ mod tests {
     fn the_memory_check_names_the_need_and_the_limit() {
         assert!(check_memory("x", 1, "").is_ok());
         let e = check_memory("sampling 10 rows", u128::MAX, "ask for fewer").unwrap_err();
-        assert_eq!(e.kind, crate::ErrorKind::Resources);
+        assert_eq!(e.kind, crate::error::ErrorKind::Resources);
         assert!(
             e.message.starts_with("sampling 10 rows needs about "),
             "{}",

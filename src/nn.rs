@@ -46,7 +46,6 @@ pub enum Slot {
     DT,
     Act(usize),
     DAct(usize),
-    Out,
     DOut,
 }
 
@@ -183,6 +182,7 @@ impl Denoiser {
 
     /// Multiply-adds of one forward pass per row (for GFLOP/s figures: ×2 per forward,
     /// ×6 per training step).
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn macs_per_row(&self) -> usize {
         self.linear_layers()
             .iter()
@@ -269,7 +269,11 @@ impl Denoiser {
     }
 
     /// Buffers for up to `capacity` rows.
-    pub fn workspace<B: Backend>(&self, be: &B, capacity: usize) -> crate::Result<Workspace<B>> {
+    pub fn workspace<B: Backend>(
+        &self,
+        be: &B,
+        capacity: usize,
+    ) -> crate::error::Result<Workspace<B>> {
         let c = capacity;
         let (d, dt) = (self.config.d_in, self.config.dim_t);
         Ok(Workspace {
@@ -287,7 +291,7 @@ impl Denoiser {
                 .layers
                 .iter()
                 .map(|&w| be.alloc(c * w))
-                .collect::<crate::Result<_>>()?,
+                .collect::<crate::error::Result<_>>()?,
             out: be.alloc(c * d)?,
             dout: be.alloc(c * d)?,
             dacts: self
@@ -295,7 +299,7 @@ impl Denoiser {
                 .layers
                 .iter()
                 .map(|&w| be.alloc(c * w))
-                .collect::<crate::Result<_>>()?,
+                .collect::<crate::error::Result<_>>()?,
             dh: be.alloc(c * dt)?,
             dt: be.alloc(c * dt)?,
             demb: be.alloc(if self.embed.is_some() { c * dt } else { 0 })?,
@@ -310,7 +314,7 @@ impl Denoiser {
         be: &B,
         ws: &mut Workspace<B>,
         steps: usize,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         let dt = self.config.dim_t;
         let mut t = be.alloc(steps)?;
         let host: Vec<B::Elem> = (0..steps).map(|i| B::Elem::from_f64(i as f64)).collect();
@@ -328,7 +332,7 @@ impl Denoiser {
         params: &B::Buf,
         ws: &mut Workspace<B>,
         rows: usize,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         self.forward_impl(be, params, ws, rows, false)?;
         Ok(())
     }
@@ -341,7 +345,7 @@ impl Denoiser {
         params: &B::Buf,
         ws: &mut Workspace<B>,
         rows: usize,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         self.forward_impl(be, params, ws, rows, true)?;
         Ok(())
     }
@@ -353,7 +357,7 @@ impl Denoiser {
         ws: &mut Workspace<B>,
         rows: usize,
         shared_t: bool,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         assert!(rows <= ws.capacity, "batch larger than the workspace");
         let dt = self.config.dim_t;
         let t_rows = if shared_t { rows.min(1) } else { rows };
@@ -441,7 +445,7 @@ impl Denoiser {
         ws: &mut Workspace<B>,
         rows: usize,
         input_grad: bool,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         self.backward_data(be, params, ws, rows)?;
         if input_grad {
             linear_bwd_input(be, self.proj, params, &ws.dh, &mut ws.dx, rows)?;
@@ -459,7 +463,7 @@ impl Denoiser {
         params: &B::Buf,
         ws: &mut Workspace<B>,
         rows: usize,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         let dt = self.config.dim_t;
         let nb = self.blocks.len();
         {
@@ -497,7 +501,7 @@ impl Denoiser {
         ws: &Workspace<B>,
         rows: usize,
         accumulate: bool,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         self.backward_params_shards(be, grads, &[(ws, rows)], accumulate)?;
         Ok(())
     }
@@ -510,7 +514,7 @@ impl Denoiser {
         grads: &mut B::Buf,
         shards: &[(&Workspace<B>, usize)],
         accumulate: bool,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         let layers: Vec<LinearGrad<'_, B::Buf>> = self
             .linear_layers()
             .into_iter()
@@ -552,7 +556,7 @@ impl Denoiser {
         k: usize,
         max_norm: f64,
         sq: &mut B::Buf,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         let (d, dt) = (self.config.d_in, self.config.dim_t);
         let Workspace {
             x,
@@ -627,7 +631,6 @@ impl Denoiser {
             Slot::DT => &ws.dt,
             Slot::Act(i) => &ws.acts[i],
             Slot::DAct(i) => &ws.dacts[i],
-            Slot::Out => &ws.out,
             Slot::DOut => &ws.dout,
         }
     }
@@ -642,7 +645,7 @@ fn linear_fwd<B: Backend>(
     y: &mut B::Buf,
     rows: usize,
     beta: f64,
-) -> crate::Result<()> {
+) -> crate::error::Result<()> {
     let g = Gemm {
         trans_a: false,
         trans_b: true,
@@ -664,7 +667,7 @@ fn linear_bwd_input<B: Backend>(
     g: &B::Buf,
     da: &mut B::Buf,
     rows: usize,
-) -> crate::Result<()> {
+) -> crate::error::Result<()> {
     let gm = Gemm {
         trans_a: false,
         trans_b: false,
@@ -679,6 +682,7 @@ fn linear_bwd_input<B: Backend>(
 }
 
 /// Converts parameters between element types (f32 weights → f64 for checks).
+#[cfg_attr(not(feature = "internals"), allow(dead_code))]
 pub fn convert<A: Scalar, C: Scalar>(v: &[A]) -> Vec<C> {
     v.iter().map(|&x| C::from_f64(x.to_f64())).collect()
 }

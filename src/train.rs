@@ -204,6 +204,8 @@ impl<B: DiffusionOps> Shard<B> {
 /// What training produces.
 #[derive(Debug, Clone)]
 pub struct Trained {
+    /// The last parameters (sampling uses the EMA; tests compare both).
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub params: Vec<f32>,
     pub ema: Vec<f32>,
     /// (step, mean loss over the window ending at that step).

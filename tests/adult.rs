@@ -94,9 +94,14 @@ fn adult_private_reduced_size_meets_the_quality_bars() {
         noise_seed: Some(7),
         ..DpOptions::default()
     };
-    let model = Synthesizer::fit_private(&train, &public, &o, &dp, &mut |_| true).expect("fit");
+    let model = Synthesizer::fit(
+        &train,
+        &FitRequest::from_private_options(&o, &dp, public.clone()),
+        &mut |_| true,
+    )
+    .expect("fit");
     let spent = model
-        .record
+        .record()
         .privacy
         .as_ref()
         .expect("privacy record")

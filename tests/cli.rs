@@ -373,7 +373,8 @@ fn bad_model_files_and_zero_rows() {
     let r = sample(&model, "0");
     assert_ne!(r.code, 0);
     assert!(
-        r.stderr.contains("the number of rows to sample must be at least 1"),
+        r.stderr
+            .contains("the number of rows to sample must be at least 1"),
         "{}",
         r.stderr
     );
@@ -495,7 +496,7 @@ fn private_fits_default_to_a_short_diffusion() {
         args.extend_from_slice(extra);
         let r = run(&args);
         assert_eq!(r.code, 0, "{}", r.stderr);
-        Synthesizer::load(&model).expect("model").timesteps
+        Synthesizer::load(&model).expect("model").timesteps()
     };
     let private = ["--epsilon", "2", "--schema", schema.to_str().unwrap()];
     assert_eq!(timesteps(&private), DP_TIMESTEPS);
@@ -622,5 +623,58 @@ fn demo_quick_runs_the_whole_workflow() {
     }
     for f in ["report.html", "report.json", "tuning.svg", "adult.svmodel"] {
         assert!(dir.path().join(f).exists(), "{f} was not written");
+    }
+}
+
+/// The command line holds no defaults; its help text states the engine's, and must not drift.
+#[test]
+fn help_states_the_engines_defaults() {
+    use synthvol::metrics::EvaluateOptions;
+    use synthvol::model::{DpOptions, FineTuneOptions, FitOptions, SampleOptions, DP_TIMESTEPS};
+    let help = |cmd: &str| {
+        let r = run(&[cmd, "--help"]);
+        assert_eq!(r.code, 0);
+        // clap wraps long lines: join them to match phrases.
+        r.stdout.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let (f, t, d) = (
+        FitOptions::default(),
+        FineTuneOptions::default(),
+        DpOptions::default(),
+    );
+    let fit = help("fit");
+    let layers: Vec<String> = f.layers.iter().map(|w| w.to_string()).collect();
+    for want in [
+        format!(
+            "[default: {}; fine-tuning: {}]",
+            f.optim.steps, t.optim.steps
+        ),
+        format!("[default: {}]", f.optim.batch_size),
+        format!("[default: {}]", layers.join(",")),
+        format!("[default: {}; private fits: {DP_TIMESTEPS},", f.timesteps),
+        format!("[default: {}]", f.dim_t),
+        format!("[default: {}; fine-tuning: {}]", f.optim.lr, t.optim.lr),
+        format!("[default: {}]", f.optim.weight_decay),
+        format!("[default: {}]", f.optim.ema_rate),
+        format!("[default: {:e}]", d.delta),
+        format!("[default: {}]", d.max_grad_norm),
+        format!("[default: {}]", d.preprocessing_share),
+        format!("[default: {}]", d.categorical_weight),
+    ] {
+        assert!(fit.contains(&want), "fit --help lacks {want}:\n{fit}");
+    }
+    let sample = help("sample");
+    let b = format!("[default: {}]", SampleOptions::default().batch_size);
+    assert!(sample.contains(&b), "sample --help lacks {b}");
+    let eval = help("evaluate");
+    let e = EvaluateOptions::default();
+    for n in [
+        e.wasserstein_rows,
+        e.privacy_rows,
+        e.propensity_rows,
+        e.detection_folds,
+    ] {
+        let want = format!("[default: {n}]");
+        assert!(eval.contains(&want), "evaluate --help lacks {want}");
     }
 }

@@ -4,9 +4,9 @@
 mod common;
 
 use common::*;
-use synthvol::backend::{Backend, CpuBackend};
-use synthvol::encode::{encoder_from_counts, histogram_count, private_counts};
-use synthvol::model::{DpOptions, SampleOptions, Synthesizer};
+use synthvol::internals::backend::{Backend, CpuBackend};
+use synthvol::internals::encode::{encoder_from_counts, histogram_count, private_counts};
+use synthvol::model::{DpOptions, FitRequest, SampleOptions, Synthesizer};
 use synthvol::table::{PublicColumnKind, PublicSchema, Table};
 
 fn public_for(table: &Table) -> PublicSchema {
@@ -95,15 +95,19 @@ fn a_private_fit_records_its_spend_and_uses_the_public_schema() {
     let public = public_for(&raw);
     let mut o = quick_options(0);
     o.optim.steps = 60;
-    let m = Synthesizer::fit_private(&raw, &public, &o, &dp_opts(), &mut no_progress())
-        .expect("private fit");
-    let p = m.record.privacy.as_ref().expect("privacy record");
+    let m = Synthesizer::fit(
+        &raw,
+        &FitRequest::from_private_options(&o, &dp_opts(), public.clone()),
+        &mut no_progress(),
+    )
+    .expect("private fit");
+    let p = m.record().privacy.as_ref().expect("privacy record");
     assert!(p.epsilon <= 3.0 && p.epsilon > 2.9, "ε spent {}", p.epsilon);
     assert!(p.preprocessing_epsilon < 0.31 && p.preprocessing_epsilon > 0.25);
     assert_eq!(p.phases.len(), 2);
     assert!(p.noise_source.contains("test seed 5"));
     assert!(
-        m.record.loss_history.is_empty(),
+        m.record().loss_history.is_empty(),
         "no loss history from private rows"
     );
     // The schema's unseen level is known to the model.
@@ -114,7 +118,7 @@ fn a_private_fit_records_its_spend_and_uses_the_public_schema() {
     // It survives a round trip and samples.
     let back = Synthesizer::from_bytes(&m.to_bytes().expect("bytes")).expect("load");
     assert_eq!(
-        back.record.privacy.as_ref().map(|p| p.epsilon),
+        back.record().privacy.as_ref().map(|p| p.epsilon),
         Some(p.epsilon)
     );
     let s = back
@@ -122,9 +126,13 @@ fn a_private_fit_records_its_spend_and_uses_the_public_schema() {
         .expect("sample");
     assert_eq!(s.n_rows(), 200);
     // Same test seed, same model.
-    let m2 = Synthesizer::fit_private(&raw, &public, &o, &dp_opts(), &mut no_progress())
-        .expect("private fit");
-    assert_eq!(m.weights, m2.weights);
+    let m2 = Synthesizer::fit(
+        &raw,
+        &FitRequest::from_private_options(&o, &dp_opts(), public.clone()),
+        &mut no_progress(),
+    )
+    .expect("private fit");
+    assert_eq!(m.weights(), m2.weights());
 }
 
 #[test]
@@ -141,10 +149,14 @@ fn private_fits_do_not_depend_on_the_thread_count() {
                 augment,
                 ..dp_opts()
             };
-            Synthesizer::fit_private(&raw, &public, &o, &dp, &mut no_progress())
-                .expect("private fit")
+            Synthesizer::fit(
+                &raw,
+                &FitRequest::from_private_options(&o, &dp, public.clone()),
+                &mut no_progress(),
+            )
+            .expect("private fit")
         };
-        assert_eq!(fit(1).weights, fit(2).weights, "K = {augment}");
+        assert_eq!(fit(1).weights(), fit(2).weights(), "K = {augment}");
     }
 }
 
@@ -157,14 +169,22 @@ fn private_fit_errors_are_clear() {
     if let PublicColumnKind::Categorical { levels } = &mut public.columns[3].kind {
         levels.retain(|l| l != "y");
     }
-    let e = Synthesizer::fit_private(&raw, &public, &o, &dp_opts(), &mut no_progress())
-        .expect_err("undeclared level");
+    let e = Synthesizer::fit(
+        &raw,
+        &FitRequest::from_private_options(&o, &dp_opts(), public.clone()),
+        &mut no_progress(),
+    )
+    .expect_err("undeclared level");
     assert!(e.message.contains("'y'"), "{}", e.message);
     // Missing values in a column declared never missing.
     let mut public = public_for(&raw);
     public.columns[2].missing = false;
-    let e = Synthesizer::fit_private(&raw, &public, &o, &dp_opts(), &mut no_progress())
-        .expect_err("missing");
+    let e = Synthesizer::fit(
+        &raw,
+        &FitRequest::from_private_options(&o, &dp_opts(), public.clone()),
+        &mut no_progress(),
+    )
+    .expect_err("missing");
     assert!(
         e.message.contains("'c'") && e.message.contains("never missing"),
         "{}",
@@ -179,7 +199,11 @@ fn private_fit_errors_are_clear() {
         sample_rate: Some(1.0),
         ..dp_opts()
     };
-    let e =
-        Synthesizer::fit_private(&raw, &public, &o2, &dp, &mut no_progress()).expect_err("budget");
+    let e = Synthesizer::fit(
+        &raw,
+        &FitRequest::from_private_options(&o2, &dp, public.clone()),
+        &mut no_progress(),
+    )
+    .expect_err("budget");
     assert!(e.message.contains("cannot be met"), "{}", e.message);
 }

@@ -2,8 +2,8 @@
 //! per layer with row-scaled G, summed over the shards of a batch) against per-sample
 //! gradients computed one private row at a time, in f64.
 
-use synthvol::backend::{Backend, CpuBackend};
-use synthvol::nn::{convert, Denoiser, DenoiserConfig};
+use synthvol::internals::backend::{Backend, CpuBackend};
+use synthvol::internals::nn::{convert, Denoiser, DenoiserConfig};
 
 /// The batch's private rows (whole groups of `k` draws) are split into `shards` workspaces, as
 /// the trainer splits a batch across threads: per-row norms and clipping run in each shard,
@@ -155,11 +155,11 @@ fn sharded_batches_give_the_same_norms_and_clipped_sum_k3() {
 }
 
 mod statistics {
-    use synthvol::backend::{run_parallel, Backend, CpuBackend};
-    use synthvol::diffusion::{Layout, Schedule};
-    use synthvol::encode::Encoded;
-    use synthvol::nn::{Denoiser, DenoiserConfig};
-    use synthvol::train::{DpConfig, OptimConfig, Trainer};
+    use synthvol::internals::backend::{run_parallel, Backend, CpuBackend};
+    use synthvol::internals::diffusion::{Layout, Schedule};
+    use synthvol::internals::encode::Encoded;
+    use synthvol::internals::nn::{Denoiser, DenoiserConfig};
+    use synthvol::internals::train::{DpConfig, OptimConfig, Trainer};
 
     const KEY: [u8; 32] = [7; 32];
 
@@ -198,7 +198,7 @@ mod statistics {
     /// `add_noise_and_scale` adds (the one the statistical test above checks).
     #[test]
     fn noise_fused_into_the_optimiser_is_the_same_noise() {
-        use synthvol::backend::{AdamStep, GradNoise};
+        use synthvol::internals::backend::{AdamStep, GradNoise};
         let len = 3 * 8192 + 77;
         run_parallel::<(), _>(2, &mut |_| true, |_| {
             let be = CpuBackend::<f32>::new();

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use synthvol::encode::Encoder;
+use synthvol::internals::encode::Encoder;
 use synthvol::model::{FitRequest, SampleOptions, Synthesizer};
 use synthvol::progress::Progress;
 use synthvol::table::{write_csv_to, ColumnData, ColumnKind, MISSING};
@@ -28,9 +28,10 @@ fn same_seed_same_bytes_and_thread_count_does_not_matter() {
     let m1 = fit(&table, &opts(1));
     let m1b = fit(&table, &opts(1));
     let m2 = fit(&table, &opts(2));
-    assert_eq!(m1.weights, m1b.weights, "same seed, same weights");
+    assert_eq!(m1.weights(), m1b.weights(), "same seed, same weights");
     assert_eq!(
-        m1.weights, m2.weights,
+        m1.weights(),
+        m2.weights(),
         "1 and 2 threads give the same weights"
     );
     let s = |m: &Synthesizer, threads: usize, seed: u64| {
@@ -257,7 +258,7 @@ fn training_reduces_the_loss() {
     let mut o = quick_options(0);
     o.optim.steps = 400;
     let m = fit(&table, &o);
-    let h = &m.record.loss_history;
+    let h = &m.record().loss_history;
     let first = h[..5].iter().map(|l| l.1).sum::<f64>() / 5.0;
     let last = h[h.len() - 5..].iter().map(|l| l.1).sum::<f64>() / 5.0;
     assert!(last < 0.8 * first, "loss fell from {first} to {last}");

@@ -160,13 +160,13 @@ fn fine_tuning_moves_the_model_to_the_new_population() {
         "pre-trained {before}, fine-tuned {after}"
     );
     // The record grows; the pre-trained model is untouched and the new one round-trips.
-    assert_eq!(pre.record.fine_tuning.len(), 0);
-    let r = &tuned.record.fine_tuning[0];
+    assert_eq!(pre.record().fine_tuning.len(), 0);
+    let r = &tuned.record().fine_tuning[0];
     assert_eq!(r.n_rows, 400);
     assert!(r.privacy.is_none() && !r.loss_history.is_empty());
     let back = Synthesizer::from_bytes(&tuned.to_bytes().unwrap()).unwrap();
-    assert_eq!(back.record.fine_tuning.len(), 1);
-    assert_eq!(back.weights, tuned.weights);
+    assert_eq!(back.record().fine_tuning.len(), 1);
+    assert_eq!(back.weights(), tuned.weights());
 }
 
 #[test]
@@ -189,7 +189,7 @@ fn unseen_levels_extend_the_model_without_dp() {
         "{msg}"
     );
     assert_eq!(
-        tuned.record.fine_tuning[0].added_levels,
+        tuned.record().fine_tuning[0].added_levels,
         vec![
             ("sex".to_string(), "Female".to_string()),
             ("job".to_string(), "nurse".to_string())
@@ -246,7 +246,7 @@ fn dp_fine_tuning_needs_declared_levels_and_records_its_spend() {
     );
 
     let declared = pretrain(true);
-    assert!(declared.record.privacy.is_none());
+    assert!(declared.record().privacy.is_none());
     let (tuned, _) = declared
         .fine_tune_plan(
             &women,
@@ -258,15 +258,15 @@ fn dp_fine_tuning_needs_declared_levels_and_records_its_spend() {
         )
         .unwrap();
     // Pre-training declared public costs nothing: the only spend is the fine-tuning's.
-    assert!(tuned.record.privacy.is_none());
-    let p = tuned.record.fine_tuning[0].privacy.as_ref().unwrap();
+    assert!(tuned.record().privacy.is_none());
+    let p = tuned.record().fine_tuning[0].privacy.as_ref().unwrap();
     assert!(p.epsilon <= 2.0 && p.epsilon > 1.5, "ε {}", p.epsilon);
     assert_eq!(p.rows, 400);
     assert_eq!(p.phases.len(), 2, "class counts and DP-SGD");
     assert!(p.preprocessing_epsilon > 0.0 && p.preprocessing_epsilon < 0.5);
-    assert!(tuned.record.fine_tuning[0].loss_history.is_empty());
+    assert!(tuned.record().fine_tuning[0].loss_history.is_empty());
     // Class frequencies were released with noise: no count is exactly the real one.
-    let counts = &tuned.encoder.label.as_ref().unwrap().counts;
+    let counts = &tuned.encoder().label.as_ref().unwrap().counts;
     assert!(counts.iter().all(|c| c.fract() != 0.0), "{counts:?}");
 }
 

@@ -1,7 +1,7 @@
 //! The denoiser's backward pass against central finite differences, in f64.
 
-use synthvol::backend::{Backend, CpuBackend};
-use synthvol::nn::{convert, Denoiser, DenoiserConfig};
+use synthvol::internals::backend::{Backend, CpuBackend};
+use synthvol::internals::nn::{convert, Denoiser, DenoiserConfig};
 
 fn check(n_classes: usize, layers: Vec<usize>) {
     let be = CpuBackend::<f64>::new();
@@ -32,14 +32,15 @@ fn check(n_classes: usize, layers: Vec<usize>) {
     be.upload(&mut ws.t, 0, &t).unwrap();
     be.upload(&mut ws.y, 0, &y).unwrap();
     // Loss L = Σ c ⊙ out, so dL/dout = c.
-    let loss = |ws: &mut synthvol::nn::Workspace<CpuBackend<f64>>, p: &Vec<f64>| -> f64 {
-        net.forward(&be, p, ws, rows).unwrap();
-        ws.out[..rows * cfg.d_in]
-            .iter()
-            .zip(&c)
-            .map(|(o, c)| o * c)
-            .sum()
-    };
+    let loss =
+        |ws: &mut synthvol::internals::nn::Workspace<CpuBackend<f64>>, p: &Vec<f64>| -> f64 {
+            net.forward(&be, p, ws, rows).unwrap();
+            ws.out[..rows * cfg.d_in]
+                .iter()
+                .zip(&c)
+                .map(|(o, c)| o * c)
+                .sum()
+        };
     loss(&mut ws, &params);
     be.upload(&mut ws.dout, 0, &c).unwrap();
     let mut grads = be.alloc(net.n_params).unwrap();

@@ -93,8 +93,12 @@ fn small_fits_and_samples_keep_their_bytes() {
         ..DpOptions::default()
     };
     let public = datasets::adult_schema().unwrap();
-    let private = Synthesizer::fit_private(&train, &public, &small_fit(), &dp, &mut |_| true)
-        .expect("private fit");
+    let private = Synthesizer::fit(
+        &train,
+        &FitRequest::from_private_options(&small_fit(), &dp, public.clone()),
+        &mut |_| true,
+    )
+    .expect("private fit");
 
     let mut ft = FineTuneOptions {
         seed: 5,

@@ -94,9 +94,9 @@ pub fn run_parallel<P: Send + Clone, T: Send>(
     threads: usize,
     progress: &mut dyn FnMut(&P) -> bool,
     work: impl FnOnce(&mut dyn FnMut(&P) -> bool) -> T + Send,
-) -> crate::Result<T> {
+) -> crate::error::Result<T> {
     if threads > MAX_THREADS {
-        return Err(crate::Error::invalid(format!(
+        return Err(crate::error::Error::invalid(format!(
             "{threads} threads requested; at most {MAX_THREADS} are supported"
         )));
     }
@@ -109,7 +109,7 @@ pub fn run_parallel<P: Send + Clone, T: Send>(
         .num_threads(n)
         .stack_size(STACK_BYTES)
         .build()
-        .map_err(|e| crate::Error::invalid(format!("cannot start {n} threads: {e}")))?;
+        .map_err(|e| crate::error::Error::invalid(format!("cannot start {n} threads: {e}")))?;
     let (report_tx, report_rx) = std::sync::mpsc::channel::<P>();
     let (answer_tx, answer_rx) = std::sync::mpsc::channel::<bool>();
     let joined = std::thread::scope(|s| {
@@ -242,10 +242,10 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         "cpu".into()
     }
 
-    fn alloc(&self, len: usize) -> crate::Result<Vec<E>> {
+    fn alloc(&self, len: usize) -> crate::error::Result<Vec<E>> {
         let mut v = Vec::new();
         v.try_reserve_exact(len).map_err(|_| {
-            crate::Error::resources(format!(
+            crate::error::Error::resources(format!(
                 "cannot allocate a buffer of {len} values ({} MB) in host memory",
                 (len as u128 * std::mem::size_of::<E>() as u128) >> 20
             ))
@@ -254,21 +254,23 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         Ok(v)
     }
 
-    fn buf_len(&self, buf: &Vec<E>) -> usize {
-        buf.len()
-    }
-
-    fn upload(&self, dst: &mut Vec<E>, off: usize, src: &[E]) -> crate::Result<()> {
+    fn upload(&self, dst: &mut Vec<E>, off: usize, src: &[E]) -> crate::error::Result<()> {
         dst[off..off + src.len()].copy_from_slice(src);
         Ok(())
     }
 
-    fn download(&self, src: &Vec<E>, off: usize, dst: &mut [E]) -> crate::Result<()> {
+    fn download(&self, src: &Vec<E>, off: usize, dst: &mut [E]) -> crate::error::Result<()> {
         dst.copy_from_slice(&src[off..off + dst.len()]);
         Ok(())
     }
 
-    fn fill(&self, dst: &mut Vec<E>, off: usize, len: usize, value: f64) -> crate::Result<()> {
+    fn fill(
+        &self,
+        dst: &mut Vec<E>,
+        off: usize,
+        len: usize,
+        value: f64,
+    ) -> crate::error::Result<()> {
         dst[off..off + len]
             .iter_mut()
             .for_each(|v| *v = E::from_f64(value));
@@ -284,7 +286,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         b_off: usize,
         c: &mut Vec<E>,
         c_off: usize,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         let (ar, ac) = if g.trans_a { (g.k, g.m) } else { (g.m, g.k) };
         let (br, bc) = if g.trans_b { (g.n, g.k) } else { (g.k, g.n) };
         let av =
@@ -308,7 +310,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         bias_off: usize,
         act: Act,
         out: Option<&mut Vec<E>>,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         let b = &bias[bias_off..bias_off + cols];
         let x = &mut x[..rows * cols];
         let out = out.map(|o| &mut o[..rows * cols]);
@@ -320,7 +322,13 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         Ok(())
     }
 
-    fn add_act(&self, src: &Vec<E>, dst: &mut Vec<E>, len: usize, act: Act) -> crate::Result<()> {
+    fn add_act(
+        &self,
+        src: &Vec<E>,
+        dst: &mut Vec<E>,
+        len: usize,
+        act: Act,
+    ) -> crate::error::Result<()> {
         let n = task_elems();
         let it = dst[..len].par_chunks_mut(n).zip(src[..len].par_chunks(n));
         match act {
@@ -337,7 +345,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         saved: &Vec<E>,
         len: usize,
         act: Act,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         // Chunks with plain inner loops, and a select rather than a branch for ReLU: half of
         // its inputs are negative at random, and a branch there mispredicts half the time.
         let n = task_elems();
@@ -366,7 +374,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         dst: &mut Vec<E>,
         dst_off: usize,
         beta: f64,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         let d = &mut dst[dst_off..dst_off + cols];
         if beta == 0.0 {
             // Overwrite: whatever the buffer held (even NaN) is not scaled into the result.
@@ -389,7 +397,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         rows: usize,
         dim: usize,
         out: &mut Vec<E>,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         let half = dim / 2;
         out[..rows * dim]
             .par_chunks_mut(dim)
@@ -418,7 +426,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         rows: usize,
         cols: usize,
         dst: &mut Vec<E>,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         dst[..rows * cols]
             .par_chunks_mut(cols)
             .zip(&idx[..rows])
@@ -438,7 +446,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         cols: usize,
         dst: &mut Vec<E>,
         dst_off: usize,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         for (r, &i) in src[..rows * cols].chunks_exact(cols).zip(&idx[..rows]) {
             let s = dst_off + i.to_f64() as usize * cols;
             for (d, &v) in dst[s..s + cols].iter_mut().zip(r) {
@@ -455,8 +463,8 @@ impl<E: Scalar> Backend for CpuBackend<E> {
     fn for_each_shard<T: Send>(
         &self,
         items: &mut [T],
-        f: &(dyn Fn(&mut T) -> crate::Result<()> + Sync),
-    ) -> crate::Result<()> {
+        f: &(dyn Fn(&mut T) -> crate::error::Result<()> + Sync),
+    ) -> crate::error::Result<()> {
         if items.len() <= 1 || rayon::current_num_threads() <= 1 {
             return items.iter_mut().try_for_each(f);
         }
@@ -472,7 +480,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         layers: &[LinearGrad<'_, Vec<E>>],
         grads: &mut Vec<E>,
         accumulate: bool,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         // Tasks own disjoint ranges of dW rows (and the same bias entries); each sums its
         // parts in order with single-threaded GEMMs, so the threads need no hand-offs.
         struct Task<'t, E> {
@@ -548,7 +556,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         k: usize,
         max_norm: f64,
         sq: &mut Vec<E>,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         let groups = rows / k;
         if groups == 0 {
             return Ok(());
@@ -599,7 +607,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         scale: f64,
         key: &[u8; 32],
         stream: u64,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         let noise = GradNoise {
             std,
             scale,
@@ -622,7 +630,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         ema: &mut Vec<E>,
         len: usize,
         s: AdamStep,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         let bc1 = 1.0 - s.beta1.powi(s.t as i32);
         let bc2 = 1.0 - s.beta2.powi(s.t as i32);
         let (b1, b2) = (E::from_f64(s.beta1), E::from_f64(s.beta2));
@@ -822,7 +830,7 @@ impl DiffusionOps for CpuBackend<f32> {
         row0: u64,
         xt: &mut Vec<f32>,
         eps: &mut Vec<f32>,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         let w = layout.width();
         let nn = layout.n_num.max(1);
         xt[..rows * w]
@@ -859,7 +867,7 @@ impl DiffusionOps for CpuBackend<f32> {
         w: LossWeights,
         dout: &mut Vec<f32>,
         row_loss: &mut Vec<f32>,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         let wd = layout.width();
         let nn = layout.n_num.max(1);
         dout[..rows * wd]
@@ -894,7 +902,7 @@ impl DiffusionOps for CpuBackend<f32> {
         rows: usize,
         seed: u64,
         stream: u64,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         let w = layout.width();
         x[..rows * w]
             .par_chunks_mut(w)
@@ -917,7 +925,7 @@ impl DiffusionOps for CpuBackend<f32> {
         rows: usize,
         seed: u64,
         stream: u64,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         let w = layout.width();
         x[..rows * w]
             .par_chunks_mut(w)

@@ -92,7 +92,7 @@ pub struct Ran<T> {
 }
 
 /// Runs `job` on `device` with `threads` host threads (0: all cores), relaying progress
-/// reports to `progress` on the calling thread. `cuda` is a [`crate::ErrorKind::Device`] error
+/// reports to `progress` on the calling thread. `cuda` is a [`crate::error::ErrorKind::Device`] error
 /// until this build has a GPU backend; `auto` then means the CPU.
 pub fn run_job<J: Job>(
     device: Device,
@@ -156,7 +156,7 @@ mod tests {
         let e = run_job(Device::Cuda(0), 1, &mut |_| true, Nothing)
             .err()
             .expect("no CUDA backend");
-        assert_eq!(e.kind, crate::ErrorKind::Device);
+        assert_eq!(e.kind, crate::error::ErrorKind::Device);
         let ran = run_job(Device::Auto, 1, &mut |_| true, Nothing).unwrap();
         assert_eq!(ran.backend, "cpu");
     }

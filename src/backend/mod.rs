@@ -11,6 +11,8 @@ mod openblas;
 
 pub use cpu::{run_parallel, CpuBackend};
 pub use device::{run_job, Device, Job, Ran};
+// For the benchmarks (through the internals).
+#[cfg_attr(not(feature = "internals"), allow(unused_imports))]
 pub use openblas::{blas_kernels, blas_threads, set_blas_threads};
 
 use crate::diffusion::{Layout, LossWeights, Schedule};
@@ -153,14 +155,29 @@ pub trait Backend: Send + Sync {
     /// A human-readable name ("cpu", "cuda:0").
     fn name(&self) -> String;
     /// A zeroed buffer.
-    fn alloc(&self, len: usize) -> crate::Result<Self::Buf>;
-    fn buf_len(&self, buf: &Self::Buf) -> usize;
+    fn alloc(&self, len: usize) -> crate::error::Result<Self::Buf>;
     /// Copies host values into `dst[off..]`.
-    fn upload(&self, dst: &mut Self::Buf, off: usize, src: &[Self::Elem]) -> crate::Result<()>;
+    fn upload(
+        &self,
+        dst: &mut Self::Buf,
+        off: usize,
+        src: &[Self::Elem],
+    ) -> crate::error::Result<()>;
     /// Copies `src[off..off + dst.len()]` to the host.
-    fn download(&self, src: &Self::Buf, off: usize, dst: &mut [Self::Elem]) -> crate::Result<()>;
+    fn download(
+        &self,
+        src: &Self::Buf,
+        off: usize,
+        dst: &mut [Self::Elem],
+    ) -> crate::error::Result<()>;
     /// Sets `dst[off..off + len]` to `value`.
-    fn fill(&self, dst: &mut Self::Buf, off: usize, len: usize, value: f64) -> crate::Result<()>;
+    fn fill(
+        &self,
+        dst: &mut Self::Buf,
+        off: usize,
+        len: usize,
+        value: f64,
+    ) -> crate::error::Result<()>;
     /// General matrix multiply on matrices at offsets in three distinct buffers.
     fn gemm(
         &self,
@@ -171,7 +188,7 @@ pub trait Backend: Send + Sync {
         b_off: usize,
         c: &mut Self::Buf,
         c_off: usize,
-    ) -> crate::Result<()>;
+    ) -> crate::error::Result<()>;
     /// `x ← x + bias` row-wise on a rows×cols matrix, then the activation, in place or, with
     /// `out`, into `out` (x then keeps the pre-activation).
     fn bias_act(
@@ -183,7 +200,7 @@ pub trait Backend: Send + Sync {
         bias_off: usize,
         act: Act,
         out: Option<&mut Self::Buf>,
-    ) -> crate::Result<()>;
+    ) -> crate::error::Result<()>;
     /// `dst ← dst + act(src)` on the first `len` elements.
     fn add_act(
         &self,
@@ -191,7 +208,7 @@ pub trait Backend: Send + Sync {
         dst: &mut Self::Buf,
         len: usize,
         act: Act,
-    ) -> crate::Result<()>;
+    ) -> crate::error::Result<()>;
     /// `g ← g ⊙ act'(saved)` on the first `len` elements, where `saved` is the activation's
     /// output for ReLU and its input for SiLU.
     fn act_backward(
@@ -200,7 +217,7 @@ pub trait Backend: Send + Sync {
         saved: &Self::Buf,
         len: usize,
         act: Act,
-    ) -> crate::Result<()>;
+    ) -> crate::error::Result<()>;
     /// `dst[off..off+cols] ← beta·dst + Σ_rows g` (a bias gradient), summed in row order;
     /// beta = 0 overwrites (as BLAS does: NaN left in `dst` does not survive).
     fn col_sum(
@@ -211,7 +228,7 @@ pub trait Backend: Send + Sync {
         dst: &mut Self::Buf,
         dst_off: usize,
         beta: f64,
-    ) -> crate::Result<()>;
+    ) -> crate::error::Result<()>;
     /// Sinusoidal embedding of the timesteps held in `t` (one per row): [cos(t·f), sin(t·f)],
     /// f_i = 10000^(−i/(dim/2)).
     fn timestep_embedding(
@@ -220,7 +237,7 @@ pub trait Backend: Send + Sync {
         rows: usize,
         dim: usize,
         out: &mut Self::Buf,
-    ) -> crate::Result<()>;
+    ) -> crate::error::Result<()>;
     /// `dst[i] ← table[idx[i]]` for rows of width `cols` (`idx` holds row indices as values).
     fn gather_rows(
         &self,
@@ -230,7 +247,7 @@ pub trait Backend: Send + Sync {
         rows: usize,
         cols: usize,
         dst: &mut Self::Buf,
-    ) -> crate::Result<()>;
+    ) -> crate::error::Result<()>;
     /// `dst[idx[i]] += src[i]` for rows of width `cols`, in row order.
     fn scatter_add_rows(
         &self,
@@ -240,7 +257,7 @@ pub trait Backend: Send + Sync {
         cols: usize,
         dst: &mut Self::Buf,
         dst_off: usize,
-    ) -> crate::Result<()>;
+    ) -> crate::error::Result<()>;
     /// DP-SGD's per-sample clipping in one pass over groups of `k` consecutive rows (one
     /// private row and its k draws). For each group, its squared gradient norm
     /// `Σ_terms Σ_{k,l} (a_k·a_l)(g_k·g_l) [+ Σ_{k,l} g_k·g_l for a bias or a term without a]`,
@@ -255,10 +272,12 @@ pub trait Backend: Send + Sync {
         k: usize,
         max_norm: f64,
         sq: &mut Self::Buf,
-    ) -> crate::Result<()>;
+    ) -> crate::error::Result<()>;
     /// `x ← (x + std·z)·scale` on the first `len` elements, z standard normal from
     /// [`crate::csprng`] (ziggurat on AES-256-CTR keyed by `key`, on `stream`; a
     /// cryptographically secure generator; the numbers do not depend on the thread count).
+    // Training adds the noise inside `adamw`; this is the same noise on its own, for tests.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     fn add_noise_and_scale(
         &self,
         x: &mut Self::Buf,
@@ -267,7 +286,7 @@ pub trait Backend: Send + Sync {
         scale: f64,
         key: &[u8; 32],
         stream: u64,
-    ) -> crate::Result<()>;
+    ) -> crate::error::Result<()>;
     /// `dW = Σ_parts Gᵀ·A` and `db = Σ_parts Σ_rows G` for every layer, the parts summed in
     /// order (each part's product added onto the sum of the earlier ones), into `grads`:
     /// overwriting it, or adding to it when `accumulate`. The layers' ranges must not overlap.
@@ -276,7 +295,7 @@ pub trait Backend: Send + Sync {
         layers: &[LinearGrad<'_, Self::Buf>],
         grads: &mut Self::Buf,
         accumulate: bool,
-    ) -> crate::Result<()> {
+    ) -> crate::error::Result<()> {
         for l in layers {
             for (i, &(a, g, rows)) in l.parts.iter().enumerate() {
                 let beta = if accumulate || i > 0 { 1.0 } else { 0.0 };
@@ -309,8 +328,8 @@ pub trait Backend: Send + Sync {
     fn for_each_shard<T: Send>(
         &self,
         items: &mut [T],
-        f: &(dyn Fn(&mut T) -> crate::Result<()> + Sync),
-    ) -> crate::Result<()> {
+        f: &(dyn Fn(&mut T) -> crate::error::Result<()> + Sync),
+    ) -> crate::error::Result<()> {
         items.iter_mut().try_for_each(f)
     }
     /// One fused AdamW step on all parameters, then the EMA update; under DP the step's noise
@@ -324,7 +343,7 @@ pub trait Backend: Send + Sync {
         ema: &mut Self::Buf,
         len: usize,
         step: AdamStep,
-    ) -> crate::Result<()>;
+    ) -> crate::error::Result<()>;
 }
 
 /// The diffusion's per-batch updates (f32): noising, loss and gradient, ancestral steps.
@@ -347,7 +366,7 @@ pub trait DiffusionOps: Backend<Elem = f32> {
         row0: u64,
         xt: &mut Self::Buf,
         eps: &mut Self::Buf,
-    ) -> crate::Result<()>;
+    ) -> crate::error::Result<()>;
     /// The gradient of the weighted loss with respect to the model output, into `dout`;
     /// per-row losses into `row_loss`.
     #[allow(clippy::too_many_arguments)]
@@ -364,7 +383,7 @@ pub trait DiffusionOps: Backend<Elem = f32> {
         w: LossWeights,
         dout: &mut Self::Buf,
         row_loss: &mut Self::Buf,
-    ) -> crate::Result<()>;
+    ) -> crate::error::Result<()>;
     /// x_T for the first `rows` rows.
     fn prior(
         &self,
@@ -373,7 +392,7 @@ pub trait DiffusionOps: Backend<Elem = f32> {
         rows: usize,
         seed: u64,
         stream: u64,
-    ) -> crate::Result<()>;
+    ) -> crate::error::Result<()>;
     /// One ancestral step at timestep `t` for the first `rows` rows of `x`, in place.
     #[allow(clippy::too_many_arguments)]
     fn p_sample(
@@ -386,5 +405,5 @@ pub trait DiffusionOps: Backend<Elem = f32> {
         rows: usize,
         seed: u64,
         stream: u64,
-    ) -> crate::Result<()>;
+    ) -> crate::error::Result<()>;
 }

@@ -3,6 +3,8 @@
 
 use std::ffi::{c_char, c_int, CStr};
 
+// blas_kernels serves the benchmarks (through the internals) and a unit test.
+#[cfg_attr(not(feature = "internals"), allow(dead_code))]
 extern "C" {
     fn openblas_set_num_threads(n: c_int);
     fn openblas_get_num_threads() -> c_int;
@@ -22,6 +24,7 @@ pub fn blas_threads() -> usize {
 }
 
 /// The name of the kernel family OpenBLAS runs ("Cooperlake", "Haswell", ...).
+#[cfg_attr(not(feature = "internals"), allow(dead_code))]
 pub fn blas_kernels() -> String {
     // SAFETY: OpenBLAS returns a pointer to a static NUL-terminated string (or null).
     unsafe {

@@ -16,8 +16,6 @@ pub struct Extension {
     /// Encoded positions of the added levels, with the old positions of the other levels of
     /// their block (to start the new output logits from the block's existing ones).
     pub added: Vec<(usize, Vec<usize>)>,
-    /// Label classes added (appended after the existing classes).
-    pub added_classes: usize,
 }
 
 impl Encoder {
@@ -48,12 +46,9 @@ impl Encoder {
             }
             grow[*column] += new.len();
         }
-        let mut added_classes = 0;
         if let Some(label) = &mut enc.label {
-            let g = grow[label.column];
-            label.n_classes += g;
+            label.n_classes += grow[label.column];
             label.counts.resize(label.n_classes, 0.0);
-            added_classes = g;
         }
         // Walk the old and new layouts block by block.
         let n_num = self.numeric.len();
@@ -92,7 +87,6 @@ impl Encoder {
             encoder: enc,
             moved,
             added,
-            added_classes,
         })
     }
 }

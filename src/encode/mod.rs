@@ -17,7 +17,6 @@
 mod extend;
 mod private;
 
-pub use extend::Extension;
 pub use private::{encoder_from_counts, histogram_count, private_counts, PreprocessingRecord};
 
 use serde::{Deserialize, Serialize};

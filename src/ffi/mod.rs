@@ -17,9 +17,13 @@ mod syn;
 mod table;
 
 pub use bytes::*;
+// Every entry point, for the benchmarks (through the internals); C sees the symbols anyway.
+#[cfg_attr(not(feature = "internals"), allow(unused_imports))]
 pub use evaluate::*;
 pub use model::*;
+#[cfg_attr(not(feature = "internals"), allow(unused_imports))]
 pub use privacy::*;
+#[cfg_attr(not(feature = "internals"), allow(unused_imports))]
 pub use syn::*;
 pub use table::*;
 

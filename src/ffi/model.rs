@@ -123,75 +123,32 @@ fn request(o: *const sv_fit_options) -> FfiResult<FitRequest> {
     }
     // SAFETY: the caller's struct holds at least our fields.
     let o = unsafe { &*o };
-    let mut req = match opt_str_arg(o.extra_json, "options.extra_json")? {
+    let extra = match opt_str_arg(o.extra_json, "options.extra_json")? {
         Some(text) => FitRequest::from_json_as(text, "options.extra_json")?,
         None => FitRequest::default(),
     };
-    fn set<T>(slot: &mut Option<T>, value: Option<T>, field: &str, key: &str) -> FfiResult<()> {
-        if let Some(v) = value {
-            if slot.is_some() {
-                return Err(Failure::invalid(format!(
-                    "option '{key}' is given twice: in options.{field} and in options.extra_json"
-                )));
-            }
-            *slot = Some(v);
-        }
-        Ok(())
-    }
-    let target = opt_str_arg(o.target, "options.target")?.map(String::from);
-    set(&mut req.target, target, "target", "target")?;
     let big = |v: u64, field: &str| {
         usize::try_from(v).map_err(|_| Failure::invalid(format!("options.{field} is too large")))
     };
-    set(
-        &mut req.steps,
-        (o.steps > 0).then(|| big(o.steps, "steps")).transpose()?,
-        "steps",
-        "steps",
-    )?;
-    set(
-        &mut req.batch_size,
-        (o.batch_size > 0)
-            .then(|| big(o.batch_size, "batch_size"))
-            .transpose()?,
-        "batch_size",
-        "batch_size",
-    )?;
-    set(
-        &mut req.lr,
-        (o.learning_rate != 0.0).then_some(o.learning_rate),
-        "learning_rate",
-        "lr",
-    )?;
-    set(
-        &mut req.seed,
-        (o.seed != 0).then_some(o.seed),
-        "seed",
-        "seed",
-    )?;
-    set(
-        &mut req.threads,
-        (o.threads != 0).then_some(o.threads as usize),
-        "threads",
-        "threads",
-    )?;
-    set(
-        &mut req.epsilon,
-        (o.epsilon != 0.0).then_some(o.epsilon),
-        "epsilon",
-        "epsilon",
-    )?;
-    set(
-        &mut req.delta,
-        (o.delta != 0.0).then_some(o.delta),
-        "delta",
-        "delta",
-    )?;
     let schema = opt_str_arg(o.schema_json, "options.schema_json")?
         .map(PublicSchema::from_json)
         .transpose()
         .map_err(|e| Failure::from(e).prefixed("options.schema_json: "))?;
-    set(&mut req.schema, schema, "schema_json", "schema")?;
+    let fields = FitRequest {
+        target: opt_str_arg(o.target, "options.target")?.map(String::from),
+        steps: (o.steps > 0).then(|| big(o.steps, "steps")).transpose()?,
+        batch_size: (o.batch_size > 0)
+            .then(|| big(o.batch_size, "batch_size"))
+            .transpose()?,
+        lr: (o.learning_rate != 0.0).then_some(o.learning_rate),
+        seed: (o.seed != 0).then_some(o.seed),
+        threads: (o.threads != 0).then_some(o.threads as usize),
+        epsilon: (o.epsilon != 0.0).then_some(o.epsilon),
+        delta: (o.delta != 0.0).then_some(o.delta),
+        schema,
+        ..FitRequest::default()
+    };
+    let req = fields.merge(&extra, "the options' fields", "options.extra_json")?;
     Ok(req)
 }
 

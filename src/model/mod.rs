@@ -5,13 +5,15 @@ mod fine_tune;
 mod format;
 mod private;
 mod request;
-mod sampler;
+pub(crate) mod sampler;
 
+pub use crate::encode::PreprocessingRecord;
+pub use crate::train::OptimConfig;
 pub use fine_tune::{FineTuneOptions, FineTuneRecord};
 pub use format::FORMAT_VERSION;
 pub use private::{DpOptions, PrivacyRecord, DP_TIMESTEPS};
 pub use request::{FineTunePlan, FitKind, FitPlan, FitRequest};
-pub use sampler::Sampler;
+pub(crate) use sampler::Sampler;
 
 use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -25,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::nn::{Denoiser, DenoiserConfig};
 use crate::progress::{Progress, ProgressFn};
 use crate::table::Table;
-use crate::train::{train, DpConfig, OptimConfig, Trained};
+use crate::train::{train, DpConfig, Trained};
 
 /// How to fit a model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,12 +122,12 @@ impl TrainingRecord {
 /// A fitted synthesizer. Immutable once fitted; sampling takes `&self`.
 #[derive(Debug, Clone)]
 pub struct Synthesizer {
-    pub encoder: Encoder,
-    pub net: DenoiserConfig,
-    pub timesteps: usize,
+    encoder: Encoder,
+    net: DenoiserConfig,
+    timesteps: usize,
     /// EMA weights, used for sampling.
-    pub weights: Vec<f32>,
-    pub record: TrainingRecord,
+    weights: Vec<f32>,
+    record: TrainingRecord,
 }
 
 impl Synthesizer {
@@ -168,6 +170,18 @@ impl Synthesizer {
     /// fine-tunings.
     pub fn record(&self) -> &TrainingRecord {
         &self.record
+    }
+
+    /// The denoiser's EMA weights (the ones sampling uses), in the model file's order.
+    pub fn weights(&self) -> &[f32] {
+        &self.weights
+    }
+
+    /// The fitted encoder (for the project's own tests).
+    #[cfg(feature = "internals")]
+    #[doc(hidden)]
+    pub fn encoder(&self) -> &crate::encode::Encoder {
+        &self.encoder
     }
 
     /// Diffusion steps T of the model.

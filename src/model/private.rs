@@ -186,7 +186,7 @@ impl Synthesizer {
     /// public schema and noisy histograms and class counts (a share of ε), the network from
     /// DP-SGD with σ calibrated so that the total stays within ε. The number of rows is
     /// treated as public.
-    pub fn fit_private(
+    pub(crate) fn fit_private(
         table: &Table,
         public: &PublicSchema,
         opts: &FitOptions,

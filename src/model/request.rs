@@ -100,6 +100,31 @@ impl FitRequest {
         crate::options::from_json(text, what)
     }
 
+    /// This request's options together with `other`'s; an option set in both is an error that
+    /// names it and the two places (`mine`, `theirs`).
+    pub fn merge(&self, other: &FitRequest, mine: &str, theirs: &str) -> Result<FitRequest> {
+        let set = |r: &FitRequest| -> serde_json::Map<String, serde_json::Value> {
+            match serde_json::to_value(r) {
+                Ok(serde_json::Value::Object(mut o)) => {
+                    o.retain(|_, v| !v.is_null());
+                    o
+                }
+                _ => serde_json::Map::new(),
+            }
+        };
+        let mut a = set(self);
+        for (k, v) in set(other) {
+            if a.contains_key(&k) {
+                return Err(Error::invalid(format!(
+                    "option '{k}' is given twice: in {mine} and in {theirs}"
+                )));
+            }
+            a.insert(k, v);
+        }
+        serde_json::from_value(serde_json::Value::Object(a))
+            .map_err(|e| Error::invalid(format!("merging {mine} and {theirs}: {e}")))
+    }
+
     /// The request as JSON (only the options that are set).
     pub fn to_json(&self) -> String {
         let mut v = serde_json::to_value(self).unwrap_or_default();
@@ -125,6 +150,26 @@ impl FitRequest {
             threads: Some(o.threads),
             device: Some(o.device),
             ..FitRequest::default()
+        }
+    }
+
+    /// The request for a private fit with exactly these options.
+    pub fn from_private_options(
+        o: &FitOptions,
+        dp: &DpOptions,
+        schema: PublicSchema,
+    ) -> FitRequest {
+        FitRequest {
+            epsilon: Some(dp.epsilon),
+            delta: Some(dp.delta),
+            max_grad_norm: Some(dp.max_grad_norm),
+            sample_rate: dp.sample_rate,
+            augment: Some(dp.augment),
+            preprocessing_share: Some(dp.preprocessing_share),
+            categorical_weight: Some(dp.categorical_weight),
+            noise_seed: dp.noise_seed,
+            schema: Some(schema),
+            ..FitRequest::from_options(o)
         }
     }
 

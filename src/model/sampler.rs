@@ -22,7 +22,7 @@ impl<'a, B: DiffusionOps> Sampler<'a, B> {
         timesteps: usize,
         weights: &[f32],
         capacity: usize,
-    ) -> crate::Result<Self> {
+    ) -> crate::error::Result<Self> {
         let net = Denoiser::new(net.clone());
         let mut params = be.alloc(net.n_params)?;
         be.upload(&mut params, 0, weights)?;
@@ -39,18 +39,24 @@ impl<'a, B: DiffusionOps> Sampler<'a, B> {
     }
 
     /// Sets the labels of the first rows.
-    pub fn set_labels(&mut self, labels: &[f32]) -> crate::Result<()> {
+    pub fn set_labels(&mut self, labels: &[f32]) -> crate::error::Result<()> {
         self.be.upload(&mut self.ws.y, 0, labels)
     }
 
     /// x_T for the first `rows` rows.
-    pub fn prior(&mut self, rows: usize, seed: u64, stream: u64) -> crate::Result<()> {
+    pub fn prior(&mut self, rows: usize, seed: u64, stream: u64) -> crate::error::Result<()> {
         self.be
             .prior(&self.layout, &mut self.ws.x, rows, seed, stream)
     }
 
     /// One denoising step x_t → x_{t−1} for the first `rows` rows.
-    pub fn step(&mut self, t: usize, rows: usize, seed: u64, stream: u64) -> crate::Result<()> {
+    pub fn step(
+        &mut self,
+        t: usize,
+        rows: usize,
+        seed: u64,
+        stream: u64,
+    ) -> crate::error::Result<()> {
         let be = self.be;
         be.fill(&mut self.ws.t, 0, rows, t as f64)?;
         self.net
@@ -68,7 +74,7 @@ impl<'a, B: DiffusionOps> Sampler<'a, B> {
     }
 
     /// Copies the first rows' state to the host.
-    pub fn download(&self, out: &mut [f32]) -> crate::Result<()> {
+    pub fn download(&self, out: &mut [f32]) -> crate::error::Result<()> {
         self.be.download(&self.ws.x, 0, out)
     }
 }

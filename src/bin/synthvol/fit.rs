@@ -103,6 +103,11 @@ pub struct FitArgs {
     types: ColumnTypes,
     #[command(flatten)]
     dp: DpArgs,
+    /// A fit request as a JSON file: any option by its key, as the C ABI and the R package
+    /// take them ("steps", "layers", "epsilon", "schema", ...); an option given here and as a
+    /// flag is an error.
+    #[arg(long)]
+    request: Option<PathBuf>,
     /// Where to write the model.
     #[arg(long)]
     out: PathBuf,
@@ -130,7 +135,7 @@ impl FitArgs {
     /// The fit request these arguments state.
     fn request(&self) -> Result<FitRequest> {
         let (t, d) = (&self.training, &self.dp);
-        Ok(FitRequest {
+        let flags = FitRequest {
             target: self.target.clone(),
             steps: t.steps,
             batch_size: t.batch_size,
@@ -152,7 +157,13 @@ impl FitArgs {
             categorical_weight: d.categorical_weight,
             noise_seed: d.noise_seed,
             schema: d.schema.as_deref().map(read_schema).transpose()?,
-        })
+        };
+        let Some(path) = &self.request else {
+            return Ok(flags);
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path.display(), e))?;
+        let file = FitRequest::from_json_as(&text, &path.display().to_string())?;
+        flags.merge(&file, "the flags", &path.display().to_string())
     }
 }
 
@@ -163,6 +174,9 @@ pub fn fit(a: FitArgs) -> Result<()> {
     }
     if let Some(p) = &a.dp.schema {
         inputs.push(("schema", p));
+    }
+    if let Some(p) = &a.request {
+        inputs.push(("request", p));
     }
     check_outputs(std::slice::from_ref(&a.out), &inputs)?;
     let request = a.request()?;

@@ -14,8 +14,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use synthvol::backend::Device;
 use synthvol::table::{read_csv, CsvOptions, Table};
+use synthvol::Device;
 use synthvol::{Error, ErrorKind, Result};
 
 #[derive(Parser)]
