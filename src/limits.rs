@@ -7,6 +7,8 @@ use crate::error::{Error, Result};
 
 /// Widest hidden layer or time embedding.
 pub const MAX_WIDTH: usize = 65_536;
+/// Most hidden layers.
+pub const MAX_LAYERS: usize = 1000;
 /// Most diffusion steps.
 pub const MAX_TIMESTEPS: usize = 100_000;
 /// Most training steps in one call.

@@ -201,6 +201,25 @@ impl<B: DiffusionOps> Shard<B> {
     }
 }
 
+/// Bytes a training run of `net` on `rows` encoded rows with `batch`-row steps and a
+/// `timesteps`-step diffusion needs, about: the parameters with their gradients, moments, EMA
+/// and host copies, the encoded rows, and every shard's workspace (the time table included).
+pub fn memory_estimate(net: &Denoiser, rows: usize, batch: usize, timesteps: usize) -> u128 {
+    let c = &net.config;
+    let (p, rows, batch) = (
+        net.n_params as u128,
+        rows as u128,
+        batch.min(rows.max(1)) as u128,
+    );
+    let per_row = (5 * c.d_in + 8 * c.dim_t + 2 * c.layers.iter().sum::<usize>() + 8) as u128;
+    let shards = batch.div_ceil(128) + 1;
+    let floats = 9 * p
+        + rows * (c.d_in as u128 + 2)
+        + batch * per_row
+        + shards * timesteps as u128 * c.dim_t as u128;
+    4 * floats
+}
+
 /// What training produces.
 #[derive(Debug, Clone)]
 pub struct Trained {

@@ -171,7 +171,8 @@ fn metrics_match_scipy_and_scikit_learn() {
             second_order: true,
             ..FeatureOptions::default()
         },
-    );
+    )
+    .unwrap();
     let x = concatenate(
         Axis(0),
         &[map.design(&real).view(), map.design(&syn).view()],
@@ -180,7 +181,7 @@ fn metrics_match_scipy_and_scikit_learn() {
     let t: Vec<f64> = (0..500).map(|i| (i >= 300) as u8 as f64).collect();
 
     // Least squares (in-sample R²) of y on the other columns.
-    let ls_map = FeatureMap::fit(&[&real], Some(1), FeatureOptions::default());
+    let ls_map = FeatureMap::fit(&[&real], Some(1), FeatureOptions::default()).unwrap();
     let lx = ls_map.design(&real);
     let ColumnData::Numeric(ly) = real.column(1) else {
         unreachable!()

@@ -36,6 +36,15 @@ namespace detail {
 inline void check(sv_status s) {
   if (s != SV_OK) throw error(s, sv_last_error());
 }
+
+/// The string as a C string; a NUL inside it would silently cut it short, so it throws.
+inline const char* cstr(const std::string& s, const char* what) {
+  auto at = s.find('\0');
+  if (at != std::string::npos)
+    throw error(SV_E_INVALID_ARGUMENT, std::string(what) + " contains a NUL character at byte " +
+                                           std::to_string(at) + "; C strings cannot hold it");
+  return s.c_str();
+}
 }  // namespace detail
 
 /// Throws unless the library was built for this header's ABI.
@@ -190,7 +199,7 @@ class table_view {
     detail::check(sv_table_get_categorical(h_, col, v.data(), v.size(), code_base, na_code));
     return v;
   }
-  void write_csv(const std::string& path) const { detail::check(sv_table_write_csv(h_, path.c_str())); }
+  void write_csv(const std::string& path) const { detail::check(sv_table_write_csv(h_, detail::cstr(path, "path"))); }
   const sv_table* get() const noexcept { return h_; }
 
  protected:
@@ -218,13 +227,13 @@ class table : public table_view {
 
   static table read_csv(const std::string& path) {
     sv_table* h = nullptr;
-    detail::check(sv_table_read_csv(path.c_str(), &h));
+    detail::check(sv_table_read_csv(detail::cstr(path, "path"), &h));
     return table(h);
   }
 
   /// NaN is missing.
   table& add_numeric(const std::string& name, span<double> values, bool integer = false) {
-    detail::check(sv_table_add_numeric(mut(), name.c_str(), values.data(), values.size(), integer ? 1 : 0));
+    detail::check(sv_table_add_numeric(mut(), detail::cstr(name, "the column name"), values.data(), values.size(), integer ? 1 : 0));
     return *this;
   }
   /// Code c stands for levels[c - code_base]; na_code for missing.
@@ -233,8 +242,8 @@ class table : public table_view {
                          std::int32_t na_code = -1) {
     std::vector<const char*> ptrs;
     ptrs.reserve(levels.size());
-    for (const auto& l : levels) ptrs.push_back(l.c_str());
-    detail::check(sv_table_add_categorical(mut(), name.c_str(), codes.data(), codes.size(), code_base,
+    for (const auto& l : levels) ptrs.push_back(detail::cstr(l, "a level label"));
+    detail::check(sv_table_add_categorical(mut(), detail::cstr(name, "the column name"), codes.data(), codes.size(), code_base,
                                            na_code, ptrs.data(), ptrs.size()));
     return *this;
   }
@@ -261,7 +270,7 @@ struct fit_options {
   sv_fit_options c() const {
     sv_fit_options o;
     detail::check(sv_fit_options_init(&o));
-    o.target = target ? target->c_str() : nullptr;
+    o.target = target ? detail::cstr(*target, "target") : nullptr;
     o.steps = steps;
     o.batch_size = batch_size;
     o.learning_rate = learning_rate;
@@ -269,8 +278,8 @@ struct fit_options {
     o.threads = threads;
     o.epsilon = epsilon;
     o.delta = delta;
-    o.schema_json = schema_json ? schema_json->c_str() : nullptr;
-    o.extra_json = extra_json ? extra_json->c_str() : nullptr;
+    o.schema_json = schema_json ? detail::cstr(*schema_json, "schema_json") : nullptr;
+    o.extra_json = extra_json ? detail::cstr(*extra_json, "extra_json") : nullptr;
     return o;
   }
 };
@@ -314,10 +323,10 @@ class model {
     });
     return table(h);
   }
-  void save(const std::string& path) const { detail::check(sv_model_save(h_, path.c_str())); }
+  void save(const std::string& path) const { detail::check(sv_model_save(h_, detail::cstr(path, "path"))); }
   static model load(const std::string& path) {
     sv_model* h = nullptr;
-    detail::check(sv_model_load(path.c_str(), &h));
+    detail::check(sv_model_load(detail::cstr(path, "path"), &h));
     return model(h);
   }
   std::vector<std::uint8_t> to_bytes() const {
@@ -358,7 +367,7 @@ inline std::string evaluate(const table& real, const table& synthetic, const tab
   sv_bytes* b = nullptr;
   detail::with_progress(progress, [&](sv_progress_fn cb, void* user) {
     return sv_evaluate(real.get(), synthetic.get(), holdout ? holdout->get() : nullptr,
-                       options_json.empty() ? nullptr : options_json.c_str(), cb, user, nullptr, &b);
+                       options_json.empty() ? nullptr : detail::cstr(options_json, "options_json"), cb, user, nullptr, &b);
   });
   return bytes(b).str();
 }
@@ -394,8 +403,8 @@ inline std::string tune(const model& m, const table_view& raw, const table_view&
   detail::analysis_ctx actx{&analysis, nullptr};
   try {
     detail::with_progress(progress, [&](sv_progress_fn cb, void* user) {
-      return sv_tune(m.get(), raw.get(), valid.get(), target.empty() ? nullptr : target.c_str(),
-                     options_json.empty() ? nullptr : options_json.c_str(),
+      return sv_tune(m.get(), raw.get(), valid.get(), target.empty() ? nullptr : detail::cstr(target, "target"),
+                     options_json.empty() ? nullptr : detail::cstr(options_json, "options_json"),
                      analysis ? &detail::analysis_trampoline : nullptr, analysis ? &actx : nullptr, cb,
                      user, nullptr, &b);
     });
@@ -413,7 +422,7 @@ inline std::string infer(const std::vector<const table_view*>& syntheses, const 
   std::vector<const sv_table*> hs;
   for (const auto* t : syntheses) hs.push_back(t->get());
   sv_bytes* b = nullptr;
-  detail::check(sv_infer(hs.data(), hs.size(), target.c_str(), real_rows, &b));
+  detail::check(sv_infer(hs.data(), hs.size(), detail::cstr(target, "target"), real_rows, &b));
   return bytes(b).str();
 }
 

@@ -30,8 +30,8 @@ pub use table::*;
 use std::cell::RefCell;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Once};
 
 use crate::error::{Error, ErrorKind};
 use crate::progress::Progress;
@@ -155,8 +155,56 @@ fn set_last_error(message: &str) {
     LAST_ERROR.with(|e| *e.borrow_mut() = c);
 }
 
-/// Runs an entry point: catches panics, records the message of a failure, returns the status.
+/// Entry points running now (any thread): while there are any, a panic's report goes to the
+/// failing call's message instead of stderr, which belongs to the host process.
+static IN_CALLS: AtomicUsize = AtomicUsize::new(0);
+/// Where the last panic inside a call happened, with a backtrace (the hook fills it).
+static PANIC_AT: Mutex<Option<String>> = Mutex::new(None);
+static HOOK: Once = Once::new();
+
+/// Installs, once, a panic hook that keeps reports of panics inside entry points (on the
+/// calling thread or the call's worker threads) for `sv_last_error` and leaves every other
+/// panic to the hook that was there before.
+fn install_panic_hook() {
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_CALLS.load(Ordering::SeqCst) == 0 {
+                return previous(info);
+            }
+            let at = info.location().map_or_else(
+                || "an unknown place".into(),
+                |l| format!("{}:{}", l.file(), l.line()),
+            );
+            let trace = std::backtrace::Backtrace::force_capture();
+            if let Ok(mut g) = PANIC_AT.lock() {
+                *g = Some(format!("at {at}\nbacktrace:\n{trace}"));
+            }
+        }));
+    });
+}
+
+/// Counts an entry point as running while it lives.
+struct InCall;
+
+impl InCall {
+    fn enter() -> InCall {
+        install_panic_hook();
+        IN_CALLS.fetch_add(1, Ordering::SeqCst);
+        InCall
+    }
+}
+
+impl Drop for InCall {
+    fn drop(&mut self) {
+        IN_CALLS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Runs an entry point: catches panics (their report, location and backtrace go to
+/// `sv_last_error`, never to stderr), records the message of a failure, returns the status.
 pub(crate) fn guard(f: impl FnOnce() -> FfiResult<()>) -> sv_status {
+    let _in_call = InCall::enter();
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => {
             set_last_error("");
@@ -172,7 +220,11 @@ pub(crate) fn guard(f: impl FnOnce() -> FfiResult<()>) -> sv_status {
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown".into());
-            set_last_error(&format!("internal error (please report): {what}"));
+            let at = PANIC_AT.lock().ok().and_then(|mut g| g.take());
+            set_last_error(&format!(
+                "internal error (please report): {what}{}",
+                at.map_or_else(String::new, |a| format!(" {a}"))
+            ));
             SV_E_PANIC
         }
     }
@@ -250,13 +302,20 @@ unsafe impl Send for LogSink {}
 
 static LOG: Mutex<Option<LogSink>> = Mutex::new(None);
 
-/// Sends a message to the log callback, if one is set (the library never prints).
+/// Sends a message to the log callback, if one is set (the library never prints). The lock
+/// is released before the callback runs: a callback may itself call `sv_set_log_callback`.
 pub(crate) fn log(level: i32, message: &str) {
-    let Ok(guard) = LOG.lock() else { return };
-    if let Some(sink) = guard.as_ref().filter(|s| level >= s.min_level) {
+    let sink = match LOG.lock() {
+        Ok(g) => g
+            .as_ref()
+            .filter(|s| level >= s.min_level)
+            .map(|s| (s.f, s.user)),
+        Err(_) => None,
+    };
+    if let Some((f, user)) = sink {
         let c = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
         // SAFETY: the registered callback with a valid NUL-terminated message.
-        unsafe { (sink.f)(sink.user, level, c.as_ptr()) };
+        unsafe { f(user, level, c.as_ptr()) };
     }
 }
 
@@ -334,5 +393,77 @@ pub extern "C" fn sv_cancel_free(token: *mut sv_cancel) {
     if !token.is_null() {
         // SAFETY: a handle made by sv_cancel_new, freed once.
         drop(unsafe { Box::from_raw(token) });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn last_error() -> String {
+        // SAFETY: the library's thread-local message.
+        unsafe { CStr::from_ptr(sv_last_error()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn a_panic_is_a_status_with_its_place_and_backtrace() {
+        let s = guard(|| panic!("boom in a test"));
+        assert_eq!(s, SV_E_PANIC);
+        let m = last_error();
+        assert!(m.contains("boom in a test"), "{m}");
+        assert!(m.contains("src/ffi/mod.rs:"), "{m}");
+        assert!(m.contains("backtrace"), "{m}");
+        // A panic on a worker thread of the call is caught the same way.
+        let s = guard(|| {
+            std::thread::scope(|sc| sc.spawn(|| panic!("worker boom")).join())
+                .map_err(|_| Failure::new(SV_E_PANIC, "a worker panicked"))
+        });
+        assert_eq!(s, SV_E_PANIC);
+        assert_eq!(guard(|| Ok(())), SV_OK);
+        assert_eq!(last_error(), "");
+    }
+
+    /// The child half of the test below: panics inside an entry point.
+    #[test]
+    fn panic_inside_a_call_child() {
+        if std::env::var_os("SV_PANIC_CHILD").is_some() {
+            assert_eq!(guard(|| panic!("child boom")), SV_E_PANIC);
+        }
+    }
+
+    #[test]
+    fn a_panic_inside_a_call_prints_nothing_on_stderr() {
+        let exe = std::env::current_exe().unwrap();
+        let out = std::process::Command::new(exe)
+            .args([
+                "--exact",
+                "ffi::tests::panic_inside_a_call_child",
+                "--nocapture",
+            ])
+            .env("SV_PANIC_CHILD", "1")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("panicked") && !err.contains("child boom"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_log_callback_may_set_the_log_callback() {
+        unsafe extern "C" fn cb(_: *mut c_void, _: i32, _: *const c_char) {
+            // Re-registering from inside the callback must not deadlock.
+            sv_set_log_callback(None, SV_LOG_INFO, std::ptr::null_mut());
+        }
+        assert_eq!(
+            sv_set_log_callback(Some(cb), SV_LOG_INFO, std::ptr::null_mut()),
+            SV_OK
+        );
+        log(SV_LOG_INFO, "hello");
+        assert!(LOG.lock().unwrap().is_none());
     }
 }

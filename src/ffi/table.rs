@@ -164,6 +164,7 @@ pub extern "C" fn sv_table_add_categorical(
             }
             labels.push(s.to_string());
         }
+        check_na_code(name, na_code, code_base, &labels)?;
         let raw = if n == 0 {
             &[][..]
         } else {
@@ -192,6 +193,19 @@ pub extern "C" fn sv_table_add_categorical(
         };
         push(table, spec, ColumnData::Categorical(v))
     })
+}
+
+/// Refuses a missing-value code that is also a level's code: the two would collide.
+fn check_na_code(column: &str, na_code: i32, code_base: i32, levels: &[String]) -> FfiResult<()> {
+    let k = i64::from(na_code) - i64::from(code_base);
+    if k >= 0 && (k as usize) < levels.len() {
+        return Err(Failure::invalid(format!(
+            "column '{column}': na_code {na_code} is also the code of level '{}' (codes {code_base} to {}); choose an na_code outside the level codes",
+            levels[k as usize],
+            i64::from(code_base) + levels.len() as i64 - 1
+        )));
+    }
+    Ok(())
 }
 
 /// Reads a CSV file (header row; `.csv.gz` read directly; column types inferred).
@@ -391,12 +405,14 @@ pub extern "C" fn sv_table_get_categorical(
     guard(|| {
         let t = table_ref(table)?;
         let (spec, data) = column(t, col)?;
-        let ColumnData::Categorical(v) = data else {
+        let (ColumnData::Categorical(v), ColumnKind::Categorical { levels }) = (data, &spec.kind)
+        else {
             return Err(Failure::invalid(format!(
                 "column '{}' is numeric",
                 spec.name
             )));
         };
+        check_na_code(&spec.name, na_code, code_base, levels)?;
         check_len(n, v.len())?;
         if n > 0 {
             check_out(out, "out")?;

@@ -4,7 +4,26 @@
 
 use ndarray::Array2;
 
+use crate::error::{Error, Result};
 use crate::table::{ColumnData, ColumnKind, Table, MISSING};
+
+/// The largest magnitude a numeric value may have in a design: squares and sums of squares of
+/// standardised or raw values must stay finite in double precision.
+pub const MAX_MAGNITUDE: f64 = 1e150;
+
+/// Refuses a numeric column whose values the regressions cannot hold in double precision,
+/// naming it (a silent overflow would give zero or NaN estimates).
+pub(crate) fn check_magnitude(name: &str, values: impl Iterator<Item = f64>) -> Result<()> {
+    let big = values
+        .filter(|x| !x.is_nan())
+        .fold(0.0f64, |m, x| m.max(x.abs()));
+    if big > MAX_MAGNITUDE {
+        return Err(Error::data(format!(
+            "column '{name}' holds values as large as {big:e} in magnitude, beyond the {MAX_MAGNITUDE:e} that the statistics can square and sum in double precision; rescale the column (for example to thousands or millions of its units)"
+        )));
+    }
+    Ok(())
+}
 
 /// Choices that differ between the models that use a [`FeatureMap`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -38,7 +57,12 @@ pub struct FeatureMap {
 impl FeatureMap {
     /// Fits on the pooled rows of `tables` (which share a schema), leaving out `exclude`
     /// (the target of a model).
-    pub fn fit(tables: &[&Table], exclude: Option<usize>, opts: FeatureOptions) -> FeatureMap {
+    /// A numeric column with values beyond [`MAX_MAGNITUDE`] is an error that names it.
+    pub fn fit(
+        tables: &[&Table],
+        exclude: Option<usize>,
+        opts: FeatureOptions,
+    ) -> Result<FeatureMap> {
         let schema = tables[0].schema();
         let mut numeric = Vec::new();
         let mut categorical = Vec::new();
@@ -50,6 +74,11 @@ impl FeatureMap {
             }
             match &spec.kind {
                 ColumnKind::Numeric { .. } => {
+                    for t in tables {
+                        if let ColumnData::Numeric(v) = t.column(j) {
+                            check_magnitude(&spec.name, v.iter().copied())?;
+                        }
+                    }
                     let (mut n, mut sum, mut missing) = (0usize, 0.0, false);
                     for t in tables {
                         let ColumnData::Numeric(v) = t.column(j) else {
@@ -146,13 +175,13 @@ impl FeatureMap {
                 }
             }
         }
-        FeatureMap {
+        Ok(FeatureMap {
             numeric,
             categorical,
             second_order: opts.second_order,
             width,
             names,
-        }
+        })
     }
 
     /// Columns of the design matrix, the intercept included.
@@ -258,7 +287,7 @@ mod tests {
     #[test]
     fn one_hot_and_standardised() {
         let t = table();
-        let m = FeatureMap::fit(&[&t], None, FeatureOptions::default());
+        let m = FeatureMap::fit(&[&t], None, FeatureOptions::default()).unwrap();
         // intercept, x, x missing, a, b, z (no missing level: none occurs)
         assert_eq!(m.width(), 6);
         assert_eq!(
@@ -278,7 +307,7 @@ mod tests {
             second_order: true,
             ..FeatureOptions::default()
         };
-        let m = FeatureMap::fit(&[&t], None, opts);
+        let m = FeatureMap::fit(&[&t], None, opts).unwrap();
         // intercept, x, x missing, a (b is the most frequent), x²
         assert_eq!(m.width(), 5);
         assert_eq!(m.names(), ["(intercept)", "x", "x (missing)", "c=a", "x^2"]);

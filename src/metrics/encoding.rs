@@ -5,6 +5,7 @@
 
 use ndarray::Array2;
 
+use crate::error::Result;
 use crate::table::{ColumnData, ColumnKind, Table, MISSING};
 
 /// Fitted on the real table; see the module documentation.
@@ -20,13 +21,16 @@ pub struct DistanceEncoder {
 impl DistanceEncoder {
     /// Fits on the real table. A missing numeric value becomes the real mean plus a 1 in an
     /// indicator column (when the real column has missing values); a missing level is a level.
-    pub fn fit(real: &Table) -> DistanceEncoder {
+    /// A numeric column with values beyond [`super::design::MAX_MAGNITUDE`] is an error that
+    /// names it.
+    pub fn fit(real: &Table) -> Result<DistanceEncoder> {
         let mut numeric = Vec::new();
         let mut categorical = Vec::new();
         let mut width = 0;
         for (j, spec) in real.schema().columns.iter().enumerate() {
             match (real.column(j), &spec.kind) {
                 (ColumnData::Numeric(v), _) => {
+                    super::design::check_magnitude(&spec.name, v.iter().copied())?;
                     let obs: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
                     let lo = obs.iter().copied().fold(f64::INFINITY, f64::min);
                     let hi = obs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -51,11 +55,11 @@ impl DistanceEncoder {
                 _ => unreachable!("Table::new checks kinds"),
             }
         }
-        DistanceEncoder {
+        Ok(DistanceEncoder {
             numeric,
             categorical,
             width,
-        }
+        })
     }
 
     /// Encoded width.

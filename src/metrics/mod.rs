@@ -175,7 +175,10 @@ pub fn evaluate(
 /// note per column that gained levels. Evaluation compares distributions over the union: a
 /// level only the synthetic rows have is a difference to measure, not an error (a private
 /// model's public schema may declare levels the real file happens not to contain).
-fn union_schema(real: &Table, others: &[(&Table, &str)]) -> Result<(Schema, Vec<String>)> {
+pub(crate) fn union_schema(
+    real: &Table,
+    others: &[(&Table, &str)],
+) -> Result<(Schema, Vec<String>)> {
     let mut schema = real.schema().clone();
     let mut notes = Vec::new();
     for (other, what) in others {
@@ -214,7 +217,7 @@ fn union_schema(real: &Table, others: &[(&Table, &str)]) -> Result<(Schema, Vec<
 }
 
 /// `t` in `schema` (levels matched by label), with errors that say which table.
-fn conform(t: &Table, schema: &Schema, what: &str) -> Result<Table> {
+pub(crate) fn conform(t: &Table, schema: &Schema, what: &str) -> Result<Table> {
     t.conform_to(schema)
         .map_err(|e| Error::data(format!("{what} table: {}", e.message)))
 }
@@ -314,7 +317,7 @@ fn evaluate_here(
     };
 
     // Distances in the encoded space.
-    let enc = DistanceEncoder::fit(real);
+    let enc = DistanceEncoder::fit(real)?;
     // Linear in the rows: no subsample.
     let frechet_distance = if real.n_rows() >= 2 && syn.n_rows() >= 2 {
         Some(frechet_distance(
@@ -434,7 +437,7 @@ pub fn distances(
     if reference.n_rows() < 2 {
         return Err(Error::data("the reference table needs at least two rows"));
     }
-    let enc = DistanceEncoder::fit(reference);
+    let enc = DistanceEncoder::fit(reference)?;
     let frechet = frechet_distance(
         enc.encode(reference, None).view(),
         enc.encode(&other, None).view(),

@@ -60,7 +60,7 @@ pub struct Detection {
     pub synthetic_rows: usize,
 }
 
-fn stacked(real: &Table, syn: &Table) -> (Array2<f64>, Vec<f64>) {
+fn stacked(real: &Table, syn: &Table) -> Result<(Array2<f64>, Vec<f64>)> {
     let map = FeatureMap::fit(
         &[real, syn],
         None,
@@ -69,17 +69,17 @@ fn stacked(real: &Table, syn: &Table) -> (Array2<f64>, Vec<f64>) {
             second_order: true,
             ..FeatureOptions::default()
         },
-    );
+    )?;
     let x = concatenate(Axis(0), &[map.design(real).view(), map.design(syn).view()])
         .expect("same width");
     let mut t = vec![0.0; real.n_rows()];
     t.resize(real.n_rows() + syn.n_rows(), 1.0);
-    (x, t)
+    Ok((x, t))
 }
 
 /// pMSE and S_pMSE of `syn` against `real` (same schema, at least one row each).
 pub fn pmse(real: &Table, syn: &Table) -> Result<Pmse> {
-    let (x, t) = stacked(real, syn);
+    let (x, t) = stacked(real, syn)?;
     let y = ndarray::Array1::from(t);
     let beta = fit_binary(x.view(), &y, RIDGE)?;
     let n = x.nrows() as f64;
@@ -105,7 +105,7 @@ pub fn pmse(real: &Table, syn: &Table) -> Result<Pmse> {
 
 /// Detection AUC by `folds`-fold cross-validation (rows shuffled with `seed`).
 pub fn detection(real: &Table, syn: &Table, folds: usize, seed: u64) -> Result<Detection> {
-    let (x, t) = stacked(real, syn);
+    let (x, t) = stacked(real, syn)?;
     let n = x.nrows();
     if folds < 2 || folds > n {
         return Err(Error::invalid(format!(

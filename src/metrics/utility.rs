@@ -64,7 +64,7 @@ pub struct Utility {
 /// TSTR vs TRTR for `target`; the three tables have one schema.
 pub fn utility(real: &Table, syn: &Table, holdout: &Table, target: &str) -> Result<Utility> {
     let t = real.schema().require(target)?;
-    let map = FeatureMap::fit(&[real], Some(t), FeatureOptions::default());
+    let map = FeatureMap::fit(&[real], Some(t), FeatureOptions::default())?;
     let xh = map.design(holdout);
     match (&real.schema().columns[t].kind, holdout.column(t)) {
         (ColumnKind::Categorical { levels }, ColumnData::Categorical(yh)) => {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{Synthesizer, TrainingRecord};
 use crate::encode::Encoder;
 use crate::error::{Error, Result};
+use crate::limits::{MAX_LAYERS, MAX_TIMESTEPS, MAX_WIDTH};
 use crate::nn::{Denoiser, DenoiserConfig};
 
 const MAGIC: &[u8; 8] = b"SYNTHVOL";
@@ -103,19 +104,27 @@ impl Synthesizer {
             .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
             .collect();
         header.encoder.validate()?;
-        if header.net.layers.is_empty()
-            || header.net.layers.contains(&0)
-            || header.net.dim_t < 2
-            || header.net.dim_t % 2 == 1
+        // The shape sets allocations: bounded as a fit bounds it, before anything is built.
+        let n = &header.net;
+        if n.layers.is_empty()
+            || n.layers.len() > MAX_LAYERS
+            || n.layers.iter().any(|&w| w == 0 || w > MAX_WIDTH)
+            || n.dim_t < 2
+            || n.dim_t % 2 == 1
+            || n.dim_t > MAX_WIDTH
+            || n.d_in != header.encoder.width()
+            || n.n_classes != header.encoder.n_classes()
         {
             return Err(Error::format("the model's network shape is invalid"));
         }
+        if !(2..=MAX_TIMESTEPS).contains(&header.timesteps) {
+            return Err(Error::format(format!(
+                "the model's number of diffusion steps ({}) is outside 2 to {MAX_TIMESTEPS}",
+                header.timesteps
+            )));
+        }
         let net = Denoiser::new(header.net.clone());
-        if net.n_params != weights.len()
-            || header.net.d_in != header.encoder.width()
-            || header.net.n_classes != header.encoder.n_classes()
-            || header.timesteps < 2
-        {
+        if net.n_params != weights.len() {
             return Err(Error::format(
                 "the model is inconsistent (weights do not match its network shape)",
             ));

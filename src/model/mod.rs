@@ -241,8 +241,18 @@ impl Synthesizer {
         init: Option<&[f32]>,
         progress: ProgressFn,
     ) -> Result<crate::backend::Ran<Trained>> {
-        let data = encoder.encode(table)?;
         let net = Denoiser::new(Self::net_config(encoder, opts));
+        let batch = opts.optim.batch_size.min(table.n_rows());
+        crate::limits::check_memory(
+            &format!(
+                "training a network of {} parameters on {} rows in batches of {batch}",
+                net.n_params,
+                table.n_rows()
+            ),
+            crate::train::memory_estimate(&net, table.n_rows(), batch, opts.timesteps),
+            "use narrower or fewer layers (option 'layers'), a smaller time embedding ('time_dim'), a smaller batch ('batch_size') or fewer rows",
+        )?;
+        let data = encoder.encode(table)?;
         let layout = Layout {
             n_num: encoder.n_numeric(),
             blocks: encoder.block_sizes(),
@@ -331,6 +341,12 @@ impl Synthesizer {
             ));
         }
         opts.check()?;
+        self.check_sample_memory(
+            n,
+            opts.batch_size,
+            &format!("sampling {n} rows in one call"),
+            "ask for fewer rows per call and sample the volume in parts (`synthvol sample` writes any number of rows to a file in blocks)",
+        )?;
         let job = SampleJob {
             model: self,
             n,
@@ -339,6 +355,25 @@ impl Synthesizer {
         };
         let (x, labels) = run_job(opts.device, opts.threads, progress, job)?.output;
         self.encoder.decode(&x, labels.as_deref(), n)
+    }
+
+    /// Refuses a sampling of `n` rows (in batches of `batch`) that would need more memory than
+    /// the machine allows, before any work; `what` and `hint` make the message.
+    pub(crate) fn check_sample_memory(
+        &self,
+        n: usize,
+        batch: usize,
+        what: &str,
+        hint: &str,
+    ) -> Result<()> {
+        let bytes = sampler::memory_estimate(
+            &self.net,
+            n,
+            batch,
+            self.timesteps,
+            self.schema().columns.len(),
+        );
+        crate::limits::check_memory(what, bytes, hint)
     }
 
     fn sample_encoded<B: DiffusionOps>(

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{DpOptions, FineTuneOptions, FitOptions, Synthesizer, DP_TIMESTEPS};
 use crate::backend::Device;
 use crate::error::{Error, Result};
-use crate::limits::{MAX_AUGMENT, MAX_STEPS, MAX_THREADS, MAX_TIMESTEPS, MAX_WIDTH};
+use crate::limits::{MAX_AUGMENT, MAX_LAYERS, MAX_STEPS, MAX_THREADS, MAX_TIMESTEPS, MAX_WIDTH};
 use crate::table::PublicSchema;
 use crate::train::OptimConfig;
 
@@ -182,10 +182,11 @@ impl FitRequest {
         let layers = match &self.layers {
             None => d.layers.clone(),
             Some(l) => {
-                if l.is_empty() {
-                    return Err(Error::invalid(
-                        "option 'layers' needs at least one hidden layer width",
-                    ));
+                if l.is_empty() || l.len() > MAX_LAYERS {
+                    return Err(Error::invalid(format!(
+                        "option 'layers' needs from 1 to {MAX_LAYERS} hidden layer widths, got {}",
+                        l.len()
+                    )));
                 }
                 for &w in l {
                     positive("layers", w, MAX_WIDTH)?;

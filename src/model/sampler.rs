@@ -14,6 +14,23 @@ pub struct Sampler<'a, B: DiffusionOps> {
     ws: Workspace<B>,
 }
 
+/// Bytes sampling `n` rows of `net` in batches of `batch` with a `timesteps`-step diffusion
+/// needs in one call, about: the weights, one batch's workspace and time table, the encoded
+/// rows and labels, and the decoded table (`columns` values of 8 bytes per row).
+pub fn memory_estimate(
+    net: &DenoiserConfig,
+    n: usize,
+    batch: usize,
+    timesteps: usize,
+    columns: usize,
+) -> u128 {
+    let d = Denoiser::new(net.clone());
+    let (n, batch) = (n as u128, batch.min(n.max(1)) as u128);
+    let per_row = (5 * net.d_in + 8 * net.dim_t + 2 * net.layers.iter().sum::<usize>() + 8) as u128;
+    4 * (2 * d.n_params as u128 + batch * per_row + (timesteps * net.dim_t) as u128)
+        + n * (4 * net.d_in as u128 + 4 + 8 * columns as u128)
+}
+
 impl<'a, B: DiffusionOps> Sampler<'a, B> {
     pub fn new(
         be: &'a B,

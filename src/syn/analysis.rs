@@ -21,7 +21,7 @@ pub fn builtin(schema_of: &Table, target: &str) -> Result<(Box<Analysis<'static>
         ColumnKind::Categorical { levels } => {
             let k = levels.len();
             let f = move |train: &Table, valid: &Table| -> Result<f64> {
-                let map = FeatureMap::fit(&[train], Some(t), FeatureOptions::default());
+                let map = FeatureMap::fit(&[train], Some(t), FeatureOptions::default())?;
                 let ColumnData::Categorical(y) = train.column(t) else {
                     unreachable!("checked kind")
                 };
@@ -45,7 +45,7 @@ pub fn builtin(schema_of: &Table, target: &str) -> Result<(Box<Analysis<'static>
         }
         ColumnKind::Numeric { .. } => {
             let f = move |train: &Table, valid: &Table| -> Result<f64> {
-                let map = FeatureMap::fit(&[train], Some(t), FeatureOptions::default());
+                let map = FeatureMap::fit(&[train], Some(t), FeatureOptions::default())?;
                 let ColumnData::Numeric(y) = train.column(t) else {
                     unreachable!("checked kind")
                 };

@@ -98,9 +98,28 @@ fn invert(m: &Array2<f64>, map: &FeatureMap) -> Result<Array2<f64>> {
     Ok(inv)
 }
 
-/// Fits the analysis on each synthesis (all with one schema) and combines them.
+/// Fits the analysis on each synthesis and combines them. The syntheses have the same
+/// columns; their categorical levels are matched by label over the union of their level sets
+/// (two syntheses of one model need not hold the same levels).
 pub fn infer(syntheses: &[Table], target: &str, real_rows: usize) -> Result<Inference> {
-    let first = syntheses
+    let names: Vec<String> = (1..=syntheses.len())
+        .map(|i| format!("synthesis {i}"))
+        .collect();
+    let named: Vec<(&Table, &str)> = syntheses
+        .iter()
+        .zip(&names)
+        .map(|(t, n)| (t, n.as_str()))
+        .collect();
+    infer_named(&named, target, real_rows)
+}
+
+/// [`infer`] with a name per synthesis for messages (the CLI gives the file names).
+pub fn infer_named(
+    syntheses: &[(&Table, &str)],
+    target: &str,
+    real_rows: usize,
+) -> Result<Inference> {
+    let (first, _) = *syntheses
         .first()
         .ok_or_else(|| Error::invalid("at least one synthetic table is needed"))?;
     if real_rows == 0 {
@@ -108,8 +127,9 @@ pub fn infer(syntheses: &[Table], target: &str, real_rows: usize) -> Result<Infe
             "the number of real rows the generator learned from must be at least 1",
         ));
     }
-    let t = first.schema().require(target)?;
-    let (model, positive) = match &first.schema().columns[t].kind {
+    let (schema, _) = crate::metrics::union_schema(first, &syntheses[1..])?;
+    let t = schema.require(target)?;
+    let (model, positive) = match &schema.columns[t].kind {
         ColumnKind::Numeric { .. } => ("least_squares", None),
         ColumnKind::Categorical { levels } if levels.len() == 2 => {
             ("logistic_regression", Some(levels[1].clone()))
@@ -123,7 +143,7 @@ pub fn infer(syntheses: &[Table], target: &str, real_rows: usize) -> Result<Infe
     };
     let tables: Vec<Table> = syntheses
         .iter()
-        .map(|s| s.conform_to(first.schema()))
+        .map(|(s, what)| crate::metrics::conform(s, &schema, what))
         .collect::<Result<_>>()?;
     let k = tables[0].n_rows();
     if tables.iter().any(|s| s.n_rows() != k) {
@@ -141,7 +161,7 @@ pub fn infer(syntheses: &[Table], target: &str, real_rows: usize) -> Result<Infe
             unscaled: true,
             ..FeatureOptions::default()
         },
-    );
+    )?;
     let fits: Vec<(Array1<f64>, Array1<f64>)> = tables
         .iter()
         .map(|s| fit_one(s, &map, t))

@@ -219,7 +219,7 @@ impl Predictor {
                 second_order,
                 ..FeatureOptions::default()
             },
-        );
+        )?;
         let x = map.design(&proj);
         let mut residuals = Vec::new();
         let model = match (proj.column(t), &proj.schema().columns[t].kind) {
@@ -409,7 +409,16 @@ pub fn syn_test(
 
     // Prediction models f (full) and g (without S) on twin 1's synthetic rows, drawn after
     // the Monte Carlo blocks so that they are separate rows.
-    let block = (2 * d + 1) * m_max;
+    let largest = ratios.last().copied().unwrap_or(0.0);
+    let block = d.saturating_mul(2).saturating_add(1).saturating_mul(m_max);
+    twins.models[0].check_sample_memory(
+        block.saturating_add(model_rows),
+        SampleOptions::default().batch_size,
+        &format!(
+            "Syn-Test at the largest ratio ρ = {largest} ((2·{d} + 1) Monte Carlo chunks of m = ρ·n = {m_max} rows, and {model_rows} more, per twin)"
+        ),
+        "use smaller ratios or fewer Monte Carlo chunks (option mc)",
+    )?;
     let all1 = twins.rows(0, block + model_rows, &mut *progress)?;
     let all2 = twins.rows(1, block + model_rows, &mut *progress)?;
     let extra = |all: &Table| all.select_rows(&(block..block + model_rows).collect::<Vec<_>>());

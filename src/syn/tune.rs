@@ -138,6 +138,15 @@ pub fn tune(
         .map(|r| ((r * n as f64).round() as usize).max(1))
         .collect();
     let m_max = *sizes.iter().max().expect("non-empty");
+    let largest = opts.ratios.iter().copied().fold(0.0, f64::max);
+    model.check_sample_memory(
+        m_max,
+        SampleOptions::default().batch_size,
+        &format!(
+            "the largest ratio ρ = {largest} (m = ρ·n = {m_max} synthetic rows per generation)"
+        ),
+        "use smaller ratios",
+    )?;
     let raw_only_error = analysis(&raw, &valid)?;
     let total = opts.repeats * sizes.len();
     let mut errors = vec![Vec::with_capacity(opts.repeats); sizes.len()];

@@ -112,7 +112,13 @@ impl Table {
         }
         let n_rows = columns.first().map_or(0, |c| c.len());
         let mut seen = std::collections::HashSet::new();
-        for (spec, data) in schema.columns.iter().zip(&columns) {
+        for (j, (spec, data)) in schema.columns.iter().zip(&columns).enumerate() {
+            if spec.name.is_empty() {
+                return Err(Error::invalid(format!(
+                    "column {} has an empty name; every column needs a name",
+                    j + 1
+                )));
+            }
             if !seen.insert(spec.name.as_str()) {
                 return Err(Error::invalid(format!(
                     "column name '{}' appears twice",

@@ -99,6 +99,13 @@ static void on_log(void *user, int32_t level, const char *message) {
     if (level == SV_LOG_INFO) snprintf(logged, sizeof logged, "%s", message);
 }
 
+/* A log callback that removes itself: the library must not hold its lock while calling out. */
+static int reentered = 0;
+static void on_log_reenter(void *user, int32_t level, const char *message) {
+    (void)user; (void)level; (void)message;
+    reentered = sv_set_log_callback(NULL, SV_LOG_INFO, NULL) == SV_OK;
+}
+
 struct sample_job { const sv_model *model; sv_table *out; sv_status status; };
 static void *sample_thread(void *arg) {
     struct sample_job *j = arg;
@@ -198,6 +205,8 @@ int main(int argc, char **argv) {
     CHECK(isnan(xs[3]) && !isnan(xs[4]), "NaN is missing");
     OK(sv_table_get_categorical(t, 2, gs, N, 1, 0));
     CHECK(gs[0] == 0 && gs[1] == 2, "codes round-trip (%d %d)", gs[0], gs[1]);
+    expect(sv_table_get_categorical(t, 2, gs, N, 1, 2), SV_E_INVALID_ARGUMENT, "na_code 2 is also the code",
+           "na_code colliding with a level code on the way out");
     expect(sv_table_get_numeric(t, 0, xs, N - 1), SV_E_BUFFER_TOO_SMALL, "399", "short buffer");
     expect(sv_table_get_numeric(t, 2, xs, N), SV_E_INVALID_ARGUMENT, "categorical", "wrong kind");
     expect(sv_table_n_levels(t, 0, &nlev), SV_E_INVALID_ARGUMENT, "numeric", "levels of numeric");
@@ -222,6 +231,9 @@ int main(int argc, char **argv) {
     expect(sv_table_add_numeric(bad, bad_utf8, v3, 3, 0), SV_E_UTF8, "name", "non-UTF-8 name");
     expect(sv_table_add_numeric(bad, NULL, v3, 3, 0), SV_E_NULL, "name", "NULL name");
     expect(sv_table_add_numeric(bad, "v", NULL, 3, 0), SV_E_NULL, "values", "NULL values");
+    expect(sv_table_add_numeric(bad, "", v3, 3, 0), SV_E_INVALID_ARGUMENT, "empty name", "empty name");
+    expect(sv_table_add_categorical(bad, "c", c3, 2, 0, 1, ab, 2), SV_E_INVALID_ARGUMENT,
+           "na_code 1 is also the code of level 'b'", "na_code among the level codes");
     expect(sv_table_add_numeric(NULL, "v", v3, 3, 0), SV_E_NULL, "table", "NULL table");
     OK(sv_table_add_numeric(bad, "v", v3, 3, 0));
     expect(sv_table_add_numeric(bad, "w", v3, 2, 0), SV_E_INVALID_ARGUMENT, "'w' has 2 values", "mismatched lengths");
@@ -383,6 +395,12 @@ int main(int argc, char **argv) {
     sv_model *tuned = NULL;
     OK(sv_fine_tune(m, t2, &ft, NULL, NULL, NULL, &tuned));
     CHECK(strstr(logged, "'g' = 'violet'") != NULL, "log: %s", logged);
+    OK(sv_set_log_callback(on_log_reenter, SV_LOG_INFO, NULL));
+    sv_model *tuned2 = NULL;
+    OK(sv_fine_tune(m, t2, &ft, NULL, NULL, NULL, &tuned2));
+    CHECK(reentered, "a log callback can change the log callback");
+    sv_model_free(tuned2);
+    OK(sv_set_log_callback(on_log, SV_LOG_INFO, NULL));
     ft.target = "x";
     expect(sv_fine_tune(m, t2, &ft, NULL, NULL, NULL, &nm), SV_E_INVALID_ARGUMENT, "target", "fine-tune target");
     ft.target = NULL;

@@ -72,6 +72,24 @@ int main() {
   } catch (const synthvol::error& e) {
     CHECK(e.status() == SV_E_INVALID_ARGUMENT && std::strstr(e.what(), "code 7"), e.what());
   }
+  // A name with a NUL inside would be cut short at the C boundary: it throws instead.
+  try {
+    synthvol::table bad;
+    std::vector<double> v{1.0, 2.0};
+    bad.add_numeric(std::string("ag\0e", 4), v);
+    CHECK(false, "an embedded NUL must throw");
+  } catch (const synthvol::error& e) {
+    CHECK(e.status() == SV_E_INVALID_ARGUMENT && std::strstr(e.what(), "NUL character at byte 2"),
+          e.what());
+  }
+  try {
+    synthvol::table bad;
+    std::vector<std::int32_t> codes{0, 1};
+    bad.add_categorical("c", codes, {"a", std::string("b\0c", 3)});
+    CHECK(false, "an embedded NUL in a level must throw");
+  } catch (const synthvol::error& e) {
+    CHECK(std::strstr(e.what(), "a level label contains a NUL"), e.what());
+  }
   // An exception thrown by the progress callback comes back as itself.
   try {
     synthvol::model::fit(t, o, [](const synthvol::progress&) -> bool { throw boom(); });

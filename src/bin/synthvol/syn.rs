@@ -237,7 +237,17 @@ pub fn infer(a: InferArgs) -> Result<()> {
         .iter()
         .map(|p| a.types.read(p))
         .collect::<Result<Vec<_>>>()?;
-    let r = syn::infer(&tables, &a.target, a.real_rows)?;
+    let names: Vec<String> = a
+        .synthetic
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let named: Vec<(&synthvol::table::Table, &str)> = tables
+        .iter()
+        .zip(&names)
+        .map(|(t, n)| (t, n.as_str()))
+        .collect();
+    let r = syn::infer_named(&named, &a.target, a.real_rows)?;
     println!(
         "{} of '{}'{} on {} synthesis/syntheses of {} rows from {} real rows:",
         r.model,
