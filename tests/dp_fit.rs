@@ -194,8 +194,9 @@ fn private_fit_errors_are_clear() {
     let public = public_for(&raw);
     let mut o2 = o.clone();
     o2.optim.steps = 1_000_000;
+    // Enough ε for the preprocessing, too little for a million steps at q = 1.
     let dp = DpOptions {
-        epsilon: 0.01,
+        epsilon: 0.05,
         sample_rate: Some(1.0),
         ..dp_opts()
     };
@@ -205,5 +206,28 @@ fn private_fit_errors_are_clear() {
         &mut no_progress(),
     )
     .expect_err("budget");
-    assert!(e.message.contains("cannot be met"), "{}", e.message);
+    // The phase that fails is named, with the user's plan (not the preprocessing's).
+    assert!(
+        e.message.contains("DP-SGD's part of the budget")
+            && e.message
+                .contains("1000000 training steps at sampling rate 1")
+            && e.message.contains("fewer 'steps'"),
+        "{}",
+        e.message
+    );
+    let tiny = DpOptions {
+        epsilon: 1e-6,
+        ..dp_opts()
+    };
+    let e = Synthesizer::fit(
+        &raw,
+        &FitRequest::from_private_options(&o, &tiny, public.clone()),
+        &mut no_progress(),
+    )
+    .expect_err("budget");
+    assert!(
+        e.message.contains("the private preprocessing"),
+        "{}",
+        e.message
+    );
 }

@@ -56,6 +56,27 @@ fn headers_with_a_valid_checksum_but_inconsistent_contents_are_refused() {
         ("no layers", "/net/layers", json!([])),
         ("odd time embedding", "/net/dim_t", json!(15)),
         ("timesteps", "/timesteps", json!(1)),
+        // Sizes that set allocations: bounded at load as at fit time.
+        (
+            "a billion diffusion steps",
+            "/timesteps",
+            json!(1_000_000_000u64),
+        ),
+        (
+            "a layer wider than any fit allows",
+            "/net/layers/0",
+            json!(70_000),
+        ),
+        (
+            "a huge time embedding",
+            "/net/dim_t",
+            json!(4_000_000_000u64),
+        ),
+        (
+            "an input width unlike the encoder's",
+            "/net/d_in",
+            json!(1u64 << 40),
+        ),
         ("wrong field type", "/encoder/schema", json!("no")),
     ];
     for (what, pointer, value) in tamper {

@@ -18,6 +18,7 @@ mod assignment;
 mod design;
 mod distance;
 mod encoding;
+mod levels;
 mod linear;
 pub mod logistic;
 mod marginals;
@@ -33,6 +34,7 @@ pub use assignment::min_cost_assignment;
 pub use design::{FeatureMap, FeatureOptions};
 pub use distance::{frechet_distance, nearest_both, nearest_two, wasserstein};
 pub use encoding::DistanceEncoder;
+pub use levels::MAX_LEVELS;
 pub use linear::LeastSquares;
 pub use logistic::LogisticRegression;
 pub use marginals::{
@@ -198,7 +200,7 @@ pub(crate) fn union_schema(
                     notes.push(format!(
                         "column '{}': level(s) {} occur in the {what} rows but not in the real rows",
                         spec.name,
-                        new.iter().map(|l| format!("'{l}'")).collect::<Vec<_>>().join(", ")
+                        crate::table::preview(&new)
                     ));
                     levels.extend(new);
                 }
@@ -284,13 +286,22 @@ fn evaluate_here(
     let (corr_r, corr_s) = correlations(real, &syn);
     let correlation_similarity = correlation_similarity(&corr_r, &corr_s);
     let (cont, contingency_similarity) = contingency(real, &syn);
+    let plotted = distributions(real, &syn);
     tick(&mut done)?;
+
+    // The encoded-space metrics pool the rare levels of very wide columns.
+    let mut all = vec![real, &syn];
+    all.extend(holdout.as_ref());
+    let (pooled, pool_notes) = levels::pool_rare_levels(&all, MAX_LEVELS)?;
+    notes.extend(pool_notes);
+    let (real, syn) = (&pooled[0], &pooled[1]);
+    let holdout = pooled.get(2);
 
     // Propensity.
     let (pm, det) = if opts.propensity_rows > 0 {
         let (r, s) = (
             capped(real, opts.propensity_rows, opts.seed, 1),
-            capped(&syn, opts.propensity_rows, opts.seed, 2),
+            capped(syn, opts.propensity_rows, opts.seed, 2),
         );
         if r.n_rows() < real.n_rows() || s.n_rows() < syn.n_rows() {
             notes.push(format!(
@@ -322,7 +333,7 @@ fn evaluate_here(
     let frechet_distance = if real.n_rows() >= 2 && syn.n_rows() >= 2 {
         Some(frechet_distance(
             enc.encode(real, None).view(),
-            enc.encode(&syn, None).view(),
+            enc.encode(syn, None).view(),
         )?)
     } else {
         notes.push("Fréchet distance left out (fewer than two rows)".into());
@@ -342,7 +353,7 @@ fn evaluate_here(
         }
         let (w1, w2) = wasserstein(
             enc.encode(real, Some(&ri)).view(),
-            enc.encode(&syn, Some(&si)).view(),
+            enc.encode(syn, Some(&si)).view(),
         )?;
         Some(Wasserstein {
             w1,
@@ -357,13 +368,13 @@ fn evaluate_here(
     };
     tick(&mut done)?;
 
-    let utility = match (&opts.target, &holdout) {
-        (Some(t), Some(h)) => Some(utility(real, &syn, h, t)?),
+    let utility = match (&opts.target, holdout) {
+        (Some(t), Some(h)) => Some(utility(real, syn, h, t)?),
         _ => None,
     };
-    let privacy = match &holdout {
+    let privacy = match holdout {
         Some(h) if opts.privacy_rows > 0 => {
-            let p = privacy_risk(&enc, real, &syn, h, opts.privacy_rows, opts.seed);
+            let p = privacy_risk(&enc, real, syn, h, opts.privacy_rows, opts.seed);
             if p.subsampled {
                 notes.push(format!(
                     "privacy risk used {} training, {} holdout and {} synthetic rows drawn at random (seed {})",
@@ -403,7 +414,7 @@ fn evaluate_here(
         privacy,
         notes,
         plots: Plots {
-            distributions: distributions(real, &syn),
+            distributions: plotted,
             correlation_real: corr_r,
             correlation_synthetic: corr_s,
             contingency: cont,
@@ -432,11 +443,16 @@ pub fn distances(
     seed: u64,
 ) -> Result<Distances> {
     let (schema, _) = union_schema(reference, &[(other, "compared")])?;
-    let reference = &conform(reference, &schema, "reference")?;
+    let reference = conform(reference, &schema, "reference")?;
     let other = conform(other, &schema, "compared")?;
     if reference.n_rows() < 2 {
         return Err(Error::data("the reference table needs at least two rows"));
     }
+    let (pooled, _) = levels::pool_rare_levels(&[&reference, &other], MAX_LEVELS)?;
+    let [reference, other]: [Table; 2] = pooled
+        .try_into()
+        .map_err(|_| Error::invalid("two tables in, two out"))?;
+    let reference = &reference;
     let enc = DistanceEncoder::fit(reference)?;
     let frechet = frechet_distance(
         enc.encode(reference, None).view(),

@@ -17,7 +17,7 @@ use crate::csprng::mechanism_key;
 use crate::encode::PreprocessingRecord;
 use crate::error::{Error, Result};
 use crate::nn::Denoiser;
-use crate::privacy::accountant::{calibrate_sigma, default_orders, Phase};
+use crate::privacy::accountant::Phase;
 use crate::privacy::gaussian_counts;
 use crate::progress::ProgressFn;
 use crate::table::{ColumnData, ColumnKind, Table, MISSING};
@@ -221,7 +221,6 @@ impl Synthesizer {
             }
             Some(dp) => {
                 let key = mechanism_key(dp.noise_seed)?;
-                let orders = default_orders();
                 // The class frequencies are the only statistic taken from the rows besides
                 // the network: one Gaussian count release (sensitivity 1) from a share of ε.
                 let mut before = Vec::new();
@@ -232,14 +231,7 @@ impl Synthesizer {
                     counts: 0,
                 };
                 if let (Some(l), Some((_, counts, _))) = (&mut encoder.label, label_counts) {
-                    let z = calibrate_sigma(
-                        &[],
-                        1.0,
-                        1,
-                        dp.epsilon * dp.preprocessing_share,
-                        dp.delta,
-                        &orders,
-                    )?;
+                    let z = super::private::preprocessing_sigma(dp)?;
                     let mut noisy = gaussian_counts(&counts, z, &key);
                     // Post-processing: negative counts are zero; all zero is uniform.
                     noisy.iter_mut().for_each(|c| *c = c.max(0.0));

@@ -103,9 +103,9 @@ impl PrivacyRecord {
         rows: usize,
         notes: &[&str],
     ) -> PrivacyRecord {
-        let orders = default_orders();
         let mut phases = before.to_vec();
         phases.push(train);
+        let orders = default_orders();
         let (eps, order) = epsilon(&phases, dp.delta, &orders);
         let mut all_notes = vec![
             "the number of rows is treated as public".to_string(),
@@ -140,6 +140,19 @@ impl PrivacyRecord {
     }
 }
 
+/// The noise multiplier of the preprocessing release (one Gaussian mechanism on the counts),
+/// spending its share of ε; when that share is too small, the message says it is the
+/// preprocessing that failed and what to change.
+pub(super) fn preprocessing_sigma(dp: &DpOptions) -> Result<f64> {
+    let share = dp.epsilon * dp.preprocessing_share;
+    calibrate_sigma(&[], 1.0, 1, share, dp.delta, &default_orders()).map_err(|_| {
+        Error::invalid(format!(
+            "the private preprocessing (noisy histograms and class counts) gets {} × ε = {share:.3e} of the budget at δ = {:e}, too little for any noise level to meet; use a larger 'epsilon' (now {:e}) or a larger 'preprocessing_share' (now {})",
+            dp.preprocessing_share, dp.delta, dp.epsilon, dp.preprocessing_share
+        ))
+    })
+}
+
 /// The Poisson sampling rate of a plan: the one asked for, or batch size / rows.
 pub(super) fn sample_rate(n: usize, opts: &FitOptions, dp: &DpOptions) -> f64 {
     dp.sample_rate
@@ -165,7 +178,13 @@ pub(super) fn dp_training(
             opts.optim.batch_size, dp.augment
         )));
     }
-    let sigma = calibrate_sigma(before, q, steps, dp.epsilon, dp.delta, &default_orders())?;
+    let sigma = calibrate_sigma(before, q, steps, dp.epsilon, dp.delta, &default_orders())
+        .map_err(|e| {
+            Error::invalid(format!(
+                "DP-SGD's part of the budget (ε = {:e} with the preprocessing, δ = {:e}) cannot pay for {steps} training steps at sampling rate {q:.4}: {}. Use a larger 'epsilon', fewer 'steps' or a smaller 'sample_rate' (or 'batch_size')",
+                dp.epsilon, dp.delta, e.message
+            ))
+        })?;
     let cfg = DpConfig {
         q,
         sigma,
@@ -211,19 +230,11 @@ impl Synthesizer {
         let steps = opts.optim.steps as u64;
         let q = sample_rate(n, opts, dp);
         check_plan(q, steps, dp.delta)?;
-        let orders = default_orders();
         let key = mechanism_key(dp.noise_seed)?;
 
         // Preprocessing: one Gaussian mechanism on all counts, spending its share of ε.
         let m = histogram_count(public, target);
-        let z_pre = calibrate_sigma(
-            &[],
-            1.0,
-            1,
-            dp.epsilon * dp.preprocessing_share,
-            dp.delta,
-            &orders,
-        )?;
+        let z_pre = preprocessing_sigma(dp)?;
         let pre = Phase {
             q: 1.0,
             sigma: z_pre,

@@ -48,8 +48,20 @@ pub struct Inference {
 }
 
 /// Estimates and naive variances of one fit.
-fn fit_one(table: &Table, map: &FeatureMap, t: usize) -> Result<(Array1<f64>, Array1<f64>)> {
+fn fit_one(
+    table: &Table,
+    what: &str,
+    map: &FeatureMap,
+    t: usize,
+) -> Result<(Array1<f64>, Array1<f64>)> {
     let x = map.design(table);
+    // A level of the union that this synthesis never drew leaves its coefficient without data.
+    if let Some(j) = (1..x.ncols()).find(|&j| x.column(j).iter().all(|&v| v == 0.0)) {
+        return Err(Error::data(format!(
+            "{what}: term '{}' has no rows, so its coefficient cannot be estimated in this synthesis (the others hold it); draw larger syntheses, or merge the rare level into another",
+            map.names()[j]
+        )));
+    }
     match table.column(t) {
         ColumnData::Numeric(y) => {
             let keep: Vec<usize> = (0..y.len()).filter(|&i| !y[i].is_nan()).collect();
@@ -164,7 +176,8 @@ pub fn infer_named(
     )?;
     let fits: Vec<(Array1<f64>, Array1<f64>)> = tables
         .iter()
-        .map(|s| fit_one(s, &map, t))
+        .zip(syntheses)
+        .map(|(s, (_, what))| fit_one(s, what, &map, t))
         .collect::<Result<_>>()?;
     let mm = fits.len() as f64;
     let p = map.width();

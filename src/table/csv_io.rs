@@ -89,6 +89,17 @@ fn read_from<R: Read>(reader: R, name: &str, opts: &CsvOptions) -> Result<Table>
             }
             Some(h) => {
                 if fields.len() != h.len() {
+                    if let Some(j) = record.iter().position(|f| f.contains(&b'\n')) {
+                        let spans = record
+                            .iter()
+                            .map(|f| f.iter().filter(|&&b| b == b'\n').count())
+                            .sum::<usize>();
+                        return Err(Error::data(format!(
+                            "{name}, line {line}: field {} opens a quote that is not closed where the row should end (it runs on over {spans} more line(s){}); close the quote, or double a quote character inside a quoted field",
+                            j + 1,
+                            if rdr.is_done() { ", to the end of the file" } else { "" }
+                        )));
+                    }
                     return Err(Error::data(format!(
                         "{name}, line {line}: {} fields, but the header has {}",
                         fields.len(),

@@ -325,6 +325,9 @@ int main(int argc, char **argv) {
     OK(sv_table_n_cols(s1, &cols));
     CHECK(cols == 4, "sampled columns");
     expect(sv_sample(m, 0, 1, 1, NULL, NULL, NULL, &s2), SV_E_INVALID_ARGUMENT, "at least 1", "zero rows to sample");
+    expect(sv_sample(m, (size_t)-1, 1, 1, NULL, NULL, NULL, &s2), SV_E_RESOURCES, "needs about", "SIZE_MAX rows");
+    expect(sv_sample(m, (size_t)1000000000000ull, 1, 1, NULL, NULL, NULL, &s2), SV_E_RESOURCES,
+           "ask for fewer rows per call", "10^12 rows");
     expect(sv_sample(NULL, 5, 1, 1, NULL, NULL, NULL, &s2), SV_E_NULL, "model", "NULL model");
     expect(sv_sample(m, 5, 1, 1, stop_now, NULL, NULL, &s2), SV_E_CANCELLED, NULL, "cancelled sample");
     sv_table_free(s2);
