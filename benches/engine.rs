@@ -13,7 +13,8 @@ use synthvol::internals::diffusion::{Layout, Schedule};
 use synthvol::internals::encode::Encoded;
 use synthvol::internals::nn::{Denoiser, DenoiserConfig};
 use synthvol::internals::train::{DpConfig, OptimConfig, Trainer};
-use synthvol::internals::Sampler;
+use synthvol::internals::{upload_weights, Sampler};
+use synthvol::model::BLOCK_ROWS;
 
 /// Adult-like row: 6 numeric columns and one-hot blocks adding up to 107 inputs (as PEERS.md).
 fn layout() -> Layout {
@@ -272,15 +273,38 @@ fn bench_net(
         ghost: medians(&peer_ghost),
     });
     let (train_s, dp_train_s, dp_ratio) = (median(plain), median(private), median(ratios));
-    let rows = 10_000;
-    let mut sampler = Sampler::new(&be, &cfg, layout.clone(), 1000, &init, rows).unwrap();
-    sampler.set_labels(&vec![1.0; rows]).unwrap();
-    sampler.prior(rows, 1, 0).unwrap();
+    // One sampling step of 10,000 rows as the sampler runs it: whole blocks of BLOCK_ROWS,
+    // one per thread at a time, over shared weights.
+    let rows: usize = 10_000;
+    let blocks = rows.div_ceil(BLOCK_ROWS);
+    let sampling_net = Denoiser::new(cfg.clone());
+    let sched_1000 = Schedule::cosine(1000);
+    let params = upload_weights(&be, &init).unwrap();
+    let mut workers: Vec<_> = (0..blocks)
+        .map(|_| {
+            Sampler::new(
+                &be,
+                &sampling_net,
+                &layout,
+                &sched_1000,
+                &params,
+                BLOCK_ROWS,
+            )
+            .unwrap()
+        })
+        .collect();
+    for w in &mut workers {
+        w.set_labels(&[1.0; BLOCK_ROWS]).unwrap();
+        w.prior(BLOCK_ROWS, 1, 0).unwrap();
+    }
     let mut t = 999;
     let sample_s = time_n(sample_reps, || {
-        sampler.step(t, rows, 1, t as u64).unwrap();
+        let step = t;
+        be.for_each_shard(&mut workers, &|w| w.step(step, BLOCK_ROWS, 1, step as u64))
+            .unwrap();
         t -= 1;
-    });
+    }) * rows as f64
+        / (blocks * BLOCK_ROWS) as f64;
     Row {
         name,
         train_s,

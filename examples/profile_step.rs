@@ -7,7 +7,8 @@ use synthvol::internals::diffusion::{Layout, Schedule};
 use synthvol::internals::encode::Encoded;
 use synthvol::internals::nn::{Denoiser, DenoiserConfig};
 use synthvol::internals::train::{OptimConfig, Trainer};
-use synthvol::internals::Sampler;
+use synthvol::internals::{upload_weights, Sampler};
+use synthvol::model::BLOCK_ROWS;
 
 /// The benchmark's DP setting (benches/engine.rs): q = 0.25 of 4 batches' rows, σ = C = 1.
 fn bench_dp() -> synthvol::internals::train::DpConfig {
@@ -218,12 +219,22 @@ fn main() {
                     t.elapsed().as_secs_f64() * 1e3 / steps as f64
                 );
             } else {
-                let rows = 10_000;
-                let mut s = Sampler::new(&be, &cfg, layout.clone(), 1000, &init, rows).unwrap();
-                s.prior(rows, 1, 0).unwrap();
+                // 10,240 rows in blocks, as the sampler runs them.
+                use synthvol::internals::backend::Backend;
+                let blocks = 10_000usize.div_ceil(BLOCK_ROWS);
+                let net = Denoiser::new(cfg.clone());
+                let sched = Schedule::cosine(1000);
+                let params = upload_weights(&be, &init).unwrap();
+                let mut ws: Vec<_> = (0..blocks)
+                    .map(|_| Sampler::new(&be, &net, &layout, &sched, &params, BLOCK_ROWS).unwrap())
+                    .collect();
+                for w in &mut ws {
+                    w.prior(BLOCK_ROWS, 1, 0).unwrap();
+                }
                 let t = std::time::Instant::now();
                 for step in (900..1000).rev() {
-                    s.step(step, rows, 1, step as u64).unwrap();
+                    be.for_each_shard(&mut ws, &|w| w.step(step, BLOCK_ROWS, 1, step as u64))
+                        .unwrap();
                 }
                 eprintln!("{:.3} ms/step", t.elapsed().as_secs_f64() / 100.0 * 1e3);
             }

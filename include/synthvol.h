@@ -168,6 +168,14 @@ typedef struct {
 } sv_fit_options;
 
 /**
+ * Receives the rows of `sv_sample_stream` a block at a time: `rows` is borrowed for the call
+ * only (copy what you keep). Return 0 to go on; anything else stops the sampling, which then
+ * returns `SV_E_CANCELLED`. Called on the thread that called `sv_sample_stream`, in row
+ * order.
+ */
+typedef int32_t (*sv_rows_fn)(void *user, const sv_table *rows);
+
+/**
  * A caller's analysis for `sv_tune`: train on `train`, score on `valid`, write the error to
  * minimise to `*error` and return 0; any other return value fails the tuning. Both tables are
  * borrowed for the call only. Called on the thread that called `sv_tune`.
@@ -368,6 +376,42 @@ sv_status sv_sample(const sv_model *model,
                     void *user,
                     const sv_cancel *cancel,
                     sv_table **out);
+
+/**
+ * Draws rows `start` to `start + count - 1` of the sample of `model` with `seed` into a new
+ * table `*out` (free with `sv_table_free`). Row r is the same whatever the batch size, the
+ * thread count and the range: the tables of consecutive ranges, stacked, are the table of one
+ * range over them all (`sv_sample` is the range from row 0). `options_json` (may be NULL):
+ * "threads" (0: all cores), "device" ("auto", "cpu", "cuda:N"), "batch_size" (rows denoised
+ * together; speed and memory only), "labels" (the target's class per row, by label, for a
+ * model with a categorical target); an unknown key is an error. The whole range is held in
+ * memory: `sv_sample_stream` is for large volumes. Progress and cancellation as `sv_fit`.
+ */
+sv_status sv_sample_range(const sv_model *model,
+                          uint64_t seed,
+                          uint64_t start,
+                          size_t count,
+                          const char *options_json,
+                          sv_progress_fn progress,
+                          void *user,
+                          const sv_cancel *cancel,
+                          sv_table **out);
+
+/**
+ * As `sv_sample_range`, for any number of rows: instead of one table, `sink` receives the rows
+ * in order, a few blocks at a time, while they are made, so memory stays bounded by the rows
+ * in flight ("batch_size") whatever `count` is. Progress and cancellation as `sv_fit`.
+ */
+sv_status sv_sample_stream(const sv_model *model,
+                           uint64_t seed,
+                           uint64_t start,
+                           uint64_t count,
+                           const char *options_json,
+                           sv_rows_fn sink,
+                           void *sink_user,
+                           sv_progress_fn progress,
+                           void *user,
+                           const sv_cancel *cancel);
 
 /**
  * Saves a model to a file (written whole or not at all).

@@ -135,6 +135,44 @@ pub fn check_writable(path: &Path) -> Result<()> {
     })
 }
 
+/// Bytes free for an unprivileged writer in the folder that holds `path` (None where it cannot
+/// be read).
+pub fn free_space(path: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = std::ffi::CString::new(parent(path).as_os_str().as_bytes()).ok()?;
+        // SAFETY: statvfs fills the struct for a NUL-terminated path.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statvfs(dir.as_ptr(), &mut st) } != 0 {
+            return None;
+        }
+        Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// Refuses to go on writing `path` when `rows_left` more rows at the `bytes_per_row` seen so
+/// far would not fit in the space its folder has left.
+pub fn check_space(path: &Path, bytes_per_row: f64, rows_left: u64) -> Result<()> {
+    let need = bytes_per_row * rows_left as f64;
+    if let Some(free) = free_space(path) {
+        if need > free as f64 {
+            return Err(Error::resources(format!(
+                "{} would need about {:.1} GiB more ({rows_left} rows at {bytes_per_row:.0} bytes each), but its folder has {:.1} GiB free; write fewer rows per file (--shard I/K or --start/--count), compress (.csv.gz), or free space",
+                path.display(),
+                need / (1u64 << 30) as f64,
+                free as f64 / (1u64 << 30) as f64
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Refuses an output that is one of the call's inputs (the same file, by device and inode,
 /// whatever the spelling of the paths): writing it would destroy the input.
 pub fn check_not_input(out: &Path, inputs: &[(&str, &Path)]) -> Result<()> {

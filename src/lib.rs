@@ -83,7 +83,7 @@ pub mod internals {
     pub mod train {
         pub use crate::train::*;
     }
-    pub use crate::model::sampler::Sampler;
+    pub use crate::model::sampler::{upload_weights, Sampler};
 }
 
 // Link OpenBLAS (BLAS and LAPACK) for ndarray's GEMMs and ndarray-linalg.

@@ -139,3 +139,61 @@ fn random_csv_bytes_never_panic() {
         }
     }
 }
+
+#[test]
+fn random_changes_to_a_schema_never_panic() {
+    let text = include_str!("../fuzz/seeds/schema_reader/adult.json").as_bytes();
+    synthvol::table::PublicSchema::from_json(std::str::from_utf8(text).unwrap()).expect("seed");
+    let mut s = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let alphabet = b"{}[]\",:0123456789.eE-+ truefalsnul\\";
+    for _ in 0..4000 {
+        let mut b = text.to_vec();
+        for _ in 0..1 + next() % 6 {
+            let i = (next() as usize) % b.len();
+            b[i] = alphabet[(next() as usize) % alphabet.len()];
+        }
+        if let Ok(t) = std::str::from_utf8(&b) {
+            if let Ok(schema) = synthvol::table::PublicSchema::from_json(t) {
+                schema.validate().expect("a schema read validates");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_fuzz_seeds_are_valid_inputs() {
+    let model = include_bytes!("../fuzz/seeds/model_loader/tiny.svmodel");
+    let m = Synthesizer::from_bytes(model).expect("the seed model loads");
+    m.sample(5, 1, &Default::default(), &mut no_progress())
+        .expect("and samples");
+    for csv in [
+        &include_bytes!("../fuzz/seeds/csv_reader/adult60.csv")[..],
+        &include_bytes!("../fuzz/seeds/csv_reader/quotes.csv")[..],
+    ] {
+        read_csv_bytes(csv, "seed.csv", &CsvOptions::default()).expect("the seed CSV reads");
+    }
+}
+
+/// Found by the model-loader fuzzer: a header length near 2^64 made the bounds check itself
+/// overflow.
+#[test]
+fn header_lengths_near_the_top_of_u64_are_refused() {
+    let model = include_bytes!("../fuzz/seeds/model_loader/tiny.svmodel");
+    for hlen in [u64::MAX, u64::MAX - 27, u64::MAX - 31, u64::MAX / 4] {
+        let mut b = model.to_vec();
+        b[16..24].copy_from_slice(&hlen.to_le_bytes());
+        let n = b.len();
+        let crc = crc32fast::hash(&b[..n - 4]);
+        b[n - 4..].copy_from_slice(&crc.to_le_bytes());
+        let e = Synthesizer::from_bytes(&b).expect_err("refused");
+        assert_eq!(e.kind, ErrorKind::Format, "{hlen}: {}", e.message);
+    }
+    let crash = include_bytes!("../fuzz/seeds/model_loader/crash-header-length-overflow");
+    assert!(Synthesizer::from_bytes(crash).is_err());
+}

@@ -8,8 +8,11 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{run_parallel, CpuBackend, DiffusionOps};
+use std::sync::Arc;
+
 use crate::error::{Error, Result};
-use crate::progress::ProgressFn;
+use crate::progress::{Progress, ProgressFn};
+use crate::table::Table;
 
 /// A compute device: `auto` (a GPU when one is usable, else the CPU), `cpu`, or `cuda:N`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -79,10 +82,44 @@ impl<'de> Deserialize<'de> for Device {
 /// backend).
 pub trait Job: Send {
     type Output: Send;
-    /// Runs on `be`; reports progress through `progress` (a `false` answer asks it to stop
-    /// with [`Error::cancelled`]).
-    fn run<B: DiffusionOps>(self, be: &B, progress: ProgressFn) -> Result<Self::Output>;
+    /// Runs on `be`; reports progress and hands over rows through `relay` (a `false` answer
+    /// asks it to stop with [`Error::cancelled`]).
+    fn run<B: DiffusionOps>(self, be: &B, relay: &mut Relay<'_>) -> Result<Self::Output>;
 }
+
+/// What a job sends to the calling thread while it runs.
+#[derive(Clone)]
+pub enum Event {
+    Progress(Progress),
+    /// Rows produced (a sampling's decoded block), for the caller's sink.
+    Rows(Arc<Table>),
+}
+
+/// A job's line to the calling thread, which runs the progress callback and the row sink.
+pub struct Relay<'a> {
+    send: &'a mut dyn FnMut(&Event) -> bool,
+}
+
+impl<'r> Relay<'r> {
+    /// Reports progress; `false` means stop.
+    pub fn progress(&mut self, p: &Progress) -> bool {
+        (self.send)(&Event::Progress(*p))
+    }
+
+    /// Hands rows to the caller's sink; `false` means stop (the sink failed or the caller
+    /// cancelled).
+    pub fn rows(&mut self, t: Table) -> bool {
+        (self.send)(&Event::Rows(Arc::new(t)))
+    }
+
+    /// The progress half as a progress callback.
+    pub fn progress_fn<'s>(&'s mut self) -> impl FnMut(&Progress) -> bool + use<'s, 'r> {
+        move |p| self.progress(p)
+    }
+}
+
+/// Where a job's rows go on the calling thread (an error stops the job and is returned).
+pub type RowSink<'a> = &'a mut dyn FnMut(&Table) -> Result<()>;
 
 /// What a job produced and where it ran.
 pub struct Ran<T> {
@@ -100,11 +137,40 @@ pub fn run_job<J: Job>(
     progress: ProgressFn,
     job: J,
 ) -> Result<Ran<J::Output>> {
-    match device {
+    run_job_with_rows(device, threads, progress, None, job)
+}
+
+/// [`run_job`] for a job that also produces rows: `sink` receives them on the calling thread,
+/// in order.
+pub fn run_job_with_rows<J: Job>(
+    device: Device,
+    threads: usize,
+    progress: ProgressFn,
+    mut sink: Option<RowSink<'_>>,
+    job: J,
+) -> Result<Ran<J::Output>> {
+    let mut sink_error: Option<Error> = None;
+    let mut on_event = |e: &Event| match e {
+        Event::Progress(p) => progress(p),
+        Event::Rows(t) => match sink.as_mut() {
+            Some(s) => match s(t) {
+                Ok(()) => true,
+                Err(err) => {
+                    sink_error = Some(err);
+                    false
+                }
+            },
+            None => true,
+        },
+    };
+    let result = match device {
         Device::Auto | Device::Cpu => {
             let be = CpuBackend::<f32>::new();
-            let output = run_parallel(threads, progress, |p| job.run(&be, p))??;
-            Ok(Ran {
+            run_parallel(threads, &mut on_event, |send| {
+                job.run(&be, &mut Relay { send })
+            })
+            .and_then(|r| r)
+            .map(|output| Ran {
                 output,
                 backend: super::Backend::name(&be),
             })
@@ -112,6 +178,11 @@ pub fn run_job<J: Job>(
         Device::Cuda(n) => Err(Error::device(format!(
             "device 'cuda:{n}' was asked for, but this build of synthvol has no CUDA backend; use device \"cpu\" or \"auto\" (which runs on the CPU here)"
         ))),
+    };
+    // The sink's own error explains a stop better than "cancelled".
+    match (result, sink_error) {
+        (Err(_), Some(e)) => Err(e),
+        (r, _) => r,
     }
 }
 
@@ -149,7 +220,7 @@ mod tests {
         struct Nothing;
         impl Job for Nothing {
             type Output = ();
-            fn run<B: DiffusionOps>(self, _: &B, _: ProgressFn) -> Result<()> {
+            fn run<B: DiffusionOps>(self, _: &B, _: &mut Relay<'_>) -> Result<()> {
                 Ok(())
             }
         }

@@ -10,7 +10,7 @@ mod device;
 mod openblas;
 
 pub use cpu::{run_parallel, CpuBackend};
-pub use device::{run_job, Device, Job, Ran};
+pub use device::{run_job, run_job_with_rows, Device, Job, Ran, Relay, RowSink};
 // For the benchmarks (through the internals).
 #[cfg_attr(not(feature = "internals"), allow(unused_imports))]
 pub use openblas::{blas_kernels, blas_threads, set_blas_threads};

@@ -242,6 +242,88 @@ pub extern "C" fn sv_sample(
     })
 }
 
+fn sample_options(json: *const c_char) -> FfiResult<SampleOptions> {
+    Ok(match opt_str_arg(json, "options_json")? {
+        Some(text) => crate::options::from_json(text, "options_json")?,
+        None => SampleOptions::default(),
+    })
+}
+
+/// Draws rows `start` to `start + count - 1` of the sample of `model` with `seed` into a new
+/// table `*out` (free with `sv_table_free`). Row r is the same whatever the batch size, the
+/// thread count and the range: the tables of consecutive ranges, stacked, are the table of one
+/// range over them all (`sv_sample` is the range from row 0). `options_json` (may be NULL):
+/// "threads" (0: all cores), "device" ("auto", "cpu", "cuda:N"), "batch_size" (rows denoised
+/// together; speed and memory only), "labels" (the target's class per row, by label, for a
+/// model with a categorical target); an unknown key is an error. The whole range is held in
+/// memory: `sv_sample_stream` is for large volumes. Progress and cancellation as `sv_fit`.
+#[no_mangle]
+pub extern "C" fn sv_sample_range(
+    model: *const sv_model,
+    seed: u64,
+    start: u64,
+    count: usize,
+    options_json: *const c_char,
+    progress: sv_progress_fn,
+    user: *mut c_void,
+    cancel: *const sv_cancel,
+    out: *mut *mut sv_table,
+) -> sv_status {
+    guard(|| {
+        let m = model_ref(model)?;
+        check_out(out, "out")?;
+        let opts = sample_options(options_json)?;
+        let mut cb = progress_adapter(progress, user, cancel);
+        let table = m.sample_range(start, count, seed, &opts, &mut cb)?;
+        put(out, sv_table { table });
+        Ok(())
+    })
+}
+
+/// Receives the rows of `sv_sample_stream` a block at a time: `rows` is borrowed for the call
+/// only (copy what you keep). Return 0 to go on; anything else stops the sampling, which then
+/// returns `SV_E_CANCELLED`. Called on the thread that called `sv_sample_stream`, in row
+/// order.
+pub type sv_rows_fn = Option<unsafe extern "C" fn(user: *mut c_void, rows: *const sv_table) -> i32>;
+
+/// As `sv_sample_range`, for any number of rows: instead of one table, `sink` receives the rows
+/// in order, a few blocks at a time, while they are made, so memory stays bounded by the rows
+/// in flight ("batch_size") whatever `count` is. Progress and cancellation as `sv_fit`.
+#[no_mangle]
+pub extern "C" fn sv_sample_stream(
+    model: *const sv_model,
+    seed: u64,
+    start: u64,
+    count: u64,
+    options_json: *const c_char,
+    sink: sv_rows_fn,
+    sink_user: *mut c_void,
+    progress: sv_progress_fn,
+    user: *mut c_void,
+    cancel: *const sv_cancel,
+) -> sv_status {
+    guard(|| {
+        let m = model_ref(model)?;
+        let Some(f) = sink else {
+            return Err(Failure::null("sink"));
+        };
+        let opts = sample_options(options_json)?;
+        let mut cb = progress_adapter(progress, user, cancel);
+        let mut on_rows = |t: &Table| -> crate::error::Result<()> {
+            let borrowed = sv_table { table: t.clone() };
+            // SAFETY: the caller's callback with a live, borrowed table.
+            let rc = unsafe { f(sink_user, &borrowed) };
+            if rc == 0 {
+                Ok(())
+            } else {
+                Err(crate::error::Error::cancelled())
+            }
+        };
+        m.sample_stream(start, count, seed, &opts, &mut cb, &mut on_rows)?;
+        Ok(())
+    })
+}
+
 /// Saves a model to a file (written whole or not at all).
 #[no_mangle]
 pub extern "C" fn sv_model_save(model: *const sv_model, path: *const c_char) -> sv_status {

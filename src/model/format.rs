@@ -75,19 +75,19 @@ impl Synthesizer {
         }
         let hlen = u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes"));
         let truncated = || Error::format("the model is truncated");
+        // Every size read from the file is checked against the file's length without overflow
+        // (a fuzzer found the sum of a huge header length and 8 wrapping around).
+        let len = bytes.len() as u64;
         let hend = (FIXED as u64)
             .checked_add(hlen)
-            .filter(|&e| e + 8 <= bytes.len() as u64)
+            .filter(|&e| e.checked_add(8).is_some_and(|x| x <= len))
             .ok_or_else(truncated)? as usize;
         let nw = u64::from_le_bytes(bytes[hend..hend + 8].try_into().expect("8 bytes"));
         let wend = nw
             .checked_mul(4)
             .and_then(|b| b.checked_add(hend as u64 + 8))
-            .ok_or_else(truncated)?;
-        if wend + 4 > bytes.len() as u64 {
-            return Err(truncated());
-        }
-        let wend = wend as usize;
+            .filter(|&w| w.checked_add(4).is_some_and(|x| x <= len))
+            .ok_or_else(truncated)? as usize;
         if wend + 4 != bytes.len() {
             return Err(Error::format(
                 "the model has trailing bytes after its checksum",

@@ -6,6 +6,7 @@ mod format;
 mod private;
 mod request;
 pub(crate) mod sampler;
+mod sampling;
 
 pub use crate::encode::PreprocessingRecord;
 pub use crate::train::OptimConfig;
@@ -13,19 +14,17 @@ pub use fine_tune::{FineTuneOptions, FineTuneRecord};
 pub use format::FORMAT_VERSION;
 pub use private::{DpOptions, PrivacyRecord, DP_TIMESTEPS};
 pub use request::{FineTunePlan, FitKind, FitPlan, FitRequest};
-pub(crate) use sampler::Sampler;
+pub use sampling::{shard_range, BLOCK_ROWS};
 
-use rand_xoshiro::rand_core::SeedableRng;
-use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{run_job, Device, DiffusionOps, Job};
-use crate::diffusion::{uniform, Layout, Schedule};
+use crate::backend::{run_job, Device, DiffusionOps, Job, Relay};
+use crate::diffusion::{Layout, Schedule};
 use crate::encode::Encoded;
 use crate::encode::{check_trainable, Encoder};
 use crate::error::{Error, Result};
 use crate::nn::{Denoiser, DenoiserConfig};
-use crate::progress::{Progress, ProgressFn};
+use crate::progress::ProgressFn;
 use crate::table::Table;
 use crate::train::{train, DpConfig, Trained};
 
@@ -327,36 +326,6 @@ impl Synthesizer {
         &self.encoder.schema
     }
 
-    /// Draws `n` synthetic rows. The same seed gives the same rows, whatever the thread count.
-    pub fn sample(
-        &self,
-        n: usize,
-        seed: u64,
-        opts: &SampleOptions,
-        progress: ProgressFn,
-    ) -> Result<Table> {
-        if n == 0 {
-            return Err(Error::invalid(
-                "the number of rows to sample must be at least 1",
-            ));
-        }
-        opts.check()?;
-        self.check_sample_memory(
-            n,
-            opts.batch_size,
-            &format!("sampling {n} rows in one call"),
-            "ask for fewer rows per call and sample the volume in parts (`synthvol sample` writes any number of rows to a file in blocks)",
-        )?;
-        let job = SampleJob {
-            model: self,
-            n,
-            seed,
-            batch: opts.batch_size,
-        };
-        let (x, labels) = run_job(opts.device, opts.threads, progress, job)?.output;
-        self.encoder.decode(&x, labels.as_deref(), n)
-    }
-
     /// Refuses a sampling of `n` rows (in batches of `batch`) that would need more memory than
     /// the machine allows, before any work; `what` and `hint` make the message.
     pub(crate) fn check_sample_memory(
@@ -375,78 +344,6 @@ impl Synthesizer {
         );
         crate::limits::check_memory(what, bytes, hint)
     }
-
-    fn sample_encoded<B: DiffusionOps>(
-        &self,
-        be: &B,
-        n: usize,
-        seed: u64,
-        batch: usize,
-        progress: ProgressFn,
-    ) -> Result<(Vec<f32>, Option<Vec<u32>>)> {
-        let layout = Layout {
-            n_num: self.encoder.n_numeric(),
-            blocks: self.encoder.block_sizes(),
-        };
-        let w = layout.width();
-        let batch = batch.min(n);
-        let mut sampler =
-            Sampler::new(be, &self.net, layout, self.timesteps, &self.weights, batch)?;
-        let mut x = vec![0f32; n * w];
-        let labels = self.draw_labels(n, seed);
-        let n_batches = n.div_ceil(batch);
-        let total = n_batches * self.timesteps;
-        let mut y_host = vec![0f32; batch];
-        for b in 0..n_batches {
-            let lo = b * batch;
-            let rows = batch.min(n - lo);
-            if let Some(l) = &labels {
-                for (d, &c) in y_host.iter_mut().zip(&l[lo..lo + rows]) {
-                    *d = c as f32;
-                }
-                sampler.set_labels(&y_host[..rows])?;
-            }
-            // Streams: batch index in the high bits, the step (or all ones for x_T) below.
-            let stream0 = (b as u64) << 32;
-            sampler.prior(rows, seed, stream0 | 0xFFFF_FFFF)?;
-            for t in (0..self.timesteps).rev() {
-                sampler.step(t, rows, seed, stream0 | t as u64)?;
-                let p = Progress {
-                    stage: "sample",
-                    done: b * self.timesteps + (self.timesteps - t),
-                    total,
-                    loss: f64::NAN,
-                };
-                if !progress(&p) {
-                    return Err(Error::cancelled());
-                }
-            }
-            sampler.download(&mut x[lo * w..(lo + rows) * w])?;
-        }
-        Ok((x, labels))
-    }
-
-    /// Labels for sampling, drawn from the training class frequencies.
-    fn draw_labels(&self, n: usize, seed: u64) -> Option<Vec<u32>> {
-        let l = self.encoder.label.as_ref()?;
-        let total: f64 = l.counts.iter().sum();
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x1ABE_1000);
-        Some(
-            (0..n)
-                .map(|_| {
-                    let u = uniform(&mut rng) * total;
-                    let mut acc = 0.0;
-                    for (k, &c) in l.counts.iter().enumerate() {
-                        acc += c;
-                        if u < acc {
-                            return k as u32;
-                        }
-                    }
-                    (l.counts.len() - 1) as u32
-                })
-                .collect(),
-        )
-    }
 }
 
 /// How to sample. As JSON (the C ABI's `options_json`) the keys are the field names, every one
@@ -454,12 +351,16 @@ impl Synthesizer {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SampleOptions {
-    /// Rows denoised together.
+    /// Rows denoised together, rounded up to whole blocks of [`BLOCK_ROWS`]: memory and speed,
+    /// never the rows themselves.
     pub batch_size: usize,
     /// Threads for the call (0: all cores).
     pub threads: usize,
     /// Where to sample (any device, whichever the model was trained on).
     pub device: Device,
+    /// The target's class for each row asked for, by label, instead of draws from the
+    /// training class frequencies (a model conditioned on a categorical target only).
+    pub labels: Option<Vec<String>>,
 }
 
 impl Default for SampleOptions {
@@ -468,6 +369,7 @@ impl Default for SampleOptions {
             batch_size: 4096,
             threads: 0,
             device: Device::Auto,
+            labels: None,
         }
     }
 }
@@ -505,7 +407,8 @@ struct TrainJob<'a> {
 
 impl Job for TrainJob<'_> {
     type Output = Trained;
-    fn run<B: DiffusionOps>(self, be: &B, progress: ProgressFn) -> Result<Trained> {
+    fn run<B: DiffusionOps>(self, be: &B, relay: &mut Relay<'_>) -> Result<Trained> {
+        let mut progress = relay.progress_fn();
         train(
             be,
             self.net,
@@ -516,24 +419,8 @@ impl Job for TrainJob<'_> {
             self.init,
             self.opts.seed ^ 0x5EED,
             self.dp,
-            progress,
+            &mut progress,
         )
-    }
-}
-
-/// Sampling on a backend: encoded rows and their labels.
-struct SampleJob<'a> {
-    model: &'a Synthesizer,
-    n: usize,
-    seed: u64,
-    batch: usize,
-}
-
-impl Job for SampleJob<'_> {
-    type Output = (Vec<f32>, Option<Vec<u32>>);
-    fn run<B: DiffusionOps>(self, be: &B, progress: ProgressFn) -> Result<Self::Output> {
-        self.model
-            .sample_encoded(be, self.n, self.seed, self.batch, progress)
     }
 }
 

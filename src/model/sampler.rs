@@ -1,22 +1,32 @@
-//! Ancestral sampling in batches on a backend: x_T from the prior, then T denoising steps.
+//! Ancestral sampling on a backend: x_T from the prior, then T denoising steps, for the rows of
+//! one workspace. The weights live in a buffer that several samplers (one per block of rows)
+//! share; [`super::sampling`] runs them over fixed blocks.
 
 use crate::backend::DiffusionOps;
 use crate::diffusion::{Layout, Schedule};
 use crate::nn::{Denoiser, DenoiserConfig, Workspace};
 
-/// Weights on the backend and a workspace for up to `capacity` rows.
+/// A workspace for up to `capacity` rows over shared weights on the backend.
 pub struct Sampler<'a, B: DiffusionOps> {
     be: &'a B,
-    pub net: Denoiser,
-    pub layout: Layout,
-    pub sched: Schedule,
-    params: B::Buf,
+    pub net: &'a Denoiser,
+    pub layout: &'a Layout,
+    pub sched: &'a Schedule,
+    params: &'a B::Buf,
     ws: Workspace<B>,
 }
 
-/// Bytes sampling `n` rows of `net` in batches of `batch` with a `timesteps`-step diffusion
-/// needs in one call, about: the weights, one batch's workspace and time table, the encoded
-/// rows and labels, and the decoded table (`columns` values of 8 bytes per row).
+/// The weights on the backend.
+pub fn upload_weights<B: DiffusionOps>(be: &B, weights: &[f32]) -> crate::error::Result<B::Buf> {
+    let mut params = be.alloc(weights.len())?;
+    be.upload(&mut params, 0, weights)?;
+    Ok(params)
+}
+
+/// Bytes sampling `n` rows of `net` into one table, `batch` rows in flight, with a
+/// `timesteps`-step diffusion needs, about: the weights, the blocks' workspaces and time
+/// tables, and the decoded rows twice (the blocks' tables and their concatenation; `columns`
+/// values of 8 bytes per row).
 pub fn memory_estimate(
     net: &DenoiserConfig,
     n: usize,
@@ -25,31 +35,31 @@ pub fn memory_estimate(
     columns: usize,
 ) -> u128 {
     let d = Denoiser::new(net.clone());
-    let (n, batch) = (n as u128, batch.min(n.max(1)) as u128);
-    let per_row = (5 * net.d_in + 8 * net.dim_t + 2 * net.layers.iter().sum::<usize>() + 8) as u128;
-    4 * (2 * d.n_params as u128 + batch * per_row + (timesteps * net.dim_t) as u128)
-        + n * (4 * net.d_in as u128 + 4 + 8 * columns as u128)
+    let block = super::sampling::BLOCK_ROWS as u128;
+    let blocks = (batch.min(n.max(1)) as u128).div_ceil(block);
+    let per_row = (6 * net.d_in + 8 * net.dim_t + 2 * net.layers.iter().sum::<usize>() + 9) as u128;
+    4 * (d.n_params as u128 + blocks * (block * per_row + (timesteps * net.dim_t) as u128))
+        + n as u128 * 16 * columns as u128
 }
 
 impl<'a, B: DiffusionOps> Sampler<'a, B> {
+    /// A sampler for up to `capacity` rows of `net` (whose weights `params` holds) with the
+    /// diffusion `sched`.
     pub fn new(
         be: &'a B,
-        net: &DenoiserConfig,
-        layout: Layout,
-        timesteps: usize,
-        weights: &[f32],
+        net: &'a Denoiser,
+        layout: &'a Layout,
+        sched: &'a Schedule,
+        params: &'a B::Buf,
         capacity: usize,
     ) -> crate::error::Result<Self> {
-        let net = Denoiser::new(net.clone());
-        let mut params = be.alloc(net.n_params)?;
-        be.upload(&mut params, 0, weights)?;
         let mut ws = net.workspace(be, capacity)?;
-        net.set_time_table(be, &mut ws, timesteps)?;
+        net.set_time_table(be, &mut ws, sched.steps)?;
         Ok(Sampler {
             be,
             net,
             layout,
-            sched: Schedule::cosine(timesteps),
+            sched,
             params,
             ws,
         })
@@ -63,7 +73,7 @@ impl<'a, B: DiffusionOps> Sampler<'a, B> {
     /// x_T for the first `rows` rows.
     pub fn prior(&mut self, rows: usize, seed: u64, stream: u64) -> crate::error::Result<()> {
         self.be
-            .prior(&self.layout, &mut self.ws.x, rows, seed, stream)
+            .prior(self.layout, &mut self.ws.x, rows, seed, stream)
     }
 
     /// One denoising step x_t → x_{t−1} for the first `rows` rows.
@@ -77,10 +87,10 @@ impl<'a, B: DiffusionOps> Sampler<'a, B> {
         let be = self.be;
         be.fill(&mut self.ws.t, 0, rows, t as f64)?;
         self.net
-            .forward_shared_t(be, &self.params, &mut self.ws, rows)?;
+            .forward_shared_t(be, self.params, &mut self.ws, rows)?;
         be.p_sample(
-            &self.layout,
-            &self.sched,
+            self.layout,
+            self.sched,
             t,
             &self.ws.out,
             &mut self.ws.x,

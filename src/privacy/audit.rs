@@ -9,13 +9,12 @@
 
 use serde::Serialize;
 
-use crate::backend::{run_job, Device, DiffusionOps, Job};
+use crate::backend::{run_job, Device, DiffusionOps, Job, Relay};
 use crate::diffusion::{Layout, LossWeights, Schedule};
 use crate::encode::Encoded;
 use crate::error::{Error, Result};
 use crate::nn::{Denoiser, DenoiserConfig};
 use crate::privacy::accountant::{default_orders, epsilon, Phase};
-use crate::progress::ProgressFn;
 use crate::train::{DpConfig, OptimConfig, Trainer};
 
 /// What to audit.
@@ -219,7 +218,7 @@ struct AuditJob<'a>(&'a AuditConfig);
 
 impl Job for AuditJob<'_> {
     type Output = AuditReport;
-    fn run<B: DiffusionOps>(self, be: &B, _: ProgressFn) -> Result<AuditReport> {
+    fn run<B: DiffusionOps>(self, be: &B, _: &mut Relay<'_>) -> Result<AuditReport> {
         audit_on(be, self.0)
     }
 }

@@ -255,32 +255,75 @@ pub fn write_csv(table: &Table, path: &Path) -> Result<()> {
 
 /// Writes a table as CSV to any writer.
 pub fn write_csv_to<W: Write>(table: &Table, out: W) -> std::io::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(table.schema().columns.iter().map(|c| c.name.as_bytes()))?;
-    let mut row: Vec<String> = Vec::with_capacity(table.n_cols());
-    for i in 0..table.n_rows() {
-        row.clear();
-        for (spec, col) in table.schema().columns.iter().zip(table.columns()) {
-            row.push(match (&spec.kind, col) {
-                (ColumnKind::Numeric { integer }, ColumnData::Numeric(v)) => {
-                    if v[i].is_nan() {
-                        String::new()
-                    } else {
-                        format_number(v[i], *integer)
-                    }
-                }
-                (ColumnKind::Categorical { levels }, ColumnData::Categorical(v)) => {
-                    if v[i] == MISSING {
-                        String::new()
-                    } else {
-                        levels[v[i] as usize].clone()
-                    }
-                }
-                _ => unreachable!("Table::new checks kinds"),
-            });
+    let mut w = CsvWriter::new(out, table.schema(), true)?;
+    w.write(table)?;
+    w.finish().map(drop)
+}
+
+/// CSV rows written table by table (a sampling's blocks) under one header: missing values as
+/// empty fields, integer columns without a decimal point.
+pub struct CsvWriter<W: Write> {
+    w: csv::Writer<W>,
+    schema: Schema,
+    row: Vec<String>,
+}
+
+impl<W: Write> CsvWriter<W> {
+    /// A writer for tables of `schema`, starting with the header row when `header`.
+    pub fn new(out: W, schema: &Schema, header: bool) -> std::io::Result<Self> {
+        let mut w = csv::Writer::from_writer(out);
+        if header {
+            w.write_record(schema.columns.iter().map(|c| c.name.as_bytes()))?;
         }
-        w.write_record(&row)?;
+        Ok(CsvWriter {
+            w,
+            schema: schema.clone(),
+            row: Vec::with_capacity(schema.columns.len()),
+        })
     }
-    w.flush()?;
-    Ok(())
+
+    /// Appends the rows of `table`, which has the writer's schema.
+    pub fn write(&mut self, table: &Table) -> std::io::Result<()> {
+        if table.schema() != &self.schema {
+            return Err(std::io::Error::other(
+                "the table's schema differs from the CSV writer's",
+            ));
+        }
+        for i in 0..table.n_rows() {
+            self.row.clear();
+            for (spec, col) in table.schema().columns.iter().zip(table.columns()) {
+                self.row.push(match (&spec.kind, col) {
+                    (ColumnKind::Numeric { integer }, ColumnData::Numeric(v)) => {
+                        if v[i].is_nan() {
+                            String::new()
+                        } else {
+                            format_number(v[i], *integer)
+                        }
+                    }
+                    (ColumnKind::Categorical { levels }, ColumnData::Categorical(v)) => {
+                        if v[i] == MISSING {
+                            String::new()
+                        } else {
+                            levels[v[i] as usize].clone()
+                        }
+                    }
+                    _ => unreachable!("Table::new checks kinds"),
+                });
+            }
+            self.w.write_record(&self.row)?;
+        }
+        Ok(())
+    }
+
+    /// The underlying writer (what reached it so far: the CSV writer buffers).
+    pub fn get_ref(&self) -> &W {
+        self.w.get_ref()
+    }
+
+    /// Flushes and returns the underlying writer.
+    pub fn finish(self) -> std::io::Result<W> {
+        self.w
+            .into_inner()
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
 }

@@ -7,7 +7,7 @@
 mod csv_io;
 mod public_schema;
 
-pub use csv_io::{read_csv, read_csv_bytes, write_csv, write_csv_to, CsvOptions};
+pub use csv_io::{read_csv, read_csv_bytes, write_csv, write_csv_to, CsvOptions, CsvWriter};
 pub use public_schema::{PublicColumn, PublicColumnKind, PublicSchema, SCHEMA_VERSION};
 
 use serde::{Deserialize, Serialize};

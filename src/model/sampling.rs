@@ -1,0 +1,296 @@
+//! Sampling at any volume. Rows are made in fixed blocks of [`BLOCK_ROWS`]: row r lies in
+//! block r / BLOCK_ROWS at place r % BLOCK_ROWS, and every random number it draws (its label,
+//! its x_T, each step's noise) is keyed by (seed, block, step) and its place. A block is always
+//! computed whole, in the same shape, so row r is the same bytes whatever the batch size, the
+//! thread count, or the range or shard that asks for it: `sample_range` and shards reproduce
+//! one run exactly. Rows stream out block by block to a sink, so memory stays bounded by the
+//! blocks in flight whatever the number of rows.
+
+use std::sync::Arc;
+
+use super::sampler::{upload_weights, Sampler};
+use super::{SampleOptions, Synthesizer};
+use crate::backend::{run_job_with_rows, DiffusionOps, Job, Relay, RowSink};
+use crate::diffusion::{uniform, Layout, Schedule};
+use crate::error::{Error, Result};
+use crate::nn::Denoiser;
+use crate::progress::{Progress, ProgressFn};
+use crate::rng::row_rng;
+use crate::table::Table;
+
+/// Rows per sampling block (fixed: see the module's documentation).
+pub const BLOCK_ROWS: usize = 256;
+
+/// The rows of shard `i` of `k` of a sample of `rows` rows: `floor(i·rows/k)` up to
+/// `floor((i+1)·rows/k)`, so that shards 0..k−1 cover the rows once, in order.
+pub fn shard_range(rows: u64, i: u64, k: u64) -> Result<(u64, u64)> {
+    if k == 0 || i >= k {
+        return Err(Error::invalid(format!(
+            "shard {i} of {k} does not exist: shards are numbered 0 to k − 1 and k is at least 1"
+        )));
+    }
+    if k > rows {
+        return Err(Error::invalid(format!(
+            "{k} shards of {rows} rows would leave some shards empty; use at most {rows} shards"
+        )));
+    }
+    let at = |j: u64| ((j as u128 * rows as u128) / k as u128) as u64;
+    Ok((at(i), at(i + 1)))
+}
+
+/// Seed and stream of the label draws, apart from the diffusion's.
+const LABEL_SEED: u64 = 0x1ABE_1000;
+const LABEL_STREAM: u64 = u64::MAX - 1;
+
+impl Synthesizer {
+    /// Draws `n` synthetic rows: rows 0..n of the sample with this seed (see
+    /// [`Synthesizer::sample_range`]).
+    pub fn sample(
+        &self,
+        n: usize,
+        seed: u64,
+        opts: &SampleOptions,
+        progress: ProgressFn,
+    ) -> Result<Table> {
+        self.sample_range(0, n, seed, opts, progress)
+    }
+
+    /// Rows `start..start + count` of the sample with this seed, as one table. Row r is the
+    /// same whatever the batch size, the thread count or the range: the rows of several
+    /// ranges, concatenated, are those of one range over all of them. The whole result is
+    /// held in memory; [`Synthesizer::sample_stream`] is for large volumes.
+    pub fn sample_range(
+        &self,
+        start: u64,
+        count: usize,
+        seed: u64,
+        opts: &SampleOptions,
+        progress: ProgressFn,
+    ) -> Result<Table> {
+        if count == 0 {
+            return Err(Error::invalid(
+                "the number of rows to sample must be at least 1",
+            ));
+        }
+        opts.check()?;
+        self.check_sample_memory(
+            count,
+            opts.batch_size,
+            &format!("sampling {count} rows in one call"),
+            "ask for fewer rows per call and sample the volume in ranges (sample_range, or `synthvol sample`, which writes any number of rows to a file in blocks)",
+        )?;
+        let mut parts: Vec<Table> = Vec::new();
+        self.sample_stream(start, count as u64, seed, opts, progress, &mut |t| {
+            parts.push(t.clone());
+            Ok(())
+        })?;
+        let mut parts = parts.into_iter();
+        let first = parts
+            .next()
+            .ok_or_else(|| Error::invalid("sampling produced no rows"))?;
+        parts.try_fold(first, |acc, p| acc.concat(&p))
+    }
+
+    /// Rows `start..start + count` of the sample with this seed, handed to `sink` in order,
+    /// a few blocks at a time, on the calling thread. Memory stays bounded by the blocks in
+    /// flight (`opts.batch_size` rows, rounded up to whole blocks). An error from the sink
+    /// stops the sampling and is returned.
+    pub fn sample_stream(
+        &self,
+        start: u64,
+        count: u64,
+        seed: u64,
+        opts: &SampleOptions,
+        progress: ProgressFn,
+        sink: RowSink<'_>,
+    ) -> Result<()> {
+        if count == 0 {
+            return Err(Error::invalid(
+                "the number of rows to sample must be at least 1",
+            ));
+        }
+        opts.check()?;
+        let end = start.checked_add(count).ok_or_else(|| {
+            Error::invalid(format!(
+                "rows {start} to {start} + {count} run past the last row number (2^64 − 1)"
+            ))
+        })?;
+        let labels = self.given_labels(opts, count)?;
+        let job = StreamJob {
+            model: self,
+            start,
+            end,
+            seed,
+            blocks_in_flight: opts.batch_size.div_ceil(BLOCK_ROWS).max(1),
+            labels: labels.map(Arc::new),
+        };
+        run_job_with_rows(opts.device, opts.threads, progress, Some(sink), job)?;
+        Ok(())
+    }
+
+    /// The class codes of `opts.labels`, one per row asked for, checked against the model.
+    fn given_labels(&self, opts: &SampleOptions, count: u64) -> Result<Option<Vec<u32>>> {
+        let Some(given) = &opts.labels else {
+            return Ok(None);
+        };
+        let Some(l) = &self.encoder.label else {
+            return Err(Error::invalid(
+                "option 'labels' needs a model conditioned on a categorical target; this one has none",
+            ));
+        };
+        if given.len() as u64 != count {
+            return Err(Error::invalid(format!(
+                "option 'labels' has {} labels for {count} rows; give one per row",
+                given.len()
+            )));
+        }
+        let spec = &self.encoder.schema.columns[l.column];
+        let crate::table::ColumnKind::Categorical { levels } = &spec.kind else {
+            return Err(Error::format("the model's label is not categorical"));
+        };
+        given
+            .iter()
+            .map(|g| {
+                levels.iter().position(|l| l == g).map(|k| k as u32).ok_or_else(|| {
+                    Error::invalid(format!(
+                        "option 'labels': '{g}' is not a class of the target '{}' (its classes: {})",
+                        spec.name,
+                        crate::table::preview(levels)
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
+    }
+
+    /// The label of row `r` of the sample with this seed, drawn from the training class
+    /// frequencies (None without a label).
+    fn drawn_label(&self, seed: u64, r: u64) -> Option<u32> {
+        let l = self.encoder.label.as_ref()?;
+        let total: f64 = l.counts.iter().sum();
+        let mut rng = row_rng(seed ^ LABEL_SEED, LABEL_STREAM, r);
+        let u = uniform(&mut rng) * total;
+        let mut acc = 0.0;
+        for (k, &c) in l.counts.iter().enumerate() {
+            acc += c;
+            if u < acc {
+                return Some(k as u32);
+            }
+        }
+        Some((l.counts.len() - 1) as u32)
+    }
+}
+
+/// Sampling rows `start..end` on a backend, a few whole blocks at a time.
+struct StreamJob<'a> {
+    model: &'a Synthesizer,
+    start: u64,
+    end: u64,
+    seed: u64,
+    blocks_in_flight: usize,
+    /// Codes of the rows start..end, when the caller gave them.
+    labels: Option<Arc<Vec<u32>>>,
+}
+
+impl Job for StreamJob<'_> {
+    type Output = ();
+
+    fn run<B: DiffusionOps>(self, be: &B, relay: &mut Relay<'_>) -> Result<()> {
+        let m = self.model;
+        let net = Denoiser::new(m.net.clone());
+        let layout = Layout {
+            n_num: m.encoder.n_numeric(),
+            blocks: m.encoder.block_sizes(),
+        };
+        let sched = Schedule::cosine(m.timesteps);
+        let params = upload_weights(be, &m.weights)?;
+        let w = layout.width();
+        let first = self.start / BLOCK_ROWS as u64;
+        let last = (self.end - 1) / BLOCK_ROWS as u64;
+        let n_blocks = last - first + 1;
+        let in_flight = (self.blocks_in_flight as u64).min(n_blocks) as usize;
+        let mut workers = (0..in_flight)
+            .map(|_| {
+                Ok(Worker {
+                    sampler: Sampler::new(be, &net, &layout, &sched, &params, BLOCK_ROWS)?,
+                    block: 0,
+                    x: vec![0f32; BLOCK_ROWS * w],
+                    labels: vec![0u32; BLOCK_ROWS],
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let rounds = n_blocks.div_ceil(in_flight as u64);
+        let total = rounds as usize * m.timesteps;
+        let mut done = 0usize;
+        let conditional = m.encoder.label.is_some();
+        for round in 0..rounds {
+            let b0 = first + round * in_flight as u64;
+            let active = (last + 1 - b0).min(in_flight as u64) as usize;
+            // Labels of every place of every block (rows outside the range get the drawn
+            // label: they are computed and discarded, but draw what they always draw).
+            for (i, wk) in workers[..active].iter_mut().enumerate() {
+                wk.block = b0 + i as u64;
+                if conditional {
+                    for (p, l) in wk.labels.iter_mut().enumerate() {
+                        let r = wk.block * BLOCK_ROWS as u64 + p as u64;
+                        *l = match (&self.labels, r >= self.start && r < self.end) {
+                            (Some(given), true) => given[(r - self.start) as usize],
+                            _ => m.drawn_label(self.seed, r).unwrap_or(0),
+                        };
+                    }
+                    let y: Vec<f32> = wk.labels.iter().map(|&c| c as f32).collect();
+                    wk.sampler.set_labels(&y)?;
+                }
+            }
+            let seed = self.seed;
+            be.for_each_shard(&mut workers[..active], &|wk| {
+                wk.sampler
+                    .prior(BLOCK_ROWS, seed, (wk.block << 32) | 0xFFFF_FFFF)
+            })?;
+            for t in (0..m.timesteps).rev() {
+                be.for_each_shard(&mut workers[..active], &|wk| {
+                    wk.sampler
+                        .step(t, BLOCK_ROWS, seed, (wk.block << 32) | t as u64)
+                })?;
+                done += 1;
+                let p = Progress {
+                    stage: "sample",
+                    done,
+                    total,
+                    loss: f64::NAN,
+                };
+                if !relay.progress(&p) {
+                    return Err(Error::cancelled());
+                }
+            }
+            // The rows of the range these blocks hold, decoded, in order.
+            let mut x = Vec::with_capacity(active * BLOCK_ROWS * w);
+            let mut labels = Vec::with_capacity(active * BLOCK_ROWS);
+            for wk in workers[..active].iter_mut() {
+                wk.sampler.download(&mut wk.x)?;
+                let b_start = wk.block * BLOCK_ROWS as u64;
+                let lo = self.start.max(b_start) - b_start;
+                let hi = self.end.min(b_start + BLOCK_ROWS as u64) - b_start;
+                let (lo, hi) = (lo as usize, hi as usize);
+                x.extend_from_slice(&wk.x[lo * w..hi * w]);
+                labels.extend_from_slice(&wk.labels[lo..hi]);
+            }
+            let rows = labels.len();
+            let table = m
+                .encoder
+                .decode(&x, conditional.then_some(&labels[..]), rows)?;
+            if !relay.rows(table) {
+                return Err(Error::cancelled());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One block in flight: its sampler (workspace), which block it holds, its rows and labels.
+struct Worker<'a, B: DiffusionOps> {
+    sampler: Sampler<'a, B>,
+    block: u64,
+    x: Vec<f32>,
+    labels: Vec<u32>,
+}
