@@ -513,6 +513,25 @@ sv_status sv_infer(const sv_table *const *syntheses,
                    sv_bytes **result_json);
 
 /**
+ * Syn-Test (Shen, Liu & Shen 2023) of the hypothesis that "features" are irrelevant to
+ * "target" given the other columns: twin generators fine-tuned from `pretrained` on halves of
+ * `data`, the prediction models on `training` (real rows kept apart from `data`; may be NULL,
+ * then on one twin's synthetic rows), the volume chosen by the estimated Type-I error. Writes
+ * the result as JSON (`synthvol test --json`) into new bytes `*result_json`. `request_json`:
+ * "target", "features" (array), and optionally "ratios", "mc", "alpha", "model_rows", "seed",
+ * "fine_tune" (a fit request object: "steps", "lr", "threads", "device", ...); an unknown key
+ * is an error. Progress and cancellation as `sv_fit`.
+ */
+sv_status sv_syn_test(const sv_model *pretrained,
+                      const sv_table *data,
+                      const sv_table *training,
+                      const char *request_json,
+                      sv_progress_fn progress,
+                      void *user,
+                      const sv_cancel *cancel,
+                      sv_bytes **result_json);
+
+/**
  * Creates an empty table (no columns, no rows). Free it with `sv_table_free`.
  */
 sv_status sv_table_new(sv_table **out);
@@ -614,6 +633,25 @@ sv_status sv_table_get_categorical(const sv_table *table,
                                    size_t n,
                                    int32_t code_base,
                                    int32_t na_code);
+
+/**
+ * The public schema read off a table, as JSON (what `synthvol schema` writes) in new bytes
+ * `*out`: each column's kind, levels (categorical), observed bounds and integer flag
+ * (numeric), and whether it has missing values. Under differential privacy the levels and
+ * bounds must be public knowledge: review them before a private fit.
+ */
+sv_status sv_table_schema_json(const sv_table *table, sv_bytes **out);
+
+/**
+ * A data set bundled with the library, as a new table `*out`: "adult_train" (32,561 rows)
+ * or "adult_test" (16,281 rows) of the Adult data (Becker & Kohavi 1996, CC BY 4.0).
+ */
+sv_status sv_dataset(const char *name, sv_table **out);
+
+/**
+ * The public schema of a bundled data set ("adult"), as JSON in new bytes `*out`.
+ */
+sv_status sv_dataset_schema_json(const char *name, sv_bytes **out);
 
 /**
  * Frees a table (NULL is allowed).

@@ -8,7 +8,7 @@ use super::{
     sv_progress_fn, sv_status, sv_table, Failure,
 };
 use crate::error::{Error, Result};
-use crate::syn::{infer, tune, tune_builtin, TuneOptions};
+use crate::syn::{infer, syn_test_request, tune, tune_builtin, SynTestRequest, TuneOptions};
 use crate::table::Table;
 
 /// A caller's analysis for `sv_tune`: train on `train`, score on `valid`, write the error to
@@ -134,6 +134,52 @@ pub extern "C" fn sv_infer(
         let r = infer(&tables, target, real_rows)?;
         let text = serde_json::to_string(&r)
             .map_err(|e| Failure::invalid(format!("inference result: {e}")))?;
+        put(result_json, sv_bytes::text(text));
+        Ok(())
+    })
+}
+
+/// Syn-Test (Shen, Liu & Shen 2023) of the hypothesis that "features" are irrelevant to
+/// "target" given the other columns: twin generators fine-tuned from `pretrained` on halves of
+/// `data`, the prediction models on `training` (real rows kept apart from `data`; may be NULL,
+/// then on one twin's synthetic rows), the volume chosen by the estimated Type-I error. Writes
+/// the result as JSON (`synthvol test --json`) into new bytes `*result_json`. `request_json`:
+/// "target", "features" (array), and optionally "ratios", "mc", "alpha", "model_rows", "seed",
+/// "fine_tune" (a fit request object: "steps", "lr", "threads", "device", ...); an unknown key
+/// is an error. Progress and cancellation as `sv_fit`.
+#[no_mangle]
+pub extern "C" fn sv_syn_test(
+    pretrained: *const sv_model,
+    data: *const sv_table,
+    training: *const sv_table,
+    request_json: *const c_char,
+    progress: sv_progress_fn,
+    user: *mut c_void,
+    cancel: *const sv_cancel,
+    result_json: *mut *mut sv_bytes,
+) -> sv_status {
+    guard(|| {
+        if pretrained.is_null() {
+            return Err(Failure::null("pretrained"));
+        }
+        if data.is_null() {
+            return Err(Failure::null("data"));
+        }
+        check_out(result_json, "result_json")?;
+        let text = super::str_arg(request_json, "request_json")?;
+        let req: SynTestRequest = crate::options::from_json(text, "request_json")?;
+        // SAFETY: live handles (training may be NULL).
+        let (m, d, t) = unsafe {
+            (
+                &(*pretrained).model,
+                &(*data).table,
+                training.as_ref().map(|t| &t.table),
+            )
+        };
+        let mut cb = progress_adapter(progress, user, cancel);
+        let r = syn_test_request(m, d, t, &req, &mut cb)?;
+        let text = serde_json::to_string(&r)
+            .map_err(|e| Failure::invalid(format!("Syn-Test result: {e}")))?;
         put(result_json, sv_bytes::text(text));
         Ok(())
     })

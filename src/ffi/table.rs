@@ -7,7 +7,8 @@ use super::{
     SV_E_BUFFER_TOO_SMALL, SV_E_UTF8, SV_NUMERIC,
 };
 use crate::table::{
-    read_csv, write_csv, ColumnData, ColumnKind, ColumnSpec, CsvOptions, Schema, Table, MISSING,
+    read_csv, write_csv, ColumnData, ColumnKind, ColumnSpec, CsvOptions, PublicSchema, Schema,
+    Table, MISSING,
 };
 
 /// A table: named columns, numeric or categorical, with missing values. Build it with
@@ -429,6 +430,69 @@ pub extern "C" fn sv_table_get_categorical(
                 };
             }
         }
+        Ok(())
+    })
+}
+
+/// The public schema read off a table, as JSON (what `synthvol schema` writes) in new bytes
+/// `*out`: each column's kind, levels (categorical), observed bounds and integer flag
+/// (numeric), and whether it has missing values. Under differential privacy the levels and
+/// bounds must be public knowledge: review them before a private fit.
+#[no_mangle]
+pub extern "C" fn sv_table_schema_json(
+    table: *const sv_table,
+    out: *mut *mut super::sv_bytes,
+) -> sv_status {
+    guard(|| {
+        let t = table_ref(table)?;
+        check_out(out, "out")?;
+        put(
+            out,
+            super::sv_bytes::text(PublicSchema::from_table(t).to_json()),
+        );
+        Ok(())
+    })
+}
+
+/// A data set bundled with the library, as a new table `*out`: "adult_train" (32,561 rows)
+/// or "adult_test" (16,281 rows) of the Adult data (Becker & Kohavi 1996, CC BY 4.0).
+#[no_mangle]
+pub extern "C" fn sv_dataset(name: *const c_char, out: *mut *mut sv_table) -> sv_status {
+    guard(|| {
+        let name = str_arg(name, "name")?;
+        check_out(out, "out")?;
+        let table = match name {
+            "adult_train" => crate::datasets::adult_train()?,
+            "adult_test" => crate::datasets::adult_test()?,
+            other => {
+                return Err(Failure::invalid(format!(
+                    "there is no bundled data set '{other}' (there are: adult_train, adult_test)"
+                )))
+            }
+        };
+        put(out, sv_table { table });
+        Ok(())
+    })
+}
+
+/// The public schema of a bundled data set ("adult"), as JSON in new bytes `*out`.
+#[no_mangle]
+pub extern "C" fn sv_dataset_schema_json(
+    name: *const c_char,
+    out: *mut *mut super::sv_bytes,
+) -> sv_status {
+    guard(|| {
+        let name = str_arg(name, "name")?;
+        check_out(out, "out")?;
+        let schema = match name {
+            "adult" => crate::datasets::adult_schema()?,
+            other => {
+                return Err(Failure::invalid(format!(
+                    "there is no bundled schema '{other}' (there is: adult)"
+                )))
+            }
+        };
+        put(out, super::sv_bytes::text(schema.to_json()));
         Ok(())
     })
 }

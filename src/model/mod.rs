@@ -83,6 +83,10 @@ pub struct TrainingRecord {
     /// guarantee with respect to one row of its data).
     #[serde(default)]
     pub fine_tuning: Vec<FineTuneRecord>,
+    /// What the caller asked to keep with the model (a JSON object the engine does not read:
+    /// the R and Julia packages keep each column's classes there, to restore them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<serde_json::Value>,
 }
 
 /// The synthvol version and build target, as records carry them.
@@ -114,6 +118,7 @@ impl TrainingRecord {
             version: version_string(),
             privacy,
             fine_tuning: Vec::new(),
+            annotations: None,
         }
     }
 }
@@ -134,7 +139,10 @@ impl Synthesizer {
     /// ([`FitRequest::check`]), without or with differential privacy. The model is verified
     /// (serialised and read back) before it is returned.
     pub fn fit(table: &Table, request: &FitRequest, progress: ProgressFn) -> Result<Synthesizer> {
-        Self::fit_plan(table, &request.check()?, progress)
+        let plan = request.check()?;
+        let mut model = Self::fit_plan(table, &plan, progress)?;
+        model.record.annotations = request.annotations.clone();
+        Ok(model)
     }
 
     /// Fits a model by a checked plan (see [`Synthesizer::fit`]).

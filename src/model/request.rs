@@ -64,6 +64,9 @@ pub struct FitRequest {
     /// (levels the data lack are kept, for a later private fine-tuning) and numeric bounds.
     /// Not for a fine-tuning, which keeps the pre-trained model's.
     pub schema: Option<PublicSchema>,
+    /// A JSON object kept with the model as it is (the engine does not read it): bindings keep
+    /// their column classes there. Not for a fine-tuning, which keeps the model's.
+    pub annotations: Option<serde_json::Value>,
 }
 
 /// What kind of fit a request chose.
@@ -222,6 +225,9 @@ impl FitRequest {
                 return Err(Error::invalid("option 'target' is an empty column name"));
             }
         }
+        if self.annotations.as_ref().is_some_and(|a| !a.is_object()) {
+            return Err(Error::invalid("option 'annotations' must be a JSON object"));
+        }
         let schema = match &self.schema {
             Some(s) => {
                 s.validate()?;
@@ -248,6 +254,7 @@ impl FitRequest {
             (self.layers.is_some(), "layers"),
             (self.timesteps.is_some(), "timesteps"),
             (self.time_dim.is_some(), "time_dim"),
+            (self.annotations.is_some(), "annotations"),
         ] {
             if set {
                 return Err(Error::invalid(format!(

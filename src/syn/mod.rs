@@ -11,5 +11,8 @@ mod tune;
 pub use analysis::{builtin, Analysis};
 pub use inference::{infer, infer_named, Coefficient, Inference};
 pub use plot::tune_svg;
-pub use syn_test::{hommel, syn_test, twins, SynTestOptions, SynTestPoint, SynTestResult, Twins};
+pub use syn_test::{
+    hommel, syn_test, syn_test_request, twins, SynTestOptions, SynTestPoint, SynTestRequest,
+    SynTestResult, Twins,
+};
 pub use tune::{tune, tune_builtin, TuneOptions, TunePoint, TuneResult};

@@ -608,3 +608,52 @@ mod tests {
         assert_eq!(statistic(&[1.0, 1.0]), f64::INFINITY);
     }
 }
+
+/// A whole Syn-Test as one request (the C ABI's and the bindings' form): every field but the
+/// target and the features optional, the defaults of [`SynTestOptions::new`]; unknown keys
+/// are an error.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SynTestRequest {
+    pub target: String,
+    pub features: Vec<String>,
+    #[serde(default)]
+    pub ratios: Option<Vec<f64>>,
+    #[serde(default)]
+    pub mc: Option<usize>,
+    #[serde(default)]
+    pub alpha: Option<f64>,
+    #[serde(default)]
+    pub model_rows: Option<usize>,
+    /// Seed of the halves and of the twins' sampling.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// How the twins are fine-tuned (steps, learning rate, threads, device, ...).
+    #[serde(default)]
+    pub fine_tune: Option<FitRequest>,
+}
+
+/// Runs Syn-Test as `req` asks: the twins fine-tuned from `pretrained` on halves of `data`,
+/// the prediction models on `training` when given.
+pub fn syn_test_request(
+    pretrained: &Synthesizer,
+    data: &Table,
+    training: Option<&Table>,
+    req: &SynTestRequest,
+    progress: ProgressFn,
+) -> Result<SynTestResult> {
+    let features: Vec<&str> = req.features.iter().map(String::as_str).collect();
+    let mut opts = SynTestOptions::new(&req.target, &features);
+    if let Some(r) = &req.ratios {
+        opts.ratios = r.clone();
+    }
+    opts.mc = req.mc.unwrap_or(opts.mc);
+    opts.alpha = req.alpha.unwrap_or(opts.alpha);
+    opts.model_rows = req.model_rows.or(opts.model_rows);
+    opts.training = training.cloned();
+    let seed = req.seed.unwrap_or_default();
+    let mut ft = req.fine_tune.clone().unwrap_or_default();
+    ft.seed = ft.seed.or(req.seed);
+    let mut tw = twins(pretrained, data, &ft, seed, &mut *progress)?;
+    syn_test(&mut tw, &opts, progress)
+}

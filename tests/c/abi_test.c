@@ -106,6 +106,17 @@ static void on_log_reenter(void *user, int32_t level, const char *message) {
     reentered = sv_set_log_callback(NULL, SV_LOG_INFO, NULL) == SV_OK;
 }
 
+/* A streaming sink: counts rows, and stops after `stop_after` calls when it is set. */
+struct rows_seen { size_t rows, calls, stop_after; };
+static int32_t on_rows(void *user, const sv_table *rows) {
+    struct rows_seen *r = user;
+    size_t n = 0;
+    if (sv_table_n_rows(rows, &n) != SV_OK) return 1;
+    r->rows += n;
+    r->calls++;
+    return r->stop_after && r->calls >= r->stop_after;
+}
+
 struct sample_job { const sv_model *model; sv_table *out; sv_status status; };
 static void *sample_thread(void *arg) {
     struct sample_job *j = arg;
@@ -332,6 +343,52 @@ int main(int argc, char **argv) {
     expect(sv_sample(m, 5, 1, 1, stop_now, NULL, NULL, &s2), SV_E_CANCELLED, NULL, "cancelled sample");
     sv_table_free(s2);
 
+    /* Ranges: rows 100..299 of the sample are the same rows, whatever the batch size. */
+    sv_table *r1 = NULL, *r2 = NULL, *whole = NULL;
+    OK(sv_sample(m, 300, 11, 1, NULL, NULL, NULL, &whole));
+    OK(sv_sample_range(m, 11, 100, 200, "{\"batch_size\": 7, \"threads\": 1}", NULL, NULL, NULL, &r1));
+    OK(sv_sample_range(m, 11, 0, 300, NULL, NULL, NULL, NULL, &r2));
+    CHECK(same_tables(r2, whole), "range from 0 = sv_sample");
+    double xa[200], xb[300];
+    OK(sv_table_get_numeric(r1, 0, xa, 200));
+    OK(sv_table_get_numeric(whole, 0, xb, 300));
+    int same = 1;
+    for (int i = 0; i < 200; i++) same &= (isnan(xa[i]) && isnan(xb[100 + i])) || xa[i] == xb[100 + i];
+    CHECK(same, "rows 100..299 of a range equal those of the whole sample");
+    expect(sv_sample_range(m, 11, 0, 10, "{\"batchsize\": 7}", NULL, NULL, NULL, &s2), SV_E_INVALID_ARGUMENT,
+           "unknown field `batchsize`", "unknown sample option");
+    expect(sv_sample_range(m, 11, 0, 10, "{\"device\": \"cuda\"}", NULL, NULL, NULL, &s2), SV_E_DEVICE,
+           "no CUDA backend", "cuda without a GPU");
+    expect(sv_sample_range(m, 11, 0, 3, "{\"labels\": [\"no\", \"maybe\", \"yes\"]}", NULL, NULL, NULL, &s2),
+           SV_E_INVALID_ARGUMENT, "'maybe' is not a class", "unknown label");
+    sv_table_free(r1);
+    sv_table_free(r2);
+    sv_table_free(whole);
+    /* Streaming: every row once; a sink that stops cancels. */
+    struct rows_seen seen = {0, 0, 0};
+    OK(sv_sample_stream(m, 3, 5, 1000, "{\"batch_size\": 256}", on_rows, &seen, NULL, NULL, NULL));
+    CHECK(seen.rows == 1000 && seen.calls >= 4, "streamed %zu rows in %zu calls", seen.rows, seen.calls);
+    struct rows_seen stop = {0, 0, 1};
+    expect(sv_sample_stream(m, 3, 0, 1000, "{\"batch_size\": 256}", on_rows, &stop, NULL, NULL, NULL),
+           SV_E_CANCELLED, NULL, "a sink that stops");
+    expect(sv_sample_stream(m, 3, 0, 10, NULL, NULL, NULL, NULL, NULL, NULL), SV_E_NULL, "sink", "NULL sink");
+
+    /* The schema read off a table; the bundled data. */
+    sv_bytes *sj = NULL;
+    OK(sv_table_schema_json(t, &sj));
+    CHECK(strstr((const char *)sv_bytes_data(sj), "\"synthvol_schema\"") != NULL, "schema JSON");
+    sv_bytes_free(sj);
+    sv_table *adult = NULL;
+    OK(sv_dataset("adult_test", &adult));
+    size_t arows = 0;
+    OK(sv_table_n_rows(adult, &arows));
+    CHECK(arows == 16281, "Adult test rows: %zu", arows);
+    sv_table_free(adult);
+    expect(sv_dataset("iris", &adult), SV_E_INVALID_ARGUMENT, "adult_train", "unknown data set");
+    OK(sv_dataset_schema_json("adult", &sj));
+    CHECK(strstr((const char *)sv_bytes_data(sj), "native_country") != NULL, "Adult schema");
+    sv_bytes_free(sj);
+
     /* Save, load, bytes, clone. */
     OK(sv_model_save(m, argv[1]));
     sv_model *loaded = NULL, *clone = NULL, *fromb = NULL;
@@ -470,6 +527,17 @@ int main(int argc, char **argv) {
     sv_bytes_free(b);
     expect(sv_infer(syns, 2, "g", N, &b), SV_E_INVALID_ARGUMENT, "two-class", "infer on a 3-level target");
     expect(sv_infer(NULL, 2, "x", N, &b), SV_E_NULL, "syntheses", "NULL syntheses");
+
+    /* Syn-Test, small: twins fine-tuned for a few steps, a few Monte Carlo chunks. */
+    const char *syn_req = "{\"target\": \"n\", \"features\": [\"g\"], \"ratios\": [0.5, 1], \"mc\": 8, "
+                     "\"alpha\": 0.5, \"model_rows\": 60, \"seed\": 2, "
+                     "\"fine_tune\": {\"steps\": 5, \"batch_size\": 32, \"threads\": 1}}";
+    OK(sv_syn_test(m, t, NULL, syn_req, NULL, NULL, NULL, &b));
+    CHECK(strstr((const char *)sv_bytes_data(b), "\"type_i\"") != NULL, "Syn-Test JSON: %s", (const char *)sv_bytes_data(b));
+    sv_bytes_free(b);
+    expect(sv_syn_test(m, t, NULL, "{\"target\": \"x\"}", NULL, NULL, NULL, &b), SV_E_INVALID_ARGUMENT,
+           "missing field `features`", "Syn-Test without features");
+    expect(sv_syn_test(m, t, NULL, NULL, NULL, NULL, NULL, &b), SV_E_NULL, "request_json", "NULL request");
 
     /* Evaluation. */
     sv_table *holdout = make_table(300, 77, NULL);

@@ -157,6 +157,7 @@ impl FitArgs {
             categorical_weight: d.categorical_weight,
             noise_seed: d.noise_seed,
             schema: d.schema.as_deref().map(read_schema).transpose()?,
+            annotations: None,
         };
         let Some(path) = &self.request else {
             return Ok(flags);

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use synthvol::model::{FitRequest, Synthesizer};
-use synthvol::syn::{self, SynTestOptions, TuneOptions};
+use synthvol::syn::{self, SynTestRequest, TuneOptions};
 use synthvol::{Error, Result};
 
 use super::output::{check_outputs, progress_bar, write_text};
@@ -288,26 +288,25 @@ pub fn syn_test(a: TestArgs) -> Result<()> {
         inputs.push(("train", t));
     }
     check_outputs(&super::paths(&[&a.json]), &inputs)?;
-    let features: Vec<&str> = a.features.iter().map(String::as_str).collect();
-    let mut opts = SynTestOptions::new(&a.target, &features);
-    if let Some(r) = &a.ratios {
-        opts.ratios = parse_ratios(r)?;
-    }
-    opts.mc = a.mc.unwrap_or(opts.mc);
-    opts.alpha = a.alpha.unwrap_or(opts.alpha);
-    let fine_tune = FitRequest {
-        steps: a.steps,
+    let req = SynTestRequest {
+        target: a.target.clone(),
+        features: a.features.clone(),
+        ratios: a.ratios.as_deref().map(parse_ratios).transpose()?,
+        mc: a.mc,
+        alpha: a.alpha,
+        model_rows: None,
         seed: a.seed,
-        threads: a.threads,
-        device: super::device(&a.device)?,
-        ..FitRequest::default()
+        fine_tune: Some(FitRequest {
+            steps: a.steps,
+            threads: a.threads,
+            device: super::device(&a.device)?,
+            ..FitRequest::default()
+        }),
     };
-    let seed = a.seed.unwrap_or_default();
     let model = Synthesizer::load(&a.model)?;
     let data = a.types.read(&a.data)?;
-    opts.training = a.train.as_ref().map(|p| a.types.read(p)).transpose()?;
-    let mut tw = syn::twins(&model, &data, &fine_tune, seed, &mut progress_bar())?;
-    let r = syn::syn_test(&mut tw, &opts, &mut progress_bar())?;
+    let training = a.train.as_ref().map(|p| a.types.read(p)).transpose()?;
+    let r = syn::syn_test_request(&model, &data, training.as_ref(), &req, &mut progress_bar())?;
     println!(
         "Syn-Test of H0: {} irrelevant to '{}' given the other features ({} inference rows, α = {}, {} Monte Carlo chunks per ratio)",
         r.features.join(", "),
