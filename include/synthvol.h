@@ -414,6 +414,13 @@ sv_status sv_sample_stream(const sv_model *model,
                            const sv_cancel *cancel);
 
 /**
+ * The rows of shard `i` of `k` of a sample of `rows` rows: `*start` and `*count` for
+ * `sv_sample_range` or `sv_sample_stream`. Shards 0..k-1 cover the rows once, in order, so
+ * `k` processes (a Slurm job array, a Spark job) make exactly one run's rows.
+ */
+sv_status sv_shard_range(uint64_t rows, uint64_t i, uint64_t k, uint64_t *start, uint64_t *count);
+
+/**
  * Saves a model to a file (written whole or not at all).
  */
 sv_status sv_model_save(const sv_model *model, const char *path);
@@ -460,7 +467,8 @@ sv_status sv_model_privacy_json(const sv_model *model, sv_bytes **out);
 
 /**
  * ε at `delta` after `steps` steps of the Poisson-subsampled Gaussian mechanism with sampling
- * rate `q` and noise multiplier `sigma` (the RDP accountant of `synthvol privacy`).
+ * rate `q` and noise multiplier `sigma` (the RDP accountant of `synthvol privacy`); `delta`
+ * 0 is the default, 1e-5. A plan whose ε is infinite is an error.
  */
 sv_status sv_privacy_epsilon(double q,
                              double sigma,

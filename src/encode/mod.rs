@@ -109,6 +109,9 @@ pub struct Encoded {
 
 /// Checks that a table can be learned, with messages that say what to do.
 pub fn check_trainable(table: &Table, target: Option<&str>) -> Result<Option<usize>> {
+    if table.n_cols() == 0 {
+        return Err(Error::data("the data have no columns"));
+    }
     let n = table.n_rows();
     if n < 2 {
         return Err(Error::data(format!(

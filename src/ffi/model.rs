@@ -324,6 +324,30 @@ pub extern "C" fn sv_sample_stream(
     })
 }
 
+/// The rows of shard `i` of `k` of a sample of `rows` rows: `*start` and `*count` for
+/// `sv_sample_range` or `sv_sample_stream`. Shards 0..k-1 cover the rows once, in order, so
+/// `k` processes (a Slurm job array, a Spark job) make exactly one run's rows.
+#[no_mangle]
+pub extern "C" fn sv_shard_range(
+    rows: u64,
+    i: u64,
+    k: u64,
+    start: *mut u64,
+    count: *mut u64,
+) -> sv_status {
+    guard(|| {
+        check_out(start, "start")?;
+        check_out(count, "count")?;
+        let (lo, hi) = crate::model::shard_range(rows, i, k)?;
+        // SAFETY: checked out-pointers.
+        unsafe {
+            *start = lo;
+            *count = hi - lo;
+        }
+        Ok(())
+    })
+}
+
 /// Saves a model to a file (written whole or not at all).
 #[no_mangle]
 pub extern "C" fn sv_model_save(model: *const sv_model, path: *const c_char) -> sv_status {

@@ -1,10 +1,11 @@
 //! Standalone accounting: ε for a DP-SGD plan, σ for a target ε.
 
 use super::{check_out, guard, sv_status};
-use crate::privacy::{plan_epsilon, plan_sigma};
+use crate::privacy::{plan_epsilon, plan_sigma, DEFAULT_DELTA};
 
 /// ε at `delta` after `steps` steps of the Poisson-subsampled Gaussian mechanism with sampling
-/// rate `q` and noise multiplier `sigma` (the RDP accountant of `synthvol privacy`).
+/// rate `q` and noise multiplier `sigma` (the RDP accountant of `synthvol privacy`); `delta`
+/// 0 is the default, 1e-5. A plan whose ε is infinite is an error.
 #[no_mangle]
 pub extern "C" fn sv_privacy_epsilon(
     q: f64,
@@ -15,6 +16,7 @@ pub extern "C" fn sv_privacy_epsilon(
 ) -> sv_status {
     guard(|| {
         check_out(epsilon_out, "epsilon_out")?;
+        let delta = if delta == 0.0 { DEFAULT_DELTA } else { delta };
         let p = plan_epsilon(q, sigma, steps, delta)?;
         // SAFETY: checked out-pointer.
         unsafe { *epsilon_out = p.epsilon };

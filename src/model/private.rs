@@ -53,7 +53,7 @@ impl Default for DpOptions {
     fn default() -> Self {
         DpOptions {
             epsilon: 1.0,
-            delta: 1e-5,
+            delta: crate::privacy::DEFAULT_DELTA,
             max_grad_norm: 1.0,
             sample_rate: None,
             augment: 1,

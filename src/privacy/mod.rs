@@ -8,4 +8,4 @@ mod counts;
 mod plan;
 
 pub use counts::gaussian_counts;
-pub use plan::{plan_epsilon, plan_sigma, PlanEpsilon};
+pub use plan::{plan_epsilon, plan_sigma, PlanEpsilon, DEFAULT_DELTA};

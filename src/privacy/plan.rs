@@ -19,6 +19,9 @@ pub struct PlanEpsilon {
     pub accountant: &'static str,
 }
 
+/// The δ of a plan when the caller gives none.
+pub const DEFAULT_DELTA: f64 = 1e-5;
+
 /// ε at `delta` after `steps` steps of the Poisson-subsampled Gaussian mechanism with rate
 /// `q` and noise multiplier `sigma`. A plan whose ε is not finite (σ far too small for any
 /// Rényi order to bound it) is an error that says so, never an "ε = null".

@@ -372,6 +372,11 @@ int main(int argc, char **argv) {
     expect(sv_sample_stream(m, 3, 0, 1000, "{\"batch_size\": 256}", on_rows, &stop, NULL, NULL, NULL),
            SV_E_CANCELLED, NULL, "a sink that stops");
     expect(sv_sample_stream(m, 3, 0, 10, NULL, NULL, NULL, NULL, NULL, NULL), SV_E_NULL, "sink", "NULL sink");
+    uint64_t sh_start = 0, sh_count = 0;
+    OK(sv_shard_range(1000, 2, 7, &sh_start, &sh_count));
+    CHECK(sh_start == 285 && sh_count == 143, "shard 2 of 7 of 1000 rows: %llu + %llu",
+          (unsigned long long)sh_start, (unsigned long long)sh_count);
+    expect(sv_shard_range(10, 3, 3, &sh_start, &sh_count), SV_E_INVALID_ARGUMENT, "shard 3 of 3", "no such shard");
 
     /* The schema read off a table; the bundled data. */
     sv_bytes *sj = NULL;

@@ -121,9 +121,7 @@ pub fn privacy(a: PrivacyArgs) -> Result<()> {
     let (Some(q), Some(sigma), Some(steps)) = (a.sample_rate, a.noise_multiplier, a.steps) else {
         return Err(Error::invalid("give --model MODEL, or a plan: --sample-rate q --noise-multiplier σ --steps T [--delta δ]"));
     };
-    let delta = a
-        .delta
-        .unwrap_or(synthvol::model::DpOptions::default().delta);
+    let delta = a.delta.unwrap_or(synthvol::privacy::DEFAULT_DELTA);
     let p = plan_epsilon(q, sigma, steps, delta)?;
     if a.json {
         print!("{}", super::json(&p)?);

@@ -1,0 +1,3 @@
+library(testthat)
+library(synthvol)
+test_check("synthvol")
