@@ -57,7 +57,7 @@ pub struct FeatureMap {
 impl FeatureMap {
     /// Fits on the pooled rows of `tables` (which share a schema), leaving out `exclude`
     /// (the target of a model).
-    /// A numeric column with values beyond [`MAX_MAGNITUDE`] is an error that names it.
+    /// A numeric column with values beyond `MAX_MAGNITUDE` (1e150) is an error that names it.
     pub fn fit(
         tables: &[&Table],
         exclude: Option<usize>,

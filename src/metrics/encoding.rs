@@ -21,7 +21,7 @@ pub struct DistanceEncoder {
 impl DistanceEncoder {
     /// Fits on the real table. A missing numeric value becomes the real mean plus a 1 in an
     /// indicator column (when the real column has missing values); a missing level is a level.
-    /// A numeric column with values beyond [`super::design::MAX_MAGNITUDE`] is an error that
+    /// A numeric column with values beyond `MAX_MAGNITUDE` (1e150) is an error that
     /// names it.
     pub fn fit(real: &Table) -> Result<DistanceEncoder> {
         let mut numeric = Vec::new();
