@@ -13,6 +13,19 @@ fn main() {
     let target = std::env::var("TARGET").unwrap_or_else(|_| "unknown".into());
     println!("cargo:rustc-env=SYNTHVOL_TARGET={target}");
 
+    // The shared library's soname carries the ABI version (libsynthvol.so.N): a host built
+    // against ABI N never loads a library of another ABI by accident.
+    let root_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let ffi = std::fs::read_to_string(root_dir.join("src/ffi/mod.rs")).expect("src/ffi/mod.rs");
+    let abi = ffi
+        .lines()
+        .find_map(|l| l.strip_prefix("pub const SV_ABI_VERSION: u32 = "))
+        .and_then(|v| v.trim_end_matches(';').trim().parse::<u32>().ok())
+        .expect("SV_ABI_VERSION in src/ffi/mod.rs");
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libsynthvol.so.{abi}");
+    }
+
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("synthvol.h");
     let config = cbindgen::Config::from_file(root.join("cbindgen.toml"))

@@ -31,7 +31,7 @@ fn lib_dir() -> PathBuf {
             .join("ffi");
         let release = !cfg!(debug_assertions);
         let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "--lib", "--manifest-path"])
+        cmd.args(["build", "--lib", "--no-default-features", "--manifest-path"])
             .arg(root().join("Cargo.toml"))
             .arg("--target-dir")
             .arg(&target);
@@ -43,6 +43,13 @@ fn lib_dir() -> PathBuf {
         for f in ["libsynthvol.so", "libsynthvol.a"] {
             assert!(dir.join(f).exists(), "{} is missing", dir.join(f).display());
         }
+        // Programs linked against it ask for its soname, as an installed library provides.
+        let soname = dir.join(format!(
+            "libsynthvol.so.{}",
+            synthvol::internals::ffi::SV_ABI_VERSION
+        ));
+        let _ = std::fs::remove_file(&soname);
+        std::os::unix::fs::symlink("libsynthvol.so", &soname).expect("soname link");
         dir
     })
     .clone()

@@ -3,7 +3,8 @@
 // Handles are move-only RAII objects; failures throw synthvol::error carrying the status and
 // the library's message; progress callbacks are std::function, and an exception thrown by one
 // stops the call and is rethrown to the caller (it never crosses into the library).
-// Link with -lsynthvol (shared) or libsynthvol.a -lopenblas -lpthread -ldl -lm -lgcc_s.
+// Installed with synthvol's CMake package (target synthvol::synthvol or synthvol::static) or
+// found with pkg-config (synthvol.pc); see README.md, "Using the library from C and C++".
 #ifndef SYNTHVOL_HPP
 #define SYNTHVOL_HPP
 
@@ -47,13 +48,22 @@ inline const char* cstr(const std::string& s, const char* what) {
 }
 }  // namespace detail
 
-/// Throws unless the library was built for this header's ABI.
+/// Throws unless the library was built for this header's ABI (SV_ABI_VERSION).
 inline void check_abi() {
   if (sv_abi_version() != SV_ABI_VERSION)
     throw error(SV_E_INVALID_ARGUMENT,
-                "libsynthvol has ABI " + std::to_string(sv_abi_version()) + ", this header " +
-                    std::to_string(SV_ABI_VERSION));
+                "libsynthvol has C ABI " + std::to_string(sv_abi_version()) + " but this program was built against ABI " +
+                    std::to_string(SV_ABI_VERSION) + ": rebuild it against the installed header, or install the matching library");
 }
+
+namespace detail {
+/// check_abi() once, on the wrapper's first use (every way into the library starts with a
+/// table, a model, a cancel token or a free function, each of which calls this first).
+inline void ensure_abi() {
+  static const bool ok = sv_abi_version() == SV_ABI_VERSION;
+  if (!ok) check_abi();
+}
+}  // namespace detail
 
 inline std::string version() { return sv_version(); }
 
@@ -88,7 +98,10 @@ using progress_fn = std::function<bool(const progress&)>;
 /// Stops calls from another thread: pass it to a call, then request() from anywhere.
 class cancel_token {
  public:
-  cancel_token() { detail::check(sv_cancel_new(&h_)); }
+  cancel_token() {
+    detail::ensure_abi();
+    detail::check(sv_cancel_new(&h_));
+  }
   ~cancel_token() { sv_cancel_free(h_); }
   cancel_token(const cancel_token&) = delete;
   cancel_token& operator=(const cancel_token&) = delete;
@@ -211,6 +224,7 @@ class table : public table_view {
  public:
   /// An empty table; add columns with add_numeric / add_categorical.
   table() : table_view(nullptr) {
+    detail::ensure_abi();
     sv_table* h = nullptr;
     detail::check(sv_table_new(&h));
     h_ = h;
@@ -226,6 +240,7 @@ class table : public table_view {
   table& operator=(const table&) = delete;
 
   static table read_csv(const std::string& path) {
+    detail::ensure_abi();
     sv_table* h = nullptr;
     detail::check(sv_table_read_csv(detail::cstr(path, "path"), &h));
     return table(h);
@@ -325,6 +340,7 @@ class model {
   }
   void save(const std::string& path) const { detail::check(sv_model_save(h_, detail::cstr(path, "path"))); }
   static model load(const std::string& path) {
+    detail::ensure_abi();
     sv_model* h = nullptr;
     detail::check(sv_model_load(detail::cstr(path, "path"), &h));
     return model(h);
@@ -335,6 +351,7 @@ class model {
     return bytes(b).vec();
   }
   static model from_bytes(span<std::uint8_t> data) {
+    detail::ensure_abi();
     sv_model* h = nullptr;
     detail::check(sv_model_from_bytes(data.data(), data.size(), &h));
     return model(h);
@@ -428,12 +445,14 @@ inline std::string infer(const std::vector<const table_view*>& syntheses, const 
 
 /// ε of a DP-SGD plan.
 inline double privacy_epsilon(double q, double sigma, std::uint64_t steps, double delta) {
+  detail::ensure_abi();
   double e = 0;
   detail::check(sv_privacy_epsilon(q, sigma, steps, delta, &e));
   return e;
 }
 /// The noise multiplier for a target ε.
 inline double privacy_sigma(double q, std::uint64_t steps, double epsilon, double delta) {
+  detail::ensure_abi();
   double s = 0;
   detail::check(sv_privacy_sigma(q, steps, epsilon, delta, &s));
   return s;

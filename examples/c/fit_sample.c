@@ -1,7 +1,7 @@
 /*
  * Plain C: build a table from arrays, fit a model, sample from it, save it, load it back.
  *
- *   cc -std=c99 -Iinclude examples/c/fit_sample.c -Ltarget/release -lsynthvol -o fit_sample
+ *   PKG_CONFIG_PATH=PREFIX/lib/pkgconfig make -f examples/c/Makefile   # synthvol installed in PREFIX
  *   ./fit_sample model.svmodel
  */
 #include "synthvol.h"

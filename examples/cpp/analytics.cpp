@@ -1,8 +1,9 @@
 // A small analytics program: read a CSV, fit a model under differential privacy with a
 // public schema, write synthetic rows, and print what the fit spent and how the rows compare.
 //
-//   c++ -std=c++17 -Iinclude -Ibindings/cpp examples/cpp/analytics.cpp -Ltarget/release -lsynthvol
-//   ./a.out DATA.csv SCHEMA.json OUT.csv [EPSILON] [STEPS]
+//   cmake -S examples/cpp -B build -DCMAKE_PREFIX_PATH=PREFIX && cmake --build build
+//   ./build/analytics DATA.csv SCHEMA.json OUT.csv [EPSILON] [STEPS]
+// against synthvol installed into PREFIX (README, "Using the library from C and C++").
 // (SCHEMA.json as `synthvol schema --data DATA.csv` writes it, reviewed to be public.)
 #include "synthvol.hpp"
 
