@@ -176,7 +176,8 @@ pub fn run_job_with_rows<J: Job>(
             })
         }
         Device::Cuda(n) => Err(Error::device(format!(
-            "device 'cuda:{n}' was asked for, but this build of synthvol has no CUDA backend; use device \"cpu\" or \"auto\" (which runs on the CPU here)"
+            "device 'cuda:{n}' was asked for, but this release of synthvol cannot run on a GPU yet (its CUDA kernels compile, their launchers are still to come); this machine has {}; use device \"cpu\" or \"auto\" (which runs on the CPU)",
+            super::cuda::probe()
         ))),
     };
     // The sink's own error explains a stop better than "cancelled".

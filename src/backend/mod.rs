@@ -6,6 +6,7 @@
 //! All matrices are dense and row-major; a matrix inside a buffer is addressed by its offset.
 
 mod cpu;
+pub mod cuda;
 mod device;
 mod openblas;
 

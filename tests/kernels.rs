@@ -1,0 +1,364 @@
+//! The CUDA kernels without a GPU: every family compiles with NVRTC for sm_80 and sm_90 (the
+//! library from the `nvidia-cuda-nvrtc` wheel that scripts/bootstrap installs, or
+//! SYNTHVOL_NVRTC), defining every kernel it declares; a compile error carries NVRTC's log; the
+//! kernels' arithmetic, compiled as host C++ (tests/kernels/host_parity.cpp), agrees with the CPU
+//! backend on random inputs (activations and their gradients, AdamW with the EMA, clip factors,
+//! the timestep embedding, the Gaussian forward noising, the multinomial softmax and weights)
+//! and ChaCha20 with RFC 8439's test vector; and `device = cuda` is a clear device error here.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use rand_xoshiro::rand_core::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use synthvol::internals::backend::cuda::{kernels, nvrtc::Nvrtc, probe, Probe};
+use synthvol::internals::backend::{
+    run_job, Act, AdamStep, Backend, CpuBackend, DiffusionOps, Job, NormTerm, Relay,
+};
+use synthvol::internals::diffusion::{Layout, Schedule};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// libnvrtc: SYNTHVOL_NVRTC, else the nvidia-cuda-nvrtc wheel's, found through python3.
+fn nvrtc() -> &'static Nvrtc {
+    static N: OnceLock<Nvrtc> = OnceLock::new();
+    N.get_or_init(|| {
+        let path = std::env::var("SYNTHVOL_NVRTC").ok().or_else(|| {
+            let out = Command::new("python3")
+                .args([
+                    "-c",
+                    "import nvidia.cuda_nvrtc as m, os; print(os.path.join(list(m.__path__)[0], 'lib', 'libnvrtc.so.12'))",
+                ])
+                .output()
+                .ok()?;
+            let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            (out.status.success() && Path::new(&p).exists()).then_some(p)
+        });
+        let path = path.expect(
+            "NVRTC not found: run ./scripts/bootstrap (it installs the nvidia-cuda-nvrtc wheel) \
+             or set SYNTHVOL_NVRTC to libnvrtc.so.12",
+        );
+        Nvrtc::load(&[path]).unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+#[test]
+fn every_kernel_family_compiles_for_sm80_and_sm90() {
+    let n = nvrtc();
+    let (major, _) = n.version();
+    assert!(major >= 12, "NVRTC {:?} is older than CUDA 12", n.version());
+    for arch in kernels::ARCHS {
+        let ptx = kernels::compile_all(n, arch).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ptx.len(), kernels::FAMILIES.len());
+        let sm = arch.replace("compute_", "sm_");
+        for ((file, src), (name, ptx)) in kernels::FAMILIES.iter().zip(&ptx) {
+            assert_eq!(file, name);
+            assert!(
+                ptx.contains(&format!(".target {sm}")),
+                "{file}: not for {sm}"
+            );
+            let entries = kernels::entry_points(src);
+            assert!(!entries.is_empty(), "{file} declares no kernel");
+            for e in entries {
+                assert!(
+                    ptx.contains(&format!(".entry {e}(")),
+                    "{file} for {arch}: no kernel {e} in the PTX"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_compile_error_carries_nvrtcs_log() {
+    let src = "#include \"sv_math.cuh\"\nextern \"C\" __global__ void broken(float *x) { x[0] = not_defined(1.0f); }\n";
+    let e = nvrtc()
+        .compile("broken.cu", src, &kernels::HEADERS, "compute_80")
+        .expect_err("an undefined function must not compile");
+    assert!(e.message.contains("not_defined"), "{}", e.message);
+    assert!(e.message.contains("broken.cu"), "{}", e.message);
+}
+
+/// The host build of the kernels' arithmetic, answering one command per line.
+fn host(commands: &[String]) -> Vec<String> {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    let exe = EXE.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let exe = dir.join("host_parity");
+        let out = Command::new("c++")
+            .args(["-std=c++17", "-O1", "-Wall", "-Wextra", "-Werror", "-I"])
+            .arg(root().join("kernels/include"))
+            .arg(root().join("tests/kernels/host_parity.cpp"))
+            .arg("-o")
+            .arg(&exe)
+            .output()
+            .expect("c++ (run ./scripts/bootstrap)");
+        assert!(
+            out.status.success(),
+            "compiling host_parity.cpp:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        exe
+    });
+    let mut child = Command::new(exe)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all((commands.join("\n") + "\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "host_parity failed");
+    let lines: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(lines.len(), commands.len());
+    lines
+}
+
+fn nums(line: &str) -> Vec<f32> {
+    line.split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect()
+}
+
+fn join(v: &[f32]) -> String {
+    v.iter()
+        .map(|x| format!("{x:e}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Element-wise agreement within `rel` relative error (and a tiny absolute floor).
+fn close(what: &str, device: &[f32], cpu: &[f32], rel: f32) {
+    assert_eq!(device.len(), cpu.len(), "{what}: lengths");
+    for (i, (&d, &c)) in device.iter().zip(cpu).enumerate() {
+        let tol = rel * c.abs().max(d.abs()) + 1e-7;
+        assert!(
+            (d - c).abs() <= tol,
+            "{what}[{i}]: kernel {d} vs CPU {c} (tolerance {tol})"
+        );
+    }
+}
+
+/// A uniform in [−1, 1).
+fn unit(rng: &mut Xoshiro256PlusPlus) -> f32 {
+    (rng.next_u32() >> 8) as f32 / 8_388_608.0 - 1.0
+}
+
+fn random(rng: &mut Xoshiro256PlusPlus, n: usize, scale: f32) -> Vec<f32> {
+    (0..n).map(|_| unit(rng) * scale).collect()
+}
+
+#[test]
+fn the_kernels_arithmetic_agrees_with_the_cpu_backend() {
+    let be = CpuBackend::<f32>::new();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+    let n = 512;
+
+    // activations and their gradients
+    for (act, code) in [(Act::Relu, 1), (Act::Silu, 2), (Act::Identity, 0)] {
+        let x = random(&mut rng, n, 8.0);
+        let g = random(&mut rng, n, 2.0);
+        let mut xb = x.clone();
+        let bias = vec![0.0f32; n];
+        be.bias_act(&mut xb, 1, n, &bias, 0, act, None).unwrap();
+        let mut gb = g.clone();
+        be.act_backward(&mut gb, &x, n, act).unwrap();
+        let lines = host(&[
+            format!("act {code} {n} {}", join(&x)),
+            format!("act_grad {code} {n} {} {}", join(&g), join(&x)),
+        ]);
+        close(&format!("{act:?}"), &nums(&lines[0]), &xb, 1e-5);
+        close(&format!("{act:?} backward"), &nums(&lines[1]), &gb, 1e-5);
+    }
+
+    // AdamW with the EMA, over a few steps
+    let (mut p, mut m, mut v, mut e) = (
+        random(&mut rng, n, 1.0),
+        vec![0.0f32; n],
+        vec![0.0f32; n],
+        vec![0.0f32; n],
+    );
+    e.copy_from_slice(&p);
+    for t in 1..=3u64 {
+        let g = random(&mut rng, n, 0.5);
+        let step = AdamStep {
+            lr: 2e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 1e-4,
+            t,
+            ema_rate: 0.999,
+            noise: None,
+        };
+        let line = host(&[format!(
+            "adamw 0.002 0.9 0.999 1e-8 1e-4 {t} 0.999 {n} {} {} {} {} {}",
+            join(&p),
+            join(&g),
+            join(&m),
+            join(&v),
+            join(&e)
+        )])
+        .remove(0);
+        let mut gb = g.clone();
+        be.adamw(&mut p, &mut gb, &mut m, &mut v, &mut e, n, step)
+            .unwrap();
+        let dev = nums(&line);
+        close("adamw params", &dev[..n], &p, 1e-5);
+        close("adamw m", &dev[n..2 * n], &m, 1e-5);
+        close("adamw v", &dev[2 * n..3 * n], &v, 1e-5);
+        close("adamw ema", &dev[3 * n..], &e, 1e-5);
+        // carry the CPU's state on, so every step starts from the same values
+    }
+
+    // clip factors: the CPU's squared norms in, the factor it applied out
+    let (groups, k, cols) = (64, 3, 5);
+    let g: Vec<f32> = (0..groups * k * cols)
+        .map(|i| unit(&mut rng) * (1 + i / (k * cols)) as f32 * 0.05)
+        .collect();
+    let mut gb = g.clone();
+    let mut sq = vec![0.0f32; groups];
+    {
+        let mut grads = [(&mut gb, cols)];
+        let terms = [NormTerm {
+            a: None,
+            g: 0,
+            bias: false,
+        }];
+        be.clip_row_groups(&mut grads, &terms, groups * k, k, 1.0, &mut sq)
+            .unwrap();
+    }
+    let applied: Vec<f32> = (0..groups)
+        .map(|j| {
+            let (i, orig) = (0..k * cols)
+                .map(|c| (j * k * cols + c, g[j * k * cols + c]))
+                .find(|&(_, o)| o.abs() > 1e-3)
+                .unwrap();
+            gb[i] / orig
+        })
+        .collect();
+    let line = host(&[format!("clip 1.0 {groups} {}", join(&sq))]).remove(0);
+    let dev = nums(&line);
+    close("clip factors", &dev, &applied, 1e-5);
+    assert!(dev.iter().any(|&f| f < 1.0) && dev.contains(&1.0));
+
+    // the timestep embedding
+    let (rows, dim) = (16, 33);
+    let t: Vec<f32> = (0..rows).map(|_| (rng.next_u32() % 1000) as f32).collect();
+    let mut out = vec![0.0f32; rows * dim];
+    be.timestep_embedding(&t, rows, dim, &mut out).unwrap();
+    let line = host(&[format!("temb {dim} {rows} {}", join(&t))]).remove(0);
+    close("timestep embedding", &nums(&line), &out, 1e-6);
+
+    // the Gaussian forward noising: the CPU's own draw of ε, the kernel's x_t from it
+    let sched = Schedule::cosine(200);
+    let layout = Layout {
+        n_num: 7,
+        blocks: vec![],
+    };
+    for step in [0usize, 50, 199] {
+        let x0 = random(&mut rng, 7, 2.0);
+        let (mut xt, mut eps) = (vec![0.0f32; 7], vec![0.0f32; 7]);
+        be.q_sample(
+            &layout,
+            &sched,
+            &x0,
+            &vec![step as f32],
+            1,
+            11,
+            0,
+            0,
+            &mut xt,
+            &mut eps,
+        )
+        .unwrap();
+        let line = host(&[format!(
+            "qnum {:e} 7 {} {}",
+            sched.alpha_bar[step],
+            join(&x0),
+            join(&eps)
+        )])
+        .remove(0);
+        close(&format!("q_sample at t = {step}"), &nums(&line), &xt, 1e-6);
+    }
+
+    // the multinomial part: the softmax with its floor, and the forward posterior's weights
+    for k in [2usize, 5, 40] {
+        let z = random(&mut rng, k, 30.0);
+        let m = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let ex: Vec<f64> = z
+            .iter()
+            .map(|&v| ((v - m).max(-80.0) as f64).exp())
+            .collect();
+        let s: f64 = ex.iter().sum();
+        let want: Vec<f32> = ex.iter().map(|&v| (v / s) as f32).collect();
+        let ab = sched.alpha_bar[60];
+        let lines = host(&[
+            format!("softmax {k} {}", join(&z)),
+            format!("mweight {ab:e} {k} 1"),
+        ]);
+        close("block softmax", &nums(&lines[0]), &want, 1e-5);
+        let c = ((1.0 - ab) / k as f64) as f32;
+        let w: Vec<f32> = (0..k)
+            .map(|i| if i == 1 { ab as f32 + c } else { c })
+            .collect();
+        close("multinomial weights", &nums(&lines[1]), &w, 0.0);
+    }
+}
+
+#[test]
+fn chacha20_matches_rfc_8439() {
+    // RFC 8439 §2.3.2: key 00 01 .. 1f, block counter 1, nonce 00 00 00 09 00 00 00 4a 00 00 00 00.
+    let lines = host(&[
+        "chacha 03020100 07060504 0b0a0908 0f0e0d0c 13121110 17161514 1b1a1918 1f1e1d1c 1 09000000 4a000000 00000000".into(),
+        "normal 80000000 00000000".into(),
+    ]);
+    assert_eq!(
+        lines[0],
+        "e4e7f110 15593bd1 1fdd0f50 c47120a3 c7f4d1c7 0368c033 9aaa2204 4e6cd4c3 \
+         466482d2 09aa9f07 05d7c214 a2028bd9 d19c12b5 b94e16de e883d0cb 4e3c50a2"
+    );
+    // u0 = 1/2 and u1 ≈ 0: z0 = √(2 ln 2), z1 ≈ 0
+    let z = nums(&lines[1]);
+    assert!((z[0] - (2.0f32 * 2f32.ln()).sqrt()).abs() < 1e-5, "{z:?}");
+    assert!(z[1].abs() < 1e-6, "{z:?}");
+}
+
+#[test]
+fn device_cuda_is_a_clear_device_error_and_auto_runs_on_the_cpu() {
+    struct Nothing;
+    impl Job for Nothing {
+        type Output = ();
+        fn run<B: DiffusionOps>(self, _: &B, _: &mut Relay<'_>) -> synthvol::Result<()> {
+            Ok(())
+        }
+    }
+    let p = probe();
+    eprintln!("device probe: {p}"); // scripts/gpu-check shows it
+    let e = run_job(synthvol::Device::Cuda(0), 1, &mut |_| true, Nothing)
+        .err()
+        .expect("no CUDA launchers yet");
+    assert_eq!(e.kind, synthvol::ErrorKind::Device);
+    assert!(e.message.contains(&p.to_string()), "{}", e.message);
+    if matches!(p, Probe::NoDriver(_)) {
+        assert!(
+            e.message.contains("no usable NVIDIA driver"),
+            "{}",
+            e.message
+        );
+    }
+    let ran = run_job(synthvol::Device::Auto, 1, &mut |_| true, Nothing).unwrap();
+    assert_eq!(ran.backend, "cpu");
+}
