@@ -152,7 +152,16 @@ fn copies_of_training_rows_are_flagged() {
     let train = correlated(3000, 5);
     let holdout = correlated(3000, 6);
     let copies = train.select_rows(&(0..3000).rev().collect::<Vec<_>>());
-    let p = eval(&train, &copies, Some(&holdout), None).privacy.unwrap();
+    let report = eval(&train, &copies, Some(&holdout), None);
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("warning:") && n.contains("memorising")),
+        "{:?}",
+        report.notes
+    );
+    let p = report.privacy.unwrap();
     assert!(
         p.closer_to_training_share > 0.99,
         "{}",
@@ -161,10 +170,13 @@ fn copies_of_training_rows_are_flagged() {
     assert!(p.membership_auc > 0.99, "{}", p.membership_auc);
     assert!(p.median_dcr_training < 1e-6);
     assert!(p.nndr_median < 1e-3);
+    assert!(p.memorised_share > 0.99, "{}", p.memorised_share);
 
     // Fresh rows from the same distribution sit as close to the holdout as to the training.
     let fresh = correlated(3000, 7);
-    let p = eval(&train, &fresh, Some(&holdout), None).privacy.unwrap();
+    let report = eval(&train, &fresh, Some(&holdout), None);
+    assert!(!report.notes.iter().any(|n| n.starts_with("warning:")));
+    let p = report.privacy.unwrap();
     assert!(
         (p.closer_to_training_share - 0.5).abs() < 0.05,
         "{}",
@@ -174,6 +186,12 @@ fn copies_of_training_rows_are_flagged() {
         (p.membership_auc - 0.5).abs() < 0.05,
         "{}",
         p.membership_auc
+    );
+    assert!(
+        (p.memorised_share - p.memorised_share_holdout).abs() < 0.03 && p.memorised_share < 0.2,
+        "memorised {} vs holdout {}",
+        p.memorised_share,
+        p.memorised_share_holdout
     );
     assert!(!p.subsampled && p.training_rows == 3000);
 }

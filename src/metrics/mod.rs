@@ -381,6 +381,15 @@ fn evaluate_here(
                     p.training_rows, p.holdout_rows, p.synthetic_rows, opts.seed
                 ));
             }
+            if p.closer_to_training_share > privacy_risk::CLOSER_SHARE_WARNING {
+                notes.push(format!(
+                    "warning: {:.0}% of the synthetic rows are closer to a training row than to any holdout row (above {:.0}%; 50% is what a generator that learned the distribution gives) and {:.1}% sit on a training row ({:.1}% of unseen rows do): the model may be memorising; train fewer steps or use differential privacy",
+                    100.0 * p.closer_to_training_share,
+                    100.0 * privacy_risk::CLOSER_SHARE_WARNING,
+                    100.0 * p.memorised_share,
+                    100.0 * p.memorised_share_holdout
+                ));
+            }
             Some(p)
         }
         Some(_) => {

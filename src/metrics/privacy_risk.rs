@@ -1,6 +1,7 @@
 //! Privacy risk measured against real rows the generator never saw (a holdout): distance to
 //! closest record (DCR) to the training rows vs to the holdout rows, the nearest-neighbour
-//! distance ratio (NNDR), and a distance-based membership-inference attack.
+//! distance ratio (NNDR), the memorisation share (the relative distance ratio of Yoon et al.
+//! 2023), and a distance-based membership-inference attack.
 //!
 //! Distances are Euclidean in the [`DistanceEncoder`] space. Training and holdout rows are
 //! subsampled to the same size, so that a generator that learned the distribution and not the
@@ -17,6 +18,20 @@ use crate::table::Table;
 /// Distances this close count as ties.
 const TIE: f64 = 1e-9;
 
+/// A row is memorised when its closest training row is closer than this share of the distance
+/// to the second closest.
+pub const MEMORISED_RATIO: f64 = 1.0 / 3.0;
+
+/// The share of closer-to-training rows above which the report warns.
+pub const CLOSER_SHARE_WARNING: f64 = 0.6;
+
+fn memorised_share(pairs: &[(f64, f64)]) -> f64 {
+    if pairs.is_empty() {
+        return f64::NAN;
+    }
+    pairs.iter().filter(|&&p| nndr(p) < MEMORISED_RATIO).count() as f64 / pairs.len() as f64
+}
+
 /// The privacy-risk section of the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct PrivacyRisk {
@@ -32,6 +47,12 @@ pub struct PrivacyRisk {
     pub nndr_median: f64,
     /// The same ratio for holdout rows, as a reference for what unseen real rows look like.
     pub nndr_median_holdout: f64,
+    /// Memorisation: the share of synthetic rows whose closest training row is closer than a
+    /// third of the distance to the second closest (the relative distance ratio, Yoon et al.
+    /// 2023). Copies of training rows score 1.
+    pub memorised_share: f64,
+    /// The same share for holdout rows against the training rows: what unseen real rows give.
+    pub memorised_share_holdout: f64,
     /// ROC AUC of the attack that calls a real row a training member when a synthetic row lies
     /// close to it (members: training rows; non-members: holdout rows): 0.5 is ideal, 1 means
     /// membership is plain to see.
@@ -122,6 +143,8 @@ pub fn privacy_risk(
         median_dcr_holdout: median(to_holdout.iter().map(|d| d.0).collect()),
         nndr_median: median(to_train.iter().copied().map(nndr).collect()),
         nndr_median_holdout: median(holdout_to_train.iter().copied().map(nndr).collect()),
+        memorised_share: memorised_share(&to_train),
+        memorised_share_holdout: memorised_share(&holdout_to_train),
         membership_auc: roc_auc(&scores, &labels).unwrap_or(0.5),
         training_rows: h,
         holdout_rows: h,
@@ -142,5 +165,8 @@ mod tests {
         assert_eq!(nndr((0.0, 0.0)), 1.0);
         assert_eq!(nndr((1.0, 4.0)), 0.25);
         assert_eq!(nndr((1.0, f64::INFINITY)), 0.0);
+        // 0.1/1 is memorised, 0.5/1 is not, and neither is a tie of two training rows
+        let m = memorised_share(&[(0.1, 1.0), (0.5, 1.0), (0.0, 0.0), (0.2, 0.3)]);
+        assert_eq!(m, 0.25);
     }
 }

@@ -269,6 +269,15 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}.grid{display:flex;flex-
             "50%",
         );
         row(
+            "memorised rows (relative distance ratio below 1/3) synthetic / holdout",
+            format!(
+                "{:.1}% / {:.1}%",
+                100.0 * p.memorised_share,
+                100.0 * p.memorised_share_holdout
+            ),
+            "similar",
+        );
+        row(
             "membership-inference AUC",
             format!("{:.3}", p.membership_auc),
             "0.5",

@@ -114,6 +114,12 @@ pub fn to_text(r: &Report) -> String {
         );
         let _ = writeln!(
             o,
+            "  memorised (RDR < 1/3) syn / holdout {:.1}% / {:.1}%",
+            100.0 * p.memorised_share,
+            100.0 * p.memorised_share_holdout
+        );
+        let _ = writeln!(
+            o,
             "  membership-inference AUC            {:.3}  (0.5 is ideal)",
             p.membership_auc
         );

@@ -67,6 +67,8 @@ print.sv_compare <- function(x, ...) {
   p <- x$privacy
   if (!is.null(p)) {
     line("closer to training than holdout", p$closer_to_training_share)
+    line("memorised (synthetic rows)", p$memorised_share)
+    line("memorised (holdout reference)", p$memorised_share_holdout)
     line("membership-inference AUC", p$membership_auc)
   }
   for (n in x$notes) cat("  note:", n, "\n")
