@@ -158,7 +158,8 @@ typedef struct {
   /**
    * Other options of the fit request as a JSON object, or NULL: "layers" (array of
    * widths), "timesteps" (default 200; 20 for a private fit), "time_dim", "weight_decay",
-   * "ema_rate", "device" ("auto", "cpu", "cuda:N"), and for private fits "max_grad_norm",
+   * "ema_rate", "device" ("auto", "cpu", "cuda:N"), "precision" ("input": numbers at the
+   * training values' decimals, the default; "full"), and for private fits "max_grad_norm",
    * "sample_rate", "augment", "preprocessing_share", "categorical_weight", "noise_seed"
    * (test only). The fields above may also be given here by their request names
    * ("target", "steps", "batch_size", "lr", "seed", "threads", "epsilon", "delta",

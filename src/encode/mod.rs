@@ -59,6 +59,38 @@ pub struct NumericEncoder {
     pub atoms: Vec<Atom>,
     /// Index of this column's missing-indicator block, when it has missing values.
     pub missing_block: Option<usize>,
+    /// Decimals generated values are rounded to (the training values'), or `None` for full
+    /// precision (integer and snapped columns are exact anyway).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decimals: Option<u32>,
+}
+
+/// The most decimals a column's precision is learned up to; a column with more is kept at
+/// full precision.
+pub const MAX_DECIMALS: u32 = 8;
+
+/// The fewest decimals (up to [`MAX_DECIMALS`]) that write every finite value of `values`
+/// exactly, or `None`.
+pub fn decimals_of(values: &[f64]) -> Option<u32> {
+    (0..=MAX_DECIMALS).find(|&d| {
+        let scale = 10f64.powi(d as i32);
+        values.iter().filter(|x| x.is_finite()).all(|&x| {
+            let s = x * scale;
+            // the product of a value written with d decimals is within rounding of a whole number
+            (s - s.round()).abs() <= 1e-9 * s.abs()
+        })
+    })
+}
+
+/// `v` rounded to `d` decimals (the nearest double, which prints with at most `d` decimals).
+pub fn round_to(v: f64, d: u32) -> f64 {
+    let scale = 10f64.powi(d as i32);
+    let r = (v * scale).round() / scale;
+    if r.is_finite() {
+        r
+    } else {
+        v
+    }
 }
 
 /// Where a one-hot block comes from.
@@ -265,6 +297,7 @@ impl Encoder {
                         snap,
                         atoms,
                         missing_block: None,
+                        decimals: None,
                     });
                 }
                 _ => unreachable!("Table::new checks kinds"),
@@ -277,6 +310,20 @@ impl Encoder {
             blocks,
             label,
         })
+    }
+
+    /// Learns each numeric column's precision from `table` (the rows it was fitted on): the
+    /// decimals its values are written with, so generated values come back with as many.
+    pub fn learn_precision(&mut self, table: &Table) {
+        for ne in &mut self.numeric {
+            ne.decimals = None;
+            if ne.integer || ne.snap.is_some() {
+                continue;
+            }
+            if let ColumnData::Numeric(v) = &table.columns()[ne.column] {
+                ne.decimals = decimals_of(v);
+            }
+        }
     }
 
     /// Checks the encoder's internal consistency (a model file's header is data: a valid
@@ -310,6 +357,9 @@ impl Encoder {
                 || r[r.len() - 1] != 1.0
             {
                 return bad(format!("the quantiles of column '{}'", spec.name));
+            }
+            if ne.decimals.is_some_and(|d| d > MAX_DECIMALS) {
+                return bad(format!("the decimals of column '{}'", spec.name));
             }
             if ne
                 .atoms
@@ -629,6 +679,8 @@ impl NumericEncoder {
             };
         } else if self.integer {
             v = v.round();
+        } else if let Some(d) = self.decimals {
+            v = round_to(v, d);
         }
         v.clamp(q[0], q[q.len() - 1])
     }

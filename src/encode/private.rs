@@ -226,6 +226,7 @@ pub fn encoder_from_counts(
                     snap,
                     atoms,
                     missing_block: None,
+                    decimals: None,
                 });
             }
             PublicColumnKind::Categorical { levels } => {

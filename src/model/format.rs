@@ -12,7 +12,7 @@ use crate::nn::{Denoiser, DenoiserConfig};
 
 const MAGIC: &[u8; 8] = b"SYNTHVOL";
 /// The format this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const FIXED: usize = 8 + 4 + 4 + 8;
 
 #[derive(Serialize, Deserialize)]

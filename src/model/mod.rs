@@ -48,6 +48,23 @@ pub struct FitOptions {
     /// training record keeps the backend the fit ran on).
     #[serde(skip)]
     pub device: Device,
+    /// The precision of generated numeric values (models written before it existed: full).
+    #[serde(default)]
+    pub precision: Precision,
+}
+
+/// The precision of generated numeric values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// Each numeric column at the decimals its training values have (up to
+    /// 8): a column recorded to one decimal comes back with
+    /// one. The default of a fit without differential privacy.
+    Input,
+    /// Full double precision. The default of a private fit (learning the decimals from the
+    /// private rows would spend privacy) and of models written before the option existed.
+    #[default]
+    Full,
 }
 
 impl Default for FitOptions {
@@ -61,6 +78,7 @@ impl Default for FitOptions {
             seed: 0,
             threads: 0,
             device: Device::Auto,
+            precision: Precision::Input,
         }
     }
 }
@@ -205,7 +223,10 @@ impl Synthesizer {
         validate_options(opts)?;
         let target = check_trainable(table, opts.target.as_deref())?;
         let start = std::time::Instant::now();
-        let encoder = Encoder::fit(table, target)?;
+        let mut encoder = Encoder::fit(table, target)?;
+        if opts.precision == Precision::Input {
+            encoder.learn_precision(table);
+        }
         let ran = Self::train_encoded(&encoder, table, opts, None, None, progress)?;
         let Trained {
             ema: weights,

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{DpOptions, FineTuneOptions, FitOptions, Synthesizer, DP_TIMESTEPS};
+use super::{DpOptions, FineTuneOptions, FitOptions, Precision, Synthesizer, DP_TIMESTEPS};
 use crate::backend::Device;
 use crate::error::{Error, Result};
 use crate::limits::{MAX_AUGMENT, MAX_LAYERS, MAX_STEPS, MAX_THREADS, MAX_TIMESTEPS, MAX_WIDTH};
@@ -43,6 +43,9 @@ pub struct FitRequest {
     pub threads: Option<usize>,
     /// Where to train (default auto).
     pub device: Option<Device>,
+    /// Generated numeric values at the decimals of the training values ("input", the default
+    /// without DP) or at full precision ("full", the only choice of a private fit).
+    pub precision: Option<Precision>,
     /// Fit under (ε, δ)-differential privacy with this ε (needs `schema` for a new fit).
     pub epsilon: Option<f64>,
     /// δ of a private fit (default 1e-5).
@@ -152,6 +155,7 @@ impl FitRequest {
             seed: Some(o.seed),
             threads: Some(o.threads),
             device: Some(o.device),
+            precision: Some(o.precision),
             ..FitRequest::default()
         }
     }
@@ -172,6 +176,8 @@ impl FitRequest {
             categorical_weight: Some(dp.categorical_weight),
             noise_seed: dp.noise_seed,
             schema: Some(schema),
+            // a private fit keeps full precision (FitOptions' default is the plain fit's)
+            precision: None,
             ..FitRequest::from_options(o)
         }
     }
@@ -219,6 +225,15 @@ impl FitRequest {
             seed: self.seed.unwrap_or(d.seed),
             threads: self.threads()?,
             device: self.device.unwrap_or_default(),
+            precision: match (private, self.precision) {
+                (false, p) => p.unwrap_or(Precision::Input),
+                (true, None | Some(Precision::Full)) => Precision::Full,
+                (true, Some(Precision::Input)) => {
+                    return Err(Error::invalid(
+                        "option 'precision' \"input\" learns each column's decimals from the rows, which a private fit may not read outside its budget; use \"full\" (the default of a private fit), or round the synthetic rows yourself",
+                    ))
+                }
+            },
         };
         if let Some(t) = &self.target {
             if t.is_empty() {
@@ -255,6 +270,7 @@ impl FitRequest {
             (self.timesteps.is_some(), "timesteps"),
             (self.time_dim.is_some(), "time_dim"),
             (self.annotations.is_some(), "annotations"),
+            (self.precision.is_some(), "precision"),
         ] {
             if set {
                 return Err(Error::invalid(format!(

@@ -87,7 +87,8 @@ categorical target conditions generation), `steps` (4000), `batch_size` (1024), 
 (0: all cores), `device` ("auto", "cpu", "cuda:N"). With `epsilon` the fit is
 (epsilon, delta)-differentially private with respect to one row (`delta` 1e-5) and needs a
 public `schema` (a `Schema`, a file's path or JSON text). Other options of the fit request
-(`time_dim`, `weight_decay`, `ema_rate`, `max_grad_norm`, `sample_rate`, `augment`,
+(`precision`: `"input"`, the default, gives numbers at the training values' decimals, `"full"`
+every digit; `time_dim`, `weight_decay`, `ema_rate`, `max_grad_norm`, `sample_rate`, `augment`,
 `preprocessing_share`, `categorical_weight`, ...) are passed by name; an unknown one is an
 error naming it.
 

@@ -26,7 +26,8 @@
 #' @param device `"auto"`, `"cpu"` or `"cuda:N"` \[`"auto"`\].
 #' @param progress `TRUE` for a progress bar, `FALSE` for none, or a
 #'   `function(stage, done, total, loss)`. Ctrl-C stops the fit within a step.
-#' @param ... Other options of the fit request by name: `time_dim`, `weight_decay`,
+#' @param ... Other options of the fit request by name: `time_dim`, `weight_decay`, `precision`
+#'   (`"input"`, the default: numbers at the training values' decimals; `"full"`),
 #'   `ema_rate`, and for private fits `max_grad_norm`, `sample_rate`, `augment`,
 #'   `preprocessing_share`, `categorical_weight`, `noise_seed` (test only).
 #' @return An `sv_model`.

@@ -48,6 +48,10 @@ pub struct TrainingArgs {
     /// Where to train: auto, cpu or cuda:N [default: auto].
     #[arg(long)]
     device: Option<String>,
+    /// Generated numbers at the decimals of the training values (input) or at full precision
+    /// (full) [default: input; full for a private fit].
+    #[arg(long, value_parser = ["input", "full"])]
+    precision: Option<String>,
 }
 
 /// The privacy options of a fit request.
@@ -148,6 +152,12 @@ impl FitArgs {
             seed: t.seed,
             threads: t.threads,
             device: super::device(&t.device)?,
+            precision: t
+                .precision
+                .as_deref()
+                .map(|p| serde_json::from_value(serde_json::Value::String(p.into())))
+                .transpose()
+                .map_err(|e| Error::invalid(format!("--precision: {e}")))?,
             epsilon: d.epsilon,
             delta: d.delta,
             max_grad_norm: d.max_grad_norm,

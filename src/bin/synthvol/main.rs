@@ -33,7 +33,7 @@ struct Cli {
 enum Command {
     /// Fit a model to a CSV file and save it (or fine-tune one with --init).
     #[command(allow_negative_numbers = true)]
-    Fit(fit::FitArgs),
+    Fit(Box<fit::FitArgs>),
     /// Generate synthetic rows from a saved model into a CSV file.
     #[command(allow_negative_numbers = true)]
     Sample(sample::SampleArgs),
@@ -98,7 +98,7 @@ fn main() -> ExitCode {
     output::install_interrupt_handler();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Fit(a) => fit::fit(a),
+        Command::Fit(a) => fit::fit(*a),
         Command::Sample(a) => sample::sample(a),
         Command::Evaluate(a) => evaluate::evaluate(a),
         Command::Demo(a) => demo::demo(a),
