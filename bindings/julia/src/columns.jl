@@ -72,17 +72,25 @@ function add_codes!(t::CTable, name::String, codes::Vector{Int32}, levels::Vecto
     check(status)
 end
 
+# The CategoricalArray holding a column's levels: the column itself, or the parent of a view
+# of one (a DataFrame view's column), else nothing.
+categorical_parent(col) =
+    col isa CategoricalArrays.CategoricalArray ? col :
+    col isa SubArray && parent(col) isa CategoricalArrays.CategoricalArray ? parent(col) :
+    nothing
+
 function add_column!(t::CTable, name::String, col)
     col isa AbstractVector ||
         argerror("column '$name' is a $(typeof(col)), not a vector")
     T = eltype(col)
     S = nonmissingtype(T)
     has_missing = T !== S
-    if col isa CategoricalArrays.CategoricalArray
-        lv = [c_text(string(l), "a level of column '$name'") for l in levels(col)]
+    pool = categorical_parent(col)
+    if pool !== nothing
+        lv = [c_text(string(l), "a level of column '$name'") for l in levels(pool)]
         codes = Int32[ismissing(v) ? 0 : levelcode(v) for v in col]
         add_codes!(t, name, codes, lv)
-        return ColumnMeta(name, :categorical, "", lv, isordered(col), has_missing)
+        return ColumnMeta(name, :categorical, "", lv, isordered(pool), has_missing)
     elseif S === Union{}
         # only `missing`: a numeric column without values, for the engine to judge
         add_numeric!(t, name, fill(NaN, length(col)), false)

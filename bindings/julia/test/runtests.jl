@@ -70,6 +70,9 @@ end
         # a DataFrame in, too
         m2 = quick(DataFrame(d); seed = 3)
         @test sample(m2, 50; seed = 1).ward == sample(m, 50; seed = 1).ward
+        # a view of a DataFrame: categorical columns are views of CategoricalArrays
+        v = quick(view(DataFrame(d), 1:200, :); seed = 3)
+        @test levels(sample(v, 5; seed = 1).ward) == levels(d.ward)
     end
 
     @testset "seeds reproduce; ranges are the same rows" begin
