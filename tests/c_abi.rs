@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+mod common;
+use common::run;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -53,23 +56,6 @@ fn lib_dir() -> PathBuf {
         dir
     })
     .clone()
-}
-
-fn run(cmd: &mut Command, what: &str) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e} (run ./scripts/bootstrap)"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{text}",
-        out.status
-    );
-    text
 }
 
 const C_FLAGS: [&str; 6] = [
@@ -280,31 +266,7 @@ fn examples_build_and_run() {
     assert!(out.contains("same rows for the same seed"), "{out}");
 
     // The analytics example on a CSV with a schema written by the CLI.
-    let csv = dir.path().join("data.csv");
-    let mut text = String::from("age,ward,stay,outcome\n");
-    for i in 0..600u32 {
-        text += &format!(
-            "{},{},{},{}\n",
-            20 + (i * 37) % 60,
-            ["surgery", "medicine", "icu"][(i % 3) as usize],
-            1 + (i * 7) % 20,
-            if (i * 13) % 5 < 2 {
-                "readmitted"
-            } else {
-                "home"
-            }
-        );
-    }
-    std::fs::write(&csv, text).unwrap();
-    let schema = dir.path().join("schema.json");
-    run(
-        Command::new(env!("CARGO_BIN_EXE_synthvol"))
-            .args(["schema", "--data"])
-            .arg(&csv)
-            .arg("--out")
-            .arg(&schema),
-        "synthvol schema",
-    );
+    let (csv, schema) = common::ward_data(dir.path(), 600);
     let exe = dir.path().join("analytics");
     build("examples/cpp/analytics.cpp", &exe, Link::Static, &[]);
     let syn = dir.path().join("syn.csv");

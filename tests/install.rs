@@ -8,32 +8,13 @@
 //! Needs cmake, make, pkg-config, readelf, cc and c++ (scripts/bootstrap installs them).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+mod common;
+use common::{output, run};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn output(cmd: &mut Command, what: &str) -> (Output, String) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e} (run ./scripts/bootstrap)"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out, text)
-}
-
-fn run(cmd: &mut Command, what: &str) -> String {
-    let (out, text) = output(cmd, what);
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{text}",
-        out.status
-    );
-    text
 }
 
 fn abi() -> u32 {
@@ -76,6 +57,15 @@ fn configure_and_build(build: &Path) {
         Command::new("cmake").arg("--build").arg(build),
         "cmake --build",
     );
+}
+
+/// Configures, builds and installs into `work/prefix`; returns the build folder and the prefix.
+fn installed(work: &Path) -> (PathBuf, PathBuf) {
+    let build = work.join("build");
+    configure_and_build(&build);
+    let prefix = work.join("prefix");
+    install(&build, &prefix, None);
+    (build, prefix)
 }
 
 fn install(build: &Path, prefix: &Path, destdir: Option<&Path>) -> String {
@@ -138,36 +128,6 @@ fn c_example(prefix: &Path, work: &Path, static_link: bool) -> PathBuf {
     exe
 }
 
-/// Writes a small CSV and the schema the CLI infers for it.
-fn data(work: &Path) -> (PathBuf, PathBuf) {
-    let csv = work.join("data.csv");
-    let mut text = String::from("age,ward,stay,outcome\n");
-    for i in 0..400u32 {
-        text += &format!(
-            "{},{},{},{}\n",
-            20 + (i * 37) % 60,
-            ["surgery", "medicine", "icu"][(i % 3) as usize],
-            1 + (i * 7) % 20,
-            if (i * 13) % 5 < 2 {
-                "readmitted"
-            } else {
-                "home"
-            }
-        );
-    }
-    std::fs::write(&csv, text).unwrap();
-    let schema = work.join("schema.json");
-    run(
-        Command::new(env!("CARGO_BIN_EXE_synthvol"))
-            .args(["schema", "--data"])
-            .arg(&csv)
-            .arg("--out")
-            .arg(&schema),
-        "synthvol schema",
-    );
-    (csv, schema)
-}
-
 /// Builds examples/cpp with CMake's find_package, out of tree, and runs it.
 fn cpp_example(prefix: &Path, work: &Path, static_link: bool) -> PathBuf {
     let build = work.join(if static_link {
@@ -193,7 +153,7 @@ fn cpp_example(prefix: &Path, work: &Path, static_link: bool) -> PathBuf {
         "cmake --build examples/cpp",
     );
     let exe = build.join("analytics");
-    let (csv, schema) = data(work);
+    let (csv, schema) = common::ward_data(work, 400);
     let syn = build.join("syn.csv");
     let out = run(
         Command::new(&exe)
@@ -237,12 +197,8 @@ fn find_version(prefix: &Path, work: &Path, version: &str) -> (bool, String) {
 fn install_into_a_prefix_and_build_the_examples_against_it() {
     let work = tempfile::tempdir().unwrap();
     let work = work.path();
-    let build = work.join("build");
-    configure_and_build(&build);
-
     // Into a prefix.
-    let prefix = work.join("prefix");
-    install(&build, &prefix, None);
+    let (build, prefix) = installed(work);
     for f in expected_files() {
         assert!(prefix.join(&f).exists(), "{f} is not installed");
     }
@@ -333,10 +289,7 @@ fn install_into_a_prefix_and_build_the_examples_against_it() {
 fn the_cpp_wrapper_refuses_a_library_of_another_abi() {
     let work = tempfile::tempdir().unwrap();
     let work = work.path();
-    let build = work.join("build");
-    configure_and_build(&build);
-    let prefix = work.join("prefix");
-    install(&build, &prefix, None);
+    let (_, prefix) = installed(work);
     let exe = work.join("abi_mismatch");
     let lib = prefix.join("lib");
     run(

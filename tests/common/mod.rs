@@ -1,6 +1,9 @@
 //! Shared fixtures for the integration tests.
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
 use synthvol::model::{FitOptions, FitRequest, Synthesizer};
 use synthvol::progress::Progress;
 use synthvol::table::{ColumnData, ColumnKind, ColumnSpec, Schema, Table, MISSING};
@@ -136,4 +139,59 @@ pub fn no_progress() -> impl FnMut(&Progress) -> bool {
 
 pub fn fit(table: &Table, opts: &FitOptions) -> Synthesizer {
     Synthesizer::fit(table, &FitRequest::from_options(opts), &mut no_progress()).expect("fit")
+}
+
+/// Runs a program: its status and its stdout and stderr together.
+pub fn output(cmd: &mut Command, what: &str) -> (Output, String) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e} (run ./scripts/bootstrap)"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out, text)
+}
+
+/// Runs a program that must succeed; its stdout and stderr together.
+pub fn run(cmd: &mut Command, what: &str) -> String {
+    let (out, text) = output(cmd, what);
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{text}",
+        out.status
+    );
+    text
+}
+
+/// `n` rows of a small ward table in `dir/data.csv` (age, ward, stay, outcome) and the schema
+/// the CLI writes for it in `dir/schema.json`, for the example programs.
+pub fn ward_data(dir: &Path, n: u32) -> (PathBuf, PathBuf) {
+    let csv = dir.join("data.csv");
+    let mut text = String::from("age,ward,stay,outcome\n");
+    for i in 0..n {
+        text += &format!(
+            "{},{},{},{}\n",
+            20 + (i * 37) % 60,
+            ["surgery", "medicine", "icu"][(i % 3) as usize],
+            1 + (i * 7) % 20,
+            if (i * 13) % 5 < 2 {
+                "readmitted"
+            } else {
+                "home"
+            }
+        );
+    }
+    std::fs::write(&csv, text).unwrap();
+    let schema = dir.join("schema.json");
+    run(
+        Command::new(env!("CARGO_BIN_EXE_synthvol"))
+            .args(["schema", "--data"])
+            .arg(&csv)
+            .arg("--out")
+            .arg(&schema),
+        "synthvol schema",
+    );
+    (csv, schema)
 }
