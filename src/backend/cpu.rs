@@ -105,9 +105,24 @@ pub fn run_parallel<P: Send + Clone, T: Send>(
     } else {
         threads
     };
+    // The pool's threads are spawned here and joined when the call ends: a dropped rayon pool
+    // lets its threads exit on their own, and a host that exits right after a call (or
+    // valgrind) would still find them running.
+    let workers: std::sync::Arc<std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>> =
+        Default::default();
+    let spawned = workers.clone();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(n)
         .stack_size(STACK_BYTES)
+        .spawn_handler(move |t| {
+            let mut b = std::thread::Builder::new();
+            if let Some(size) = t.stack_size() {
+                b = b.stack_size(size);
+            }
+            let h = b.spawn(|| t.run())?;
+            spawned.lock().unwrap_or_else(|e| e.into_inner()).push(h);
+            Ok(())
+        })
         .build()
         .map_err(|e| crate::error::Error::invalid(format!("cannot start {n} threads: {e}")))?;
     let (report_tx, report_rx) = std::sync::mpsc::channel::<P>();
@@ -131,6 +146,11 @@ pub fn run_parallel<P: Send + Clone, T: Send>(
         }
         handle.join()
     });
+    drop(pool);
+    let handles = std::mem::take(&mut *workers.lock().unwrap_or_else(|e| e.into_inner()));
+    for h in handles {
+        let _ = h.join();
+    }
     match joined {
         Ok(v) => Ok(v),
         Err(panic) => std::panic::resume_unwind(panic),
