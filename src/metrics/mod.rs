@@ -15,6 +15,7 @@
 //! are stable (see `docs/evaluation.md`).
 
 mod assignment;
+mod boosting;
 mod design;
 mod distance;
 mod encoding;
@@ -31,6 +32,7 @@ mod subsample;
 mod utility;
 
 pub use assignment::min_cost_assignment;
+pub use boosting::{Boosting, BoostingParams};
 pub use design::{FeatureMap, FeatureOptions};
 pub use distance::{frechet_distance, nearest_both, nearest_two, wasserstein};
 pub use encoding::DistanceEncoder;

@@ -8,7 +8,7 @@ mod plot;
 mod syn_test;
 mod tune;
 
-pub use analysis::{builtin, Analysis};
+pub use analysis::{builtin, builtin_kind, Analysis, AnalysisKind};
 pub use inference::{infer, infer_named, Coefficient, Inference};
 pub use plot::tune_svg;
 pub use syn_test::{
