@@ -159,7 +159,10 @@ typedef struct {
    * Other options of the fit request as a JSON object, or NULL: "layers" (array of
    * widths), "timesteps" (default 200; 20 for a private fit), "time_dim", "weight_decay",
    * "ema_rate", "device" ("auto", "cpu", "cuda:N"), "precision" ("input": numbers at the
-   * training values' decimals, the default; "full"), and for private fits "max_grad_norm",
+   * training values' decimals, the default; "full"), "holdout" (share of the rows held out
+   * to choose the steps by early stopping; default 0, off; not under DP), "epochs"
+   * (fine-tuning: steps from passes over the rows, at most "steps"; default 200 without DP
+   * when "steps" is not set), and for private fits "max_grad_norm",
    * "sample_rate", "augment", "preprocessing_share", "categorical_weight", "noise_seed"
    * (test only). The fields above may also be given here by their request names
    * ("target", "steps", "batch_size", "lr", "seed", "threads", "epsilon", "delta",
@@ -353,7 +356,8 @@ sv_status sv_fit(const sv_table *data,
  * Fine-tunes `pretrained` on `data` (columns and levels matched by name and label) into a new
  * model `*out`; `pretrained` is unchanged. The network's shape comes from `pretrained`; of
  * `options` the steps, batch size, learning rate, seed, threads, privacy settings and
- * "weight_decay"/"ema_rate" apply. Levels the model lacks extend it without DP (a
+ * "weight_decay"/"ema_rate"/"holdout"/"epochs" apply (without "steps" and without DP, the
+ * steps are 200 epochs of `data`, at most 1000). Levels the model lacks extend it without DP (a
  * `SV_LOG_INFO` message says which) and are an error under DP. Progress and cancellation as
  * `sv_fit`.
  */
@@ -385,7 +389,8 @@ sv_status sv_sample(const sv_model *model,
  * range over them all (`sv_sample` is the range from row 0). `options_json` (may be NULL):
  * "threads" (0: all cores), "device" ("auto", "cpu", "cuda:N"), "batch_size" (rows denoised
  * together; speed and memory only), "labels" (the target's class per row, by label, for a
- * model with a categorical target); an unknown key is an error. The whole range is held in
+ * model with a categorical target), "label" (one class for every row; not with "labels");
+ * an unknown key is an error. The whole range is held in
  * memory: `sv_sample_stream` is for large volumes. Progress and cancellation as `sv_fit`.
  */
 sv_status sv_sample_range(const sv_model *model,
@@ -492,10 +497,13 @@ sv_status sv_privacy_sigma(double q,
  * from `model` (n = rows of `raw`; with "with_raw" together with the raw rows) and scores it
  * on `valid`; writes the curve and the chosen m as JSON into new bytes `*result_json`
  * (`synthvol tune --json`). With `analysis` NULL the built-in analysis of `target` is used
- * (logistic regression for a categorical target, least squares for a numeric one); otherwise
- * `analysis` is called with `analysis_user` and `target` may be NULL. `options_json` (may be
- * NULL): "ratios" (array, default 1..30), "repeats" (3), "with_raw" (false), "seed",
- * "threads", "device"; an unknown key is an error. Progress and cancellation as `sv_fit`.
+ * (by option "analysis": "linear", the default, is logistic regression for a categorical
+ * target and least squares for a numeric one; "boosting" is gradient-boosted trees);
+ * otherwise `analysis` is called with `analysis_user` and `target` may be NULL.
+ * `options_json` (may be NULL): "ratios" (array, default 1..30), "repeats" (3), "with_raw"
+ * (false), "seed", "threads", "device", "analysis", "label" (draw every synthetic row with
+ * this class of the model's target: a model conditioned on a group column, sampled for one
+ * group); an unknown key is an error. Progress and cancellation as `sv_fit`.
  */
 sv_status sv_tune(const sv_model *model,
                   const sv_table *raw,

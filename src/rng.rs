@@ -3,6 +3,17 @@
 use rand_xoshiro::rand_core::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+/// A seeded random order of 0..n (Fisher–Yates on the stream `(seed, stream)`).
+pub fn permutation(n: usize, seed: u64, stream: u64) -> Vec<usize> {
+    use rand_xoshiro::rand_core::Rng;
+    let mut rng = row_rng(seed, stream, 0);
+    let mut p: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        p.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+    }
+    p
+}
+
 /// A random stream for one row of one stream (a step, a column): the same numbers whatever the thread count.
 pub fn row_rng(seed: u64, stream: u64, row: u64) -> Xoshiro256PlusPlus {
     let mut z = seed

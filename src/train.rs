@@ -27,6 +27,36 @@ pub struct OptimConfig {
     pub lr: f64,
     pub weight_decay: f64,
     pub ema_rate: f64,
+    /// Choose the number of steps on held-out rows (absent: train `steps` steps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<EarlyStopping>,
+}
+
+/// Early stopping: the validation loss of the EMA weights on rows held out of training, scored
+/// every `every` steps with fixed draws of (t, ε) per row; training stops after `patience`
+/// scores without a new minimum, and `steps` is the most it runs. A fit then retrains on every
+/// row for the steps chosen (see [`crate::model::Synthesizer::fine_tune`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EarlyStopping {
+    /// Share of the rows held out, in (0, 0.5].
+    pub holdout: f64,
+    /// Steps between validation scores.
+    pub every: usize,
+    /// Scores without a new minimum before training stops.
+    pub patience: usize,
+}
+
+/// Draws of (t, ε) per held-out row in each validation score: with a few hundred rows, one
+/// draw's noise would hide the trend.
+pub const VALIDATION_REPEATS: usize = 8;
+
+/// The validation loss at each score and the step with the least.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ValidationRecord {
+    pub held_out_rows: usize,
+    /// (step, validation loss); step 0 is the starting weights.
+    pub history: Vec<(usize, f64)>,
+    pub best_step: usize,
 }
 
 impl Default for OptimConfig {
@@ -37,6 +67,7 @@ impl Default for OptimConfig {
             lr: 2e-3,
             weight_decay: 1e-4,
             ema_rate: 0.999,
+            early_stopping: None,
         }
     }
 }
@@ -229,6 +260,8 @@ pub struct Trained {
     pub ema: Vec<f32>,
     /// (step, mean loss over the window ending at that step).
     pub loss_history: Vec<(usize, f64)>,
+    /// With early stopping: the validation scores (the EMA returned is the best one's).
+    pub validation: Option<ValidationRecord>,
 }
 
 /// The state of a training run: parameters, optimizer moments, EMA and every buffer a step
@@ -559,6 +592,61 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
         Ok(l)
     }
 
+    /// The mean loss of `params` on every row of this trainer's data, over `repeats` draws of
+    /// (t, ε) per row fixed by `seed`: the same seed gives the same draws whatever the
+    /// parameters, so losses of different parameters compare pairwise (the validation loss of
+    /// early stopping). The trainer's own random streams are left as they were; its batch
+    /// must hold every row (`batch_size` ≥ rows).
+    pub fn eval_loss(&mut self, params: &[f32], repeats: usize, seed: u64) -> Result<f64> {
+        if self.batch != self.n || params.len() != self.net.n_params {
+            return Err(Error::invalid(
+                "the evaluation's batch must hold all its rows and the parameters must match the network",
+            ));
+        }
+        self.be.upload(&mut self.params, 0, params)?;
+        let rng = std::mem::replace(&mut self.rng, Xoshiro256PlusPlus::seed_from_u64(seed));
+        let noise_seed = std::mem::replace(&mut self.noise_seed, seed ^ 0xE7A1_0000_0000_0001);
+        let mut total = 0.0f64;
+        let mut result = Ok(());
+        for rep in 0..repeats {
+            for (d, i) in self.idx_host.iter_mut().zip(0u32..) {
+                *d = i as f32;
+            }
+            let weights = self.weights;
+            let active = match self.run_shards(self.n, rep as u64, weights, None) {
+                Ok(a) => a,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            for sh in &self.shards[..active] {
+                if let Err(e) = self
+                    .be
+                    .download(&sh.row_loss, 0, &mut self.loss_host[..sh.rows])
+                {
+                    result = Err(e);
+                    break;
+                }
+                total += self.loss_host[..sh.rows]
+                    .iter()
+                    .map(|&x| x as f64)
+                    .sum::<f64>();
+            }
+        }
+        self.rng = rng;
+        self.noise_seed = noise_seed;
+        result?;
+        Ok(total / (repeats.max(1) * self.n) as f64)
+    }
+
+    /// The EMA parameters now (the sampling weights).
+    pub fn ema_now(&self) -> Result<Vec<f32>> {
+        let mut e = vec![0f32; self.net.n_params];
+        self.be.download(&self.ema, 0, &mut e)?;
+        Ok(e)
+    }
+
     /// The gradient the last step applied (under DP: the noisy, clipped mean — what DP-SGD
     /// releases each step; used by the privacy audit).
     pub fn last_gradient(&self) -> Result<Vec<f32>> {
@@ -589,12 +677,38 @@ pub fn train<B: DiffusionOps>(
     init: &[f32],
     seed: u64,
     dp: Option<DpConfig>,
+    validation: Option<&Encoded>,
     progress: ProgressFn,
 ) -> Result<Trained> {
     let mut trainer = Trainer::new(be, net, layout, sched, data, cfg, init, seed)?;
     if let Some(dp) = dp {
         trainer.enable_dp(dp)?;
     }
+    // The held-out rows, scored in one batch with fixed draws.
+    let mut check = match (validation, &cfg.early_stopping) {
+        (Some(v), Some(es)) => {
+            let vcfg = OptimConfig {
+                batch_size: v.n,
+                early_stopping: None,
+                ..cfg.clone()
+            };
+            let mut ev = Trainer::new(be, net, layout, sched, v, &vcfg, init, seed ^ 0x7A11)?;
+            let first = ev.eval_loss(init, VALIDATION_REPEATS, seed ^ 0x7A12)?;
+            Some((
+                ev,
+                *es,
+                vec![(0usize, first)],
+                (first, 0usize, init.to_vec()),
+                0usize,
+            ))
+        }
+        (None, None) => None,
+        _ => {
+            return Err(Error::invalid(
+                "early stopping needs held-out rows, and held-out rows need early stopping",
+            ))
+        }
+    };
     let window = (cfg.steps / 100).max(1);
     let (mut win_sum, mut win_n) = (0.0f64, 0usize);
     let mut history = Vec::new();
@@ -621,12 +735,37 @@ pub fn train<B: DiffusionOps>(
         if !progress(&p) {
             return Err(Error::cancelled());
         }
+        if let Some((ev, es, scores, best, since)) = &mut check {
+            if (step + 1) % es.every.max(1) == 0 {
+                let ema = trainer.ema_now()?;
+                let l = ev.eval_loss(&ema, VALIDATION_REPEATS, seed ^ 0x7A12)?;
+                scores.push((step + 1, l));
+                if l < best.0 {
+                    *best = (l, step + 1, ema);
+                    *since = 0;
+                } else {
+                    *since += 1;
+                    if *since >= es.patience.max(1) {
+                        break;
+                    }
+                }
+            }
+        }
     }
-    let (params, ema) = trainer.finish()?;
+    let (params, mut ema) = trainer.finish()?;
+    let validation = check.map(|(ev, _, history, best, _)| {
+        ema = best.2;
+        ValidationRecord {
+            held_out_rows: ev.n,
+            history,
+            best_step: best.1,
+        }
+    });
     Ok(Trained {
         params,
         ema,
         loss_history: history,
+        validation,
     })
 }
 

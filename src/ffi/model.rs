@@ -51,7 +51,10 @@ pub struct sv_fit_options {
     /// Other options of the fit request as a JSON object, or NULL: "layers" (array of
     /// widths), "timesteps" (default 200; 20 for a private fit), "time_dim", "weight_decay",
     /// "ema_rate", "device" ("auto", "cpu", "cuda:N"), "precision" ("input": numbers at the
-    /// training values' decimals, the default; "full"), and for private fits "max_grad_norm",
+    /// training values' decimals, the default; "full"), "holdout" (share of the rows held out
+    /// to choose the steps by early stopping; default 0, off; not under DP), "epochs"
+    /// (fine-tuning: steps from passes over the rows, at most "steps"; default 200 without DP
+    /// when "steps" is not set), and for private fits "max_grad_norm",
     /// "sample_rate", "augment", "preprocessing_share", "categorical_weight", "noise_seed"
     /// (test only). The fields above may also be given here by their request names
     /// ("target", "steps", "batch_size", "lr", "seed", "threads", "epsilon", "delta",
@@ -188,7 +191,8 @@ pub extern "C" fn sv_fit(
 /// Fine-tunes `pretrained` on `data` (columns and levels matched by name and label) into a new
 /// model `*out`; `pretrained` is unchanged. The network's shape comes from `pretrained`; of
 /// `options` the steps, batch size, learning rate, seed, threads, privacy settings and
-/// "weight_decay"/"ema_rate" apply. Levels the model lacks extend it without DP (a
+/// "weight_decay"/"ema_rate"/"holdout"/"epochs" apply (without "steps" and without DP, the
+/// steps are 200 epochs of `data`, at most 1000). Levels the model lacks extend it without DP (a
 /// `SV_LOG_INFO` message says which) and are an error under DP. Progress and cancellation as
 /// `sv_fit`.
 #[no_mangle]
@@ -256,7 +260,8 @@ fn sample_options(json: *const c_char) -> FfiResult<SampleOptions> {
 /// range over them all (`sv_sample` is the range from row 0). `options_json` (may be NULL):
 /// "threads" (0: all cores), "device" ("auto", "cpu", "cuda:N"), "batch_size" (rows denoised
 /// together; speed and memory only), "labels" (the target's class per row, by label, for a
-/// model with a categorical target); an unknown key is an error. The whole range is held in
+/// model with a categorical target), "label" (one class for every row; not with "labels");
+/// an unknown key is an error. The whole range is held in
 /// memory: `sv_sample_stream` is for large volumes. Progress and cancellation as `sv_fit`.
 #[no_mangle]
 pub extern "C" fn sv_sample_range(

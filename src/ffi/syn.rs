@@ -27,10 +27,13 @@ pub type sv_analysis_fn = Option<
 /// from `model` (n = rows of `raw`; with "with_raw" together with the raw rows) and scores it
 /// on `valid`; writes the curve and the chosen m as JSON into new bytes `*result_json`
 /// (`synthvol tune --json`). With `analysis` NULL the built-in analysis of `target` is used
-/// (logistic regression for a categorical target, least squares for a numeric one); otherwise
-/// `analysis` is called with `analysis_user` and `target` may be NULL. `options_json` (may be
-/// NULL): "ratios" (array, default 1..30), "repeats" (3), "with_raw" (false), "seed",
-/// "threads", "device"; an unknown key is an error. Progress and cancellation as `sv_fit`.
+/// (by option "analysis": "linear", the default, is logistic regression for a categorical
+/// target and least squares for a numeric one; "boosting" is gradient-boosted trees);
+/// otherwise `analysis` is called with `analysis_user` and `target` may be NULL.
+/// `options_json` (may be NULL): "ratios" (array, default 1..30), "repeats" (3), "with_raw"
+/// (false), "seed", "threads", "device", "analysis", "label" (draw every synthetic row with
+/// this class of the model's target: a model conditioned on a group column, sampled for one
+/// group); an unknown key is an error. Progress and cancellation as `sv_fit`.
 #[no_mangle]
 pub extern "C" fn sv_tune(
     model: *const sv_model,

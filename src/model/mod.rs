@@ -10,7 +10,7 @@ mod sampling;
 
 pub use crate::encode::PreprocessingRecord;
 pub use crate::train::OptimConfig;
-pub use fine_tune::{FineTuneOptions, FineTuneRecord};
+pub use fine_tune::{FineTuneOptions, FineTuneRecord, FINE_TUNE_EPOCHS, MIN_FINE_TUNE_STEPS};
 pub use format::FORMAT_VERSION;
 pub use private::{DpOptions, PrivacyRecord, DP_TIMESTEPS};
 pub use request::{FineTunePlan, FitKind, FitPlan, FitRequest};
@@ -105,6 +105,9 @@ pub struct TrainingRecord {
     /// the R and Julia packages keep each column's classes there, to restore them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<serde_json::Value>,
+    /// Early stopping's validation scores and the steps chosen (absent without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<crate::train::ValidationRecord>,
 }
 
 /// The synthvol version and build target, as records carry them.
@@ -137,6 +140,7 @@ impl TrainingRecord {
             privacy,
             fine_tuning: Vec::new(),
             annotations: None,
+            validation: None,
         }
     }
 }
@@ -231,21 +235,18 @@ impl Synthesizer {
         let Trained {
             ema: weights,
             loss_history,
+            validation,
             ..
         } = ran.output;
+        let mut record =
+            TrainingRecord::new(table.n_rows(), opts, loss_history, start, None, ran.backend);
+        record.validation = validation;
         Ok(Synthesizer {
             net: Self::net_config(&encoder, opts),
             encoder,
             timesteps: opts.timesteps,
             weights,
-            record: TrainingRecord::new(
-                table.n_rows(),
-                opts,
-                loss_history,
-                start,
-                None,
-                ran.backend,
-            ),
+            record,
         })
     }
 
@@ -280,26 +281,77 @@ impl Synthesizer {
             crate::train::memory_estimate(&net, table.n_rows(), batch, opts.timesteps),
             "use narrower or fewer layers (option 'layers'), a smaller time embedding ('time_dim'), a smaller batch ('batch_size') or fewer rows",
         )?;
-        let data = encoder.encode(table)?;
         let layout = Layout {
             n_num: encoder.n_numeric(),
             blocks: encoder.block_sizes(),
         };
-        let sched = Schedule::cosine(opts.timesteps);
         let init = match init {
             Some(w) => w.to_vec(),
             None => net.init_params(opts.seed),
         };
-        let job = TrainJob {
-            net: &net,
-            layout: &layout,
-            sched: &sched,
-            data: &data,
-            opts,
-            init: &init,
+        let parts = TrainParts {
+            net,
+            layout,
+            sched: Schedule::cosine(opts.timesteps),
+            init,
             dp,
         };
-        run_job(opts.device, opts.threads, progress, job)
+        let Some(es) = opts.optim.early_stopping.filter(|_| parts.dp.is_none()) else {
+            let data = encoder.encode(table)?;
+            return run_job(
+                opts.device,
+                opts.threads,
+                progress,
+                parts.job(&data, opts, None),
+            );
+        };
+        // Early stopping: train on all but a seeded share of the rows, scoring the rest, then
+        // retrain on every row for the steps chosen (from the same start, on a full
+        // learning-rate schedule).
+        let n = table.n_rows();
+        let held = ((n as f64 * es.holdout).round() as usize).clamp(1, n.saturating_sub(1));
+        if n < 2 {
+            return Err(Error::data(
+                "early stopping (option 'holdout') needs at least 2 rows; set 'holdout' to 0",
+            ));
+        }
+        let order = crate::rng::permutation(n, opts.seed, 0x401D);
+        let (v_rows, t_rows) = order.split_at(held);
+        let fit_part = encoder.encode(&table.select_rows(t_rows))?;
+        let val_part = encoder.encode(&table.select_rows(v_rows))?;
+        let first = run_job(
+            opts.device,
+            opts.threads,
+            &mut *progress,
+            parts.job(&fit_part, opts, Some(&val_part)),
+        )?;
+        let record = first.output.validation.clone();
+        let chosen = record.as_ref().map_or(opts.optim.steps, |r| r.best_step);
+        let data = encoder.encode(table)?;
+        let mut ran = if chosen == 0 {
+            // No step beat the starting weights: keep them.
+            crate::backend::Ran {
+                backend: first.backend.clone(),
+                output: Trained {
+                    params: parts.init.clone(),
+                    ema: parts.init.clone(),
+                    loss_history: Vec::new(),
+                    validation: None,
+                },
+            }
+        } else {
+            let mut again = opts.clone();
+            again.optim.steps = chosen;
+            again.optim.early_stopping = None;
+            run_job(
+                opts.device,
+                opts.threads,
+                progress,
+                parts.job(&data, &again, None),
+            )?
+        };
+        ran.output.validation = record;
+        Ok(ran)
     }
 
     /// What the model spent under differential privacy, as JSON: the fit's privacy record
@@ -390,6 +442,9 @@ pub struct SampleOptions {
     /// The target's class for each row asked for, by label, instead of draws from the
     /// training class frequencies (a model conditioned on a categorical target only).
     pub labels: Option<Vec<String>>,
+    /// The target's class for every row (as `labels`, without a list as long as the sample;
+    /// the two exclude each other).
+    pub label: Option<String>,
 }
 
 impl Default for SampleOptions {
@@ -399,6 +454,7 @@ impl Default for SampleOptions {
             threads: 0,
             device: Device::Auto,
             labels: None,
+            label: None,
         }
     }
 }
@@ -423,6 +479,35 @@ impl SampleOptions {
     }
 }
 
+/// What every training job of one fit shares.
+struct TrainParts {
+    net: Denoiser,
+    layout: Layout,
+    sched: Schedule,
+    init: Vec<f32>,
+    dp: Option<DpConfig>,
+}
+
+impl TrainParts {
+    fn job<'a>(
+        &'a self,
+        data: &'a Encoded,
+        opts: &'a FitOptions,
+        validation: Option<&'a Encoded>,
+    ) -> TrainJob<'a> {
+        TrainJob {
+            net: &self.net,
+            layout: &self.layout,
+            sched: &self.sched,
+            data,
+            opts,
+            init: &self.init,
+            dp: self.dp.clone(),
+            validation,
+        }
+    }
+}
+
 /// Training on a backend: the job [`Synthesizer::train_encoded`] hands to the device.
 struct TrainJob<'a> {
     net: &'a Denoiser,
@@ -432,6 +517,7 @@ struct TrainJob<'a> {
     opts: &'a FitOptions,
     init: &'a [f32],
     dp: Option<DpConfig>,
+    validation: Option<&'a Encoded>,
 }
 
 impl Job for TrainJob<'_> {
@@ -448,6 +534,7 @@ impl Job for TrainJob<'_> {
             self.init,
             self.opts.seed ^ 0x5EED,
             self.dp,
+            self.validation,
             &mut progress,
         )
     }

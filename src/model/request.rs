@@ -10,7 +10,12 @@ use crate::backend::Device;
 use crate::error::{Error, Result};
 use crate::limits::{MAX_AUGMENT, MAX_LAYERS, MAX_STEPS, MAX_THREADS, MAX_TIMESTEPS, MAX_WIDTH};
 use crate::table::PublicSchema;
-use crate::train::OptimConfig;
+use crate::train::{EarlyStopping, OptimConfig};
+
+/// Steps between validation scores.
+pub const EARLY_STOPPING_EVERY: usize = 25;
+/// Validation scores without a new minimum before training stops.
+pub const EARLY_STOPPING_PATIENCE: usize = 8;
 
 /// What a user asks of a fit or a fine-tuning. Every field is optional; [`FitRequest::check`]
 /// and [`FitRequest::check_fine_tune`] fill the defaults. As JSON, the keys are the field names
@@ -37,6 +42,15 @@ pub struct FitRequest {
     pub weight_decay: Option<f64>,
     /// EMA rate of the sampling weights (default 0.999).
     pub ema_rate: Option<f64>,
+    /// Share of the rows held out to choose the number of training steps by their validation
+    /// loss (early stopping; `steps` is then the most it runs), after which the model retrains
+    /// on every row for the steps chosen. Default 0 (off); not for a private fit (the
+    /// held-out rows' loss would be released without noise).
+    pub holdout: Option<f64>,
+    /// Fine-tuning only: the steps from this many passes over the fine-tuning rows (epochs ·
+    /// rows / batch, at most `steps`). Default without DP and without `steps`:
+    /// [`super::FINE_TUNE_EPOCHS`] (at most 1000 steps); with `steps` alone, exactly those.
+    pub epochs: Option<f64>,
     /// Seed (default 0): the same seed gives the same model (a private fit's noise excepted).
     pub seed: Option<u64>,
     /// Threads (default 0: all cores).
@@ -152,6 +166,7 @@ impl FitRequest {
             lr: Some(o.optim.lr),
             weight_decay: Some(o.optim.weight_decay),
             ema_rate: Some(o.optim.ema_rate),
+            holdout: o.optim.early_stopping.map(|e| e.holdout),
             seed: Some(o.seed),
             threads: Some(o.threads),
             device: Some(o.device),
@@ -186,7 +201,12 @@ impl FitRequest {
     pub fn check(&self) -> Result<FitPlan> {
         let d = FitOptions::default();
         let private = self.epsilon.is_some();
-        let mut optim = self.optim(&d.optim)?;
+        if self.epochs.is_some() {
+            return Err(Error::invalid(
+                "option 'epochs' sets a fine-tuning's steps; a new fit takes 'steps'",
+            ));
+        }
+        let mut optim = self.optim(&d.optim, 0.0)?;
         optim.steps = positive("steps", self.steps.unwrap_or(d.optim.steps), MAX_STEPS)?;
         let layers = match &self.layers {
             None => d.layers.clone(),
@@ -293,9 +313,30 @@ impl FitRequest {
             }
         }
         let d = FineTuneOptions::default();
-        let mut optim = self.optim(&d.optim)?;
-        optim.steps = positive("steps", self.steps.unwrap_or(d.optim.steps), MAX_STEPS)?;
+        let mut optim = self.optim(&d.optim, 0.0)?;
+        optim.steps = positive(
+            "steps",
+            self.steps.unwrap_or(if self.epochs.is_some() {
+                MAX_STEPS
+            } else {
+                d.optim.steps
+            }),
+            MAX_STEPS,
+        )?;
+        let epochs = match (self.epochs, self.steps, self.epsilon) {
+            (Some(e), _, _) => {
+                if !(e > 0.0 && e.is_finite()) {
+                    return Err(Error::invalid(format!(
+                        "option 'epochs' (passes over the fine-tuning rows) must be positive, got {e}"
+                    )));
+                }
+                Some(e)
+            }
+            (None, None, None) => Some(super::FINE_TUNE_EPOCHS),
+            _ => None,
+        };
         let options = FineTuneOptions {
+            epochs,
             optim,
             seed: self.seed.unwrap_or(d.seed),
             threads: self.threads()?,
@@ -305,8 +346,9 @@ impl FitRequest {
         Ok(FineTunePlan { options, dp })
     }
 
-    /// The optimiser's settings but the steps (whose default depends on the kind of fit).
-    fn optim(&self, d: &OptimConfig) -> Result<OptimConfig> {
+    /// The optimiser's settings but the steps (whose default depends on the kind of fit), with
+    /// `holdout` the default share held out for early stopping.
+    fn optim(&self, d: &OptimConfig, holdout: f64) -> Result<OptimConfig> {
         let batch_size = positive(
             "batch_size",
             self.batch_size.unwrap_or(d.batch_size),
@@ -330,12 +372,28 @@ impl FitRequest {
                 "option 'ema_rate' must be in [0, 1), got {ema_rate}"
             )));
         }
+        let holdout = self.holdout.unwrap_or(holdout);
+        if !(0.0..=0.5).contains(&holdout) {
+            return Err(Error::invalid(format!(
+                "option 'holdout' (the share of rows held out for early stopping) must be from 0 (off) to 0.5, got {holdout}"
+            )));
+        }
+        if holdout > 0.0 && self.epsilon.is_some() {
+            return Err(Error::invalid(
+                "option 'holdout' is for fits without DP: early stopping reads the held-out rows' loss without noise, which differential privacy does not allow",
+            ));
+        }
         Ok(OptimConfig {
             steps: d.steps,
             batch_size,
             lr,
             weight_decay,
             ema_rate,
+            early_stopping: (holdout > 0.0).then_some(EarlyStopping {
+                holdout,
+                every: EARLY_STOPPING_EVERY,
+                patience: EARLY_STOPPING_PATIENCE,
+            }),
         })
     }
 

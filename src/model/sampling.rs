@@ -122,45 +122,61 @@ impl Synthesizer {
             end,
             seed,
             blocks_in_flight: opts.batch_size.div_ceil(BLOCK_ROWS).max(1),
-            labels: labels.map(Arc::new),
+            labels,
         };
         run_job_with_rows(opts.device, opts.threads, progress, Some(sink), job)?;
         Ok(())
     }
 
-    /// The class codes of `opts.labels`, one per row asked for, checked against the model.
-    fn given_labels(&self, opts: &SampleOptions, count: u64) -> Result<Option<Vec<u32>>> {
-        let Some(given) = &opts.labels else {
-            return Ok(None);
+    /// The classes `opts.labels` or `opts.label` give, checked against the model.
+    fn given_labels(&self, opts: &SampleOptions, count: u64) -> Result<Option<GivenLabels>> {
+        let option = match (&opts.labels, &opts.label) {
+            (None, None) => return Ok(None),
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "options 'labels' (one class per row) and 'label' (one class for every row) exclude each other; give one",
+                ))
+            }
+            (Some(_), None) => "labels",
+            (None, Some(_)) => "label",
         };
         let Some(l) = &self.encoder.label else {
-            return Err(Error::invalid(
-                "option 'labels' needs a model conditioned on a categorical target; this one has none",
-            ));
+            return Err(Error::invalid(format!(
+                "option '{option}' needs a model conditioned on a categorical target; this one has none"
+            )));
         };
+        let spec = &self.encoder.schema.columns[l.column];
+        let crate::table::ColumnKind::Categorical { levels } = &spec.kind else {
+            return Err(Error::format("the model's label is not categorical"));
+        };
+        let code = |g: &String| {
+            levels
+                .iter()
+                .position(|l| l == g)
+                .map(|k| k as u32)
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                    "option '{option}': '{g}' is not a class of the target '{}' (its classes: {})",
+                    spec.name,
+                    crate::table::preview(levels)
+                ))
+                })
+        };
+        if let Some(one) = &opts.label {
+            return Ok(Some(GivenLabels::All(code(one)?)));
+        }
+        let given = opts.labels.as_ref().expect("matched above");
         if given.len() as u64 != count {
             return Err(Error::invalid(format!(
                 "option 'labels' has {} labels for {count} rows; give one per row",
                 given.len()
             )));
         }
-        let spec = &self.encoder.schema.columns[l.column];
-        let crate::table::ColumnKind::Categorical { levels } = &spec.kind else {
-            return Err(Error::format("the model's label is not categorical"));
-        };
         given
             .iter()
-            .map(|g| {
-                levels.iter().position(|l| l == g).map(|k| k as u32).ok_or_else(|| {
-                    Error::invalid(format!(
-                        "option 'labels': '{g}' is not a class of the target '{}' (its classes: {})",
-                        spec.name,
-                        crate::table::preview(levels)
-                    ))
-                })
-            })
+            .map(code)
             .collect::<Result<Vec<_>>>()
-            .map(Some)
+            .map(|v| Some(GivenLabels::PerRow(Arc::new(v))))
     }
 
     /// The label of row `r` of the sample with this seed, drawn from the training class
@@ -188,8 +204,16 @@ struct StreamJob<'a> {
     end: u64,
     seed: u64,
     blocks_in_flight: usize,
-    /// Codes of the rows start..end, when the caller gave them.
-    labels: Option<Arc<Vec<u32>>>,
+    /// The classes of the rows start..end, when the caller gave them.
+    labels: Option<GivenLabels>,
+}
+
+/// Classes the caller chose instead of draws.
+enum GivenLabels {
+    /// One per row of the range.
+    PerRow(Arc<Vec<u32>>),
+    /// The same for every row.
+    All(u32),
 }
 
 impl Job for StreamJob<'_> {
@@ -234,7 +258,10 @@ impl Job for StreamJob<'_> {
                     for (p, l) in wk.labels.iter_mut().enumerate() {
                         let r = wk.block * BLOCK_ROWS as u64 + p as u64;
                         *l = match (&self.labels, r >= self.start && r < self.end) {
-                            (Some(given), true) => given[(r - self.start) as usize],
+                            (Some(GivenLabels::PerRow(given)), true) => {
+                                given[(r - self.start) as usize]
+                            }
+                            (Some(GivenLabels::All(c)), true) => *c,
                             _ => m.drawn_label(self.seed, r).unwrap_or(0),
                         };
                     }

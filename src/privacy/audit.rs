@@ -167,6 +167,7 @@ fn one_run<B: DiffusionOps>(
         lr: 1e-30,
         weight_decay: 0.0,
         ema_rate: 0.0,
+        early_stopping: None,
     };
     let mut tr = Trainer::new(be, net, layout, &sched, data, &optim, init, cfg.seed ^ run)?;
     let mut key = [0u8; 32];

@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use super::analysis::Analysis;
+use super::analysis::{Analysis, AnalysisKind};
 use crate::backend::Device;
 use crate::error::{Error, Result};
 use crate::model::{SampleOptions, Synthesizer};
@@ -32,6 +32,13 @@ pub struct TuneOptions {
     pub threads: usize,
     /// Where to sample.
     pub device: Device,
+    /// The built-in analysis [`tune_builtin`] runs ("linear" or "boosting"; a callback or
+    /// closure given to [`tune`] replaces it).
+    pub analysis: AnalysisKind,
+    /// Draw every synthetic row with this level of the model's conditioning column (a model
+    /// fitted with a categorical `target`): a model trained on related and target rows
+    /// together, conditioned on the group column, makes rows of the target group only.
+    pub label: Option<String>,
 }
 
 impl Default for TuneOptions {
@@ -43,13 +50,16 @@ impl Default for TuneOptions {
             seed: 0,
             threads: 0,
             device: Device::Auto,
+            analysis: AnalysisKind::Linear,
+            label: None,
         }
     }
 }
 
-/// [`tune`] with the built-in analysis of `target`: logistic regression scored by the
-/// misclassification rate for a categorical target, least squares scored by RMSE for a
-/// numeric one (what `synthvol tune` and `sv_tune` without a callback run).
+/// [`tune`] with the built-in analysis of `target` that `opts.analysis` names: logistic
+/// regression or gradient boosting scored by the misclassification rate for a categorical
+/// target, least squares or gradient boosting scored by RMSE for a numeric one (what
+/// `synthvol tune` and `sv_tune` without a callback run).
 pub fn tune_builtin(
     model: &Synthesizer,
     raw: &Table,
@@ -61,7 +71,7 @@ pub fn tune_builtin(
     let raw_c = raw
         .conform_to(model.schema())
         .map_err(|e| Error::data(format!("raw rows: {}", e.message)))?;
-    let (mut analysis, metric) = super::builtin(&raw_c, target)?;
+    let (mut analysis, metric) = super::builtin_kind(&raw_c, target, opts.analysis)?;
     tune(model, raw, valid, &mut *analysis, metric, opts, progress)
 }
 
@@ -153,6 +163,7 @@ pub fn tune(
     let sample_opts = SampleOptions {
         threads: opts.threads,
         device: opts.device,
+        label: opts.label.clone(),
         ..SampleOptions::default()
     };
     for rep in 0..opts.repeats {

@@ -17,8 +17,10 @@ end
 function sample_options(threads, batch_size, device, labels, n)
     args = Dict{String,Any}("threads" => threads, "batch_size" => batch_size,
                             "device" => device)
-    if labels !== nothing
-        labels isa AbstractVector || argerror("'labels' must be a vector, one label per row")
+    if labels !== nothing && !(labels isa AbstractVector)
+        ismissing(labels) && argerror("'labels' is missing")
+        args["label"] = string(labels)  # one class for every row
+    elseif labels !== nothing
         length(labels) == n ||
             argerror("'labels' has $(length(labels)) values for $n rows; give one per row")
         any(ismissing, labels) && argerror("'labels' has missing values")
@@ -35,8 +37,8 @@ Draws `n` synthetic rows as a column table (`DataFrame(sample(m, n))` makes a Da
 column of the Julia type the model learned from. The same `seed` gives the same rows whatever
 `threads` or `batch_size`; rows `start + 1 : start + n` of a sample are the same values
 whichever range is asked for, so a large sample can be drawn in pieces (see `shard`).
-`seed = nothing` draws a seed from Julia's default RNG. `labels` (one per row) fixes the
-target's values for a model with a categorical target. `progress` and `cancel` as in `fit`.
+`seed = nothing` draws a seed from Julia's default RNG. `labels` (a vector, one per row, or
+one value for every row) fixes the target's values for a model with a categorical target. `progress` and `cancel` as in `fit`.
 """
 function sample(model::Model, n::Integer; seed = nothing, start::Integer = 0, labels = nothing,
                 threads = nothing, batch_size = nothing, device = nothing, progress = nothing,

@@ -33,29 +33,37 @@ end
 
 """
     tune(model, train, valid; target, ratios, analysis, repeats, with_raw, seed, threads,
-         device, progress, cancel) -> Dict{String,Any}
+         device, label, progress, cancel) -> Dict{String,Any}
 
 Generational-effect tuning of the synthetic volume: for each ratio ρ in `ratios` (default
 1:30), an analysis is trained on m = ρ·n synthetic rows (n = rows of `train`) and scored on
 `valid`, over `repeats` generations (3); the m with the lowest mean validation error is
 chosen. The result has the curve (`"points"`), `"chosen_ratio"`, `"chosen_m"` and the raw-only
-error. `analysis = nothing` uses the built-in analysis of `target` (logistic regression scored
-by misclassification for a categorical target, least squares by RMSE for a numeric one);
-otherwise `analysis(train, valid)` is any Julia function that fits on the column table `train`
+error. `analysis = nothing` or `:linear` uses the built-in analysis of `target` (logistic
+regression scored by misclassification for a categorical target, least squares by RMSE for a
+numeric one), `:boosting` built-in gradient-boosted trees (the paper's SynBoost); otherwise `analysis(train, valid)` is any Julia function that fits on the column table `train`
 and returns the error to minimise on `valid` (`target` may then be omitted). Keep test rows out
-of `valid`.
+of `valid`. `label` draws every synthetic row with that class of the model's target (a model
+conditioned on a group column, fitted on related and target rows together).
 """
 function tune(model::Model, train, valid; target = nothing, ratios = nothing,
               analysis = nothing, repeats = nothing, with_raw = nothing, seed = nothing,
-              threads = nothing, device = nothing, progress = nothing,
+              threads = nothing, device = nothing, label = nothing, progress = nothing,
               cancel::Union{Nothing,CancelToken} = nothing)
+    kind = nothing
+    if analysis isa Union{Symbol,AbstractString}
+        kind = string(analysis)
+        analysis = nothing
+    end
     (analysis === nothing || analysis isa Function) ||
-        argerror("'analysis' must be a function(train, valid) returning the error to minimise")
+        argerror("'analysis' must be :linear, :boosting or a function(train, valid) returning the error to minimise")
     tr, _ = to_sv(train, "train")
     va, _ = to_sv(valid, "valid")
     json = request_json(Dict{String,Any}("ratios" => ratios, "repeats" => repeats,
                                          "with_raw" => with_raw, "seed" => seed,
-                                         "threads" => threads, "device" => device))
+                                         "threads" => threads, "device" => device,
+                                         "analysis" => kind,
+                                         "label" => label === nothing ? nothing : string(label)))
     tgt = target === nothing ? nothing : c_text(string(target), "'target'")
     out = Ref{Ptr{sv_bytes}}(C_NULL)
     st = CallState(progress; analysis = analysis, columns = model.columns)

@@ -184,6 +184,11 @@ end
         @test length(r["points"]) == 2
         builtin = tune(m, tr, va; target = "income", ratios = [1], repeats = 1)
         @test haskey(builtin, "raw_only_error")
+        boosted = tune(m, tr, va; target = "income", ratios = [1], repeats = 1,
+                       analysis = :boosting)
+        @test boosted["error_metric"] == "misclassification rate"
+        @test_throws SynthVolError tune(m, tr, va; target = "income", ratios = [1],
+                                        repeats = 1, analysis = :forest)
         # an analysis that fails: its own error, with its backtrace
         @test_throws CapturedException tune(m, tr, va; ratios = [1], repeats = 1,
                                             analysis = (t, v) -> error("my analysis broke"))

@@ -28,7 +28,8 @@
 #'   `function(stage, done, total, loss)`. Ctrl-C stops the fit within a step.
 #' @param ... Other options of the fit request by name: `time_dim`, `weight_decay`, `precision`
 #'   (`"input"`, the default: numbers at the training values' decimals; `"full"`),
-#'   `ema_rate`, and for private fits `max_grad_norm`, `sample_rate`, `augment`,
+#'   `ema_rate`, `holdout` (share of the rows held out to choose the steps by early
+#'   stopping \[0, off\]), and for private fits `max_grad_norm`, `sample_rate`, `augment`,
 #'   `preprocessing_share`, `categorical_weight`, `noise_seed` (test only).
 #' @return An `sv_model`.
 #' @seealso [sv_sample()], [sv_fine_tune()], [sv_compare()], [sv_save()]
@@ -64,9 +65,11 @@ sv_fit <- function(data, target = NULL, steps = NULL, batch_size = NULL, layers 
 #'
 #' @inheritParams sv_fit
 #' @param model An `sv_model`.
-#' @param steps Fine-tuning steps \[1000\].
+#' @param steps Fine-tuning steps \[without DP: 200 epochs of `data`, at most 1000; under DP
+#'   1000\].
 #' @param lr Initial learning rate \[0.001\].
-#' @param ... Other options of the fit request by name (`weight_decay`, `ema_rate`, and for
+#' @param ... Other options of the fit request by name (`weight_decay`, `ema_rate`, `epochs`
+#'   (steps from passes over `data`, at most `steps`), `holdout` (early stopping), and for
 #'   private fine-tunings `max_grad_norm`, `sample_rate`, `augment`, `preprocessing_share`,
 #'   `categorical_weight`, `noise_seed`).
 #' @return A new `sv_model`; `model` is unchanged.

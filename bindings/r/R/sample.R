@@ -13,7 +13,8 @@
 #' @param seed Seed. `NULL` draws one from R's random number generator, so [set.seed()]
 #'   makes the call reproducible.
 #' @param labels For a model conditioned on a categorical target: the target's value for
-#'   each row (a vector of length `n`), instead of draws from the training frequencies.
+#'   each row (a vector of length `n`, or one value for every row), instead of draws from
+#'   the training frequencies.
 #' @param start The number of the first row (0 for the start of the sample).
 #' @param threads Threads \[0: all cores\].
 #' @param batch_size Rows denoised together (speed and memory only) \[4096\].
@@ -44,7 +45,10 @@ sv_sample <- function(model, n, seed = NULL, labels = NULL, start = 0, threads =
   start <- req_value("start", start)
   seed <- seed_value(seed)
   opts <- list(threads = threads, batch_size = batch_size, device = device)
-  if (!is.null(labels)) {
+  if (!is.null(labels) && length(labels) == 1 && n > 1) {
+    if (is.na(labels)) sv_arg_error("'labels' is NA")
+    opts$label <- as.character(labels)
+  } else if (!is.null(labels)) {
     if (length(labels) != n) {
       sv_arg_error(sprintf("'labels' has %d values for %s rows; give one per row", length(labels), format(n)))
     }

@@ -12,8 +12,12 @@
 #'   by the misclassification rate for a categorical target, least squares by RMSE for a
 #'   numeric one).
 #' @param ratios The ratios rho \[1, 2, ..., 30\].
-#' @param analysis `NULL` for the built-in analysis, or an R `function(train, valid)` that
-#'   fits on the data frame `train` and returns the error to minimise on `valid`.
+#' @param analysis `NULL` or `"linear"` for the built-in logistic regression or least
+#'   squares, `"boosting"` for built-in gradient-boosted trees (the paper's SynBoost), or an R
+#'   `function(train, valid)` that fits on the data frame `train` and returns the error to
+#'   minimise on `valid`.
+#' @param label For a model conditioned on a group column (fitted with that column as
+#'   `target` on related and target rows together): draw every synthetic row with this level.
 #' @param repeats Generations per ratio \[3\].
 #' @param with_raw Train on the raw rows together with the synthetic ones \[FALSE\].
 #' @param seed,threads,device As in [sv_sample()] (`seed` \[0\]).
@@ -38,13 +42,19 @@
 #' @export
 sv_tune <- function(model, train, valid, target = NULL, ratios = NULL, analysis = NULL,
                     repeats = NULL, with_raw = NULL, seed = NULL, threads = NULL, device = NULL,
-                    progress = interactive()) {
+                    label = NULL, progress = interactive()) {
   xp <- handle(model)
+  kind <- NULL
+  if (is.character(analysis) && length(analysis) == 1 && !is.na(analysis)) {
+    kind <- analysis
+    analysis <- NULL
+  }
   if (!is.null(analysis) && !is.function(analysis)) {
-    sv_arg_error("'analysis' must be a function(train, valid) returning the error to minimise")
+    sv_arg_error("'analysis' must be \"linear\", \"boosting\" or a function(train, valid) returning the error to minimise")
   }
   json <- req_json(list(ratios = ratios, repeats = repeats, with_raw = with_raw, seed = seed,
-                        threads = threads, device = device), vectors = "ratios")
+                        threads = threads, device = device, analysis = kind, label = label),
+                   vectors = "ratios")
   meta <- model$meta
   convert <- function(cols) from_columns(cols, meta)
   if (!is.null(target)) target <- req_value("target", target)

@@ -39,6 +39,15 @@ pub struct TrainingArgs {
     /// EMA rate of the sampling weights [default: 0.999].
     #[arg(long)]
     ema_rate: Option<f64>,
+    /// Share of the rows held out to choose the steps by their validation loss (early
+    /// stopping; --steps is then the most), then retrain on every row [default: 0 for a fit,
+    /// 0.1 for a fine-tuning; 0 turns it off].
+    #[arg(long)]
+    holdout: Option<f64>,
+    /// Fine-tuning: set the steps from this many passes over the rows (at most --steps)
+    /// [default without --steps and without DP: 200].
+    #[arg(long)]
+    epochs: Option<f64>,
     /// Random seed [default: 0].
     #[arg(long)]
     seed: Option<u64>,
@@ -149,6 +158,8 @@ impl FitArgs {
             lr: t.lr,
             weight_decay: t.weight_decay,
             ema_rate: t.ema_rate,
+            holdout: t.holdout,
+            epochs: t.epochs,
             seed: t.seed,
             threads: t.threads,
             device: super::device(&t.device)?,

@@ -49,6 +49,10 @@ pub struct SampleArgs {
     /// Where to sample: auto, cpu or cuda:N [default: auto].
     #[arg(long)]
     device: Option<String>,
+    /// Draw every row with this class of the model's target (a model conditioned on a
+    /// categorical target), instead of draws from the training class frequencies.
+    #[arg(long)]
+    label: Option<String>,
     /// Where to write the CSV (.csv.gz is compressed).
     #[arg(long)]
     out: PathBuf,
@@ -96,6 +100,7 @@ pub fn sample(a: SampleArgs) -> Result<()> {
     opts.batch_size = a.batch_size.unwrap_or(opts.batch_size);
     opts.threads = a.threads.unwrap_or(opts.threads);
     opts.device = super::device(&a.device)?.unwrap_or(opts.device);
+    opts.label = a.label.clone();
     opts.check()?;
     let model = Synthesizer::load(&a.model)?;
     let started = Instant::now();

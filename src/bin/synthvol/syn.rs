@@ -23,9 +23,17 @@ pub struct TuneArgs {
     #[arg(long)]
     valid: PathBuf,
     /// The analysis target: categorical → logistic regression (misclassification rate),
-    /// numeric → least squares (RMSE).
+    /// numeric → least squares (RMSE); with --analysis boosting, gradient-boosted trees.
     #[arg(long)]
     target: String,
+    /// The built-in analysis: linear (logistic regression or least squares) or boosting
+    /// (gradient-boosted trees, the paper's SynBoost) [default: linear].
+    #[arg(long)]
+    analysis: Option<String>,
+    /// Draw every synthetic row with this level of the model's conditioning column (a model
+    /// fitted with --target GROUP on related and target rows together).
+    #[arg(long)]
+    label: Option<String>,
     /// Ratios ρ = m / n: "a:b" (a, a+1, …, b), "a:b:step", or a comma-separated list
     /// [default: 1:30].
     #[arg(long)]
@@ -179,6 +187,13 @@ pub fn tune(a: TuneArgs) -> Result<()> {
         seed: a.seed.unwrap_or(d.seed),
         threads: a.threads.unwrap_or(d.threads),
         device: super::device(&a.device)?.unwrap_or(d.device),
+        analysis: a
+            .analysis
+            .as_deref()
+            .map(syn::AnalysisKind::parse)
+            .transpose()?
+            .unwrap_or(d.analysis),
+        label: a.label.clone(),
     };
     let model = Synthesizer::load(&a.model)?;
     let raw = a.types.read(&a.train)?;

@@ -52,7 +52,8 @@ test_that("bad sampling requests and bad models are refused", {
   expect_sv_error(sv_sample(m, -5), "at least 1")
   expect_sv_error(sv_sample(m, 2.5), "whole number")
   expect_sv_error(sv_sample(m, 10, labels = rep("rich", 10)), "'rich' is not a class")
-  expect_sv_error(sv_sample(m, 10, labels = "a"), "give one per row")
+  expect_sv_error(sv_sample(m, 10, labels = c("a", "b")), "give one per row")
+  expect_sv_error(sv_sample(m, 10, labels = "a"), "'a' is not a class")
   expect_sv_error(sv_sample(m, 1e12), "needs about")
   expect_sv_error(sv_sample(list(), 5), "must be an sv_model")
   broken <- m

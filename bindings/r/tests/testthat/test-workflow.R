@@ -38,6 +38,16 @@ test_that("the Syn workflow runs from R: pre-train, fine-tune, compare, tune wit
   dev.off()
   builtin <- sv_tune(tuned, small, valid, "income", ratios = 1, repeats = 1, progress = FALSE)
   expect_identical(builtin$error_metric, "misclassification rate")
+  boosted <- sv_tune(tuned, small, valid, "income", ratios = 1, repeats = 1,
+                     analysis = "boosting", progress = FALSE)
+  expect_identical(boosted$error_metric, "misclassification rate")
+  expect_true(boosted$raw_only_error >= 0 && boosted$raw_only_error < 0.5)
+  e <- tryCatch(sv_tune(tuned, small, valid, "income", ratios = 1, repeats = 1,
+                        analysis = "forest", progress = FALSE), error = function(e) e)
+  expect_match(conditionMessage(e), "unknown analysis 'forest'")
+  # One label for every row.
+  rich <- sv_sample(tuned, 50, seed = 3, labels = ">50K")
+  expect_true(all(rich$income == ">50K"))
   # An analysis that fails is an error with its message; one that returns junk too.
   e <- tryCatch(sv_tune(tuned, small, valid, ratios = 1, repeats = 1, progress = FALSE,
                         analysis = function(t, v) stop("my model broke")), error = function(e) e)
