@@ -613,7 +613,9 @@ fn demo_quick_runs_the_whole_workflow() {
         "fine-tune under DP: ε = 0.99",
         "male raw rows",
         "fine-tuned synthetic",
-        "chosen ρ =",
+        "reflection point ρ =",
+        "generational effect (gradient boosting",
+        "the men and the raw women pooled",
         "test misclassification rate",
     ] {
         assert!(

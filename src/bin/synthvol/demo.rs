@@ -216,7 +216,7 @@ fn syn_experiment(sp: &SynPlan, plan: &DemoPlan, out_dir: Option<&Path>) -> Resu
         n,
         plan.seed,
     )?;
-    let (men, small, valid, test) = (&split.men, &split.fine_tune, &split.valid, &split.test);
+    let (men, small, test) = (&split.men, &split.fine_tune, &split.test);
     println!(
         "  pre-training: {} men; fine-tuning: {n} women; validation: {n} other women; test: {n} women of the test file",
         men.n_rows()
@@ -238,11 +238,25 @@ fn syn_experiment(sp: &SynPlan, plan: &DemoPlan, out_dir: Option<&Path>) -> Resu
             .last()
             .map_or(0, |r| r.options.optim.steps)
     };
-    println!(
-        "fine-tune: {} steps on {n} rows: {:.1} s",
-        steps(&tuned),
-        start.elapsed().as_secs_f64()
-    );
+    let stopped = tuned
+        .record()
+        .fine_tuning
+        .last()
+        .and_then(|r| r.validation.as_ref());
+    match stopped {
+        Some(v) => println!(
+            "fine-tune: {} steps on {n} rows, chosen by early stopping on {} of them held out (at most {}): {:.1} s",
+            v.best_step,
+            v.held_out_rows,
+            steps(&tuned),
+            start.elapsed().as_secs_f64()
+        ),
+        None => println!(
+            "fine-tune: {} steps on {n} rows: {:.1} s",
+            steps(&tuned),
+            start.elapsed().as_secs_f64()
+        ),
+    }
     let start = Instant::now();
     let (tuned_dp, _) = pre.fine_tune(small, &sp.fine_tune_private, &mut progress_bar())?;
     let spent = tuned_dp
@@ -279,49 +293,67 @@ fn syn_experiment(sp: &SynPlan, plan: &DemoPlan, out_dir: Option<&Path>) -> Resu
     }
 
     // Generational effect: tune m on the validation rows, assess at the chosen m on the test.
-    let start = Instant::now();
-    let r = syn::tune_builtin(
-        &tuned,
-        small,
-        valid,
-        "income",
-        &sp.tune,
-        &mut progress_bar(),
-    )?;
-    println!(
-        "generational effect (logistic regression on 'income', validation {}, {} generation(s) per ratio; {:.1} s):",
-        r.error_metric,
-        sp.tune.repeats,
-        start.elapsed().as_secs_f64()
-    );
-    let line: Vec<String> = r
-        .points
-        .iter()
-        .map(|p| format!("ρ={} {:.4}", p.ratio, p.error))
-        .collect();
-    for chunk in line.chunks(6) {
-        println!("  {}", chunk.join("   "));
+    let mut reports = Vec::new();
+    for opts in [&sp.tune, &sp.tune_boosting] {
+        let start = Instant::now();
+        let r =
+            synthvol::demo::transfer_report(&tuned, &split, "income", opts, &mut progress_bar())?;
+        let what = opts.analysis.describe(true);
+        let t = &r.tune;
+        println!(
+            "generational effect ({what} on 'income', validation {}, {} generation(s) per ratio; {:.1} s):",
+            t.error_metric,
+            opts.repeats,
+            start.elapsed().as_secs_f64()
+        );
+        let line: Vec<String> = t
+            .points
+            .iter()
+            .map(|p| format!("ρ={} {:.4}", p.ratio, p.error))
+            .collect();
+        for chunk in line.chunks(6) {
+            println!("  {}", chunk.join("   "));
+        }
+        println!(
+            "  raw rows only {:.4}; reflection point ρ = {}, m = {} ({:.4})",
+            t.raw_only_error, t.chosen_ratio, t.chosen_m, t.chosen_error
+        );
+        if t.raw_only_better {
+            println!("  {}", super::syn::RAW_ROWS_BETTER);
+        }
+        reports.push((what, r));
     }
     println!(
-        "  raw rows only {:.4}; chosen ρ = {}, m = {} ({:.4})",
-        r.raw_only_error, r.chosen_ratio, r.chosen_m, r.chosen_error
+        "test {} on {n} women of the test file, by training rows:",
+        reports[0].1.error_metric
     );
-    if r.raw_only_better {
-        println!("  {}", super::syn::RAW_ROWS_BETTER);
-    }
-    let (mut analysis, metric) = syn::builtin(small, "income")?;
-    let chosen = sample_quiet(&tuned, r.chosen_m, plan.seed ^ 0x7E57, plan.threads)?;
-    let at_m = analysis(&chosen, test)?;
-    let raw_only = analysis(small, test)?;
     println!(
-        "test {metric} on {n} women: trained on the {n} raw rows {raw_only:.4}; on m = {} synthetic rows {at_m:.4}",
-        r.chosen_m
+        "  {:<58} {:>20} {:>18}",
+        "trained on", reports[0].0, reports[1].0
     );
+    let row = |name: String, f: &dyn Fn(&synthvol::demo::TransferReport) -> f64| {
+        println!(
+            "  {name:<58} {:>20.4} {:>18.4}",
+            f(&reports[0].1),
+            f(&reports[1].1)
+        );
+    };
+    row(format!("the {n} raw women"), &|r| r.raw);
+    row(format!("the {} men only", men.n_rows()), &|r| r.related);
+    row("the men and the raw women pooled".into(), &|r| r.pooled);
+    row(
+        format!(
+            "synthetic women at the reflection point (m = {} / {})",
+            reports[0].1.tune.chosen_m, reports[1].1.tune.chosen_m
+        ),
+        &|r| r.synthetic,
+    );
+    let r = &reports[0].1.tune;
     let path = out_dir.map_or_else(
         || Path::new("synthvol_demo_tuning.svg").to_path_buf(),
         |d| d.join("tuning.svg"),
     );
-    write_text(&syn::tune_svg(&r), &path)?;
+    write_text(&syn::tune_svg(r), &path)?;
     println!("wrote the tuning curve to {}", path.display());
     Ok(())
 }
