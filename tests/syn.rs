@@ -283,7 +283,40 @@ fn cli_tune_and_infer() {
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(v["points"].as_array().unwrap().len(), 3);
+    assert_eq!(v["analysis"], "linear");
     assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+    // The boosting analysis, named in the output and the JSON; an unknown one is refused.
+    let boost = |analysis: &str| {
+        Command::new(env!("CARGO_BIN_EXE_synthvol"))
+            .args(["tune", "--model"])
+            .arg(&mpath)
+            .arg("--train")
+            .arg(&tp)
+            .arg("--valid")
+            .arg(&vp)
+            .args(["--target", "label", "--ratios", "1", "--repeats", "1"])
+            .args(["--analysis", analysis, "--json"])
+            .arg(&json)
+            .output()
+            .unwrap()
+    };
+    let out = boost("boosting");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("of gradient boosting on 'label'"),
+        "{stdout}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["analysis"], "boosting");
+    let out = boost("forest");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown analysis 'forest'"));
     let out = Command::new(env!("CARGO_BIN_EXE_synthvol"))
         .args(["tune", "--model"])
         .arg(&mpath)

@@ -350,6 +350,7 @@ fn the_transfer_experiment_never_reads_the_test_rows_before_scoring() {
     };
     assert_eq!(curve(&r1), curve(&r2));
     assert_eq!(r1.tune.chosen_m, r2.tune.chosen_m);
+    assert_eq!(r1.tune.analysis.as_deref(), Some("boosting"));
     // ... and only the scores on the test rows differ: flipped labels turn error e into 1 − e.
     assert!(
         (r1.raw + r2.raw - 1.0).abs() < 1e-9,

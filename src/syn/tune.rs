@@ -72,7 +72,9 @@ pub fn tune_builtin(
         .conform_to(model.schema())
         .map_err(|e| Error::data(format!("raw rows: {}", e.message)))?;
     let (mut analysis, metric) = super::builtin_kind(&raw_c, target, opts.analysis)?;
-    tune(model, raw, valid, &mut *analysis, metric, opts, progress)
+    let mut r = tune(model, raw, valid, &mut *analysis, metric, opts, progress)?;
+    r.analysis = Some(opts.analysis.name().to_string());
+    Ok(r)
 }
 
 /// One point of the curve.
@@ -95,6 +97,9 @@ pub struct TuneResult {
     pub n_raw: usize,
     pub validation_rows: usize,
     pub error_metric: String,
+    /// The built-in analysis that ran ("linear" or "boosting"; absent for a caller's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<String>,
     pub with_raw: bool,
     pub repeats: usize,
     /// The analysis trained on the raw rows alone, scored on the validation rows.
@@ -231,6 +236,7 @@ pub fn tune(
         n_raw: n,
         validation_rows: valid.n_rows(),
         error_metric: error_metric.to_string(),
+        analysis: None,
         with_raw: opts.with_raw,
         repeats: opts.repeats,
         raw_only_error,

@@ -199,9 +199,17 @@ pub fn tune(a: TuneArgs) -> Result<()> {
     let raw = a.types.read(&a.train)?;
     let valid = a.types.read(&a.valid)?;
     let r = syn::tune_builtin(&model, &raw, &valid, &a.target, &opts, &mut progress_bar())?;
+    let categorical = matches!(
+        model
+            .schema()
+            .index_of(&a.target)
+            .map(|j| &model.schema().columns[j].kind),
+        Some(synthvol::table::ColumnKind::Categorical { .. })
+    );
     println!(
-        "validation {} of the analysis on '{}' ({} raw rows, {} validation rows, {} generation(s) per ratio{}):",
+        "validation {} of {} on '{}' ({} raw rows, {} validation rows, {} generation(s) per ratio{}):",
         r.error_metric,
+        opts.analysis.describe(categorical),
         a.target,
         r.n_raw,
         r.validation_rows,
