@@ -38,13 +38,17 @@ pub struct OptimConfig {
 /// row for the steps chosen (see [`crate::model::Synthesizer::fine_tune`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EarlyStopping {
-    /// Share of the rows held out, in (0, 0.5].
+    /// Share of the rows held out, in (0, 0.5] (at most [`MAX_HELD_OUT_ROWS`] rows).
     pub holdout: f64,
     /// Steps between validation scores.
     pub every: usize,
     /// Scores without a new minimum before training stops.
     pub patience: usize,
 }
+
+/// The most rows early stopping holds out (scored in one batch, whose memory grows with it):
+/// beyond a few thousand the validation loss is as steady as it gets.
+pub const MAX_HELD_OUT_ROWS: usize = 4096;
 
 /// Draws of (t, ε) per held-out row in each validation score: with a few hundred rows, one
 /// draw's noise would hide the trend.

@@ -257,7 +257,28 @@ fn early_stopping_scores_held_out_rows_and_retrains_for_the_steps_chosen() {
     let m = Synthesizer::fit(&women, &fit, &mut no_progress()).unwrap();
     assert_eq!(m.record().validation.as_ref().unwrap().held_out_rows, 80);
 
-    // Refused: out of range, and under DP.
+    // A table of one row cannot hold one out: an error, not a panic.
+    let one = women.select_rows(&[0]);
+    let e = Synthesizer::fit(&one, &fit, &mut no_progress()).unwrap_err();
+    assert!(e.message.contains("row"), "{e}");
+
+    // Refused: out of range, NaN and infinite, and under DP.
+    for bad in [f64::NAN, f64::INFINITY, -0.1] {
+        let r = FitRequest {
+            holdout: Some(bad),
+            ..request.clone()
+        };
+        let e = pre.fine_tune(&women, &r, &mut no_progress()).unwrap_err();
+        assert!(e.message.contains("'holdout'"), "{bad}: {e}");
+    }
+    for bad in [f64::NAN, f64::INFINITY, 0.0] {
+        let r = FitRequest {
+            epochs: Some(bad),
+            ..budget.clone()
+        };
+        let e = pre.fine_tune(&women, &r, &mut no_progress()).unwrap_err();
+        assert!(e.message.contains("'epochs'"), "{bad}: {e}");
+    }
     for (bad, words) in [
         (
             FitRequest {

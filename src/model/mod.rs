@@ -309,12 +309,15 @@ impl Synthesizer {
         // retrain on every row for the steps chosen (from the same start, on a full
         // learning-rate schedule).
         let n = table.n_rows();
-        let held = ((n as f64 * es.holdout).round() as usize).clamp(1, n.saturating_sub(1));
         if n < 2 {
             return Err(Error::data(
                 "early stopping (option 'holdout') needs at least 2 rows; set 'holdout' to 0",
             ));
         }
+        // The held-out rows are scored in one batch: their share, at most MAX_HELD_OUT_ROWS.
+        let held = ((n as f64 * es.holdout).round() as usize)
+            .min(crate::train::MAX_HELD_OUT_ROWS)
+            .clamp(1, n - 1);
         let order = crate::rng::permutation(n, opts.seed, 0x401D);
         let (v_rows, t_rows) = order.split_at(held);
         let fit_part = encoder.encode(&table.select_rows(t_rows))?;

@@ -42,8 +42,8 @@ pub struct FitRequest {
     pub weight_decay: Option<f64>,
     /// EMA rate of the sampling weights (default 0.999).
     pub ema_rate: Option<f64>,
-    /// Share of the rows held out to choose the number of training steps by their validation
-    /// loss (early stopping; `steps` is then the most it runs), after which the model retrains
+    /// Share of the rows held out (at most 4096 rows) to choose the number of training steps by
+    /// their validation loss (early stopping; `steps` is then the most it runs), after which the model retrains
     /// on every row for the steps chosen. Default 0 (off); not for a private fit (the
     /// held-out rows' loss would be released without noise).
     pub holdout: Option<f64>,
