@@ -610,38 +610,31 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
         self.be.upload(&mut self.params, 0, params)?;
         let rng = std::mem::replace(&mut self.rng, Xoshiro256PlusPlus::seed_from_u64(seed));
         let noise_seed = std::mem::replace(&mut self.noise_seed, seed ^ 0xE7A1_0000_0000_0001);
+        let total = self.loss_draws(repeats);
+        self.rng = rng;
+        self.noise_seed = noise_seed;
+        Ok(total? / (repeats.max(1) * self.n) as f64)
+    }
+
+    /// The summed row losses of `repeats` passes over every row (see [`Trainer::eval_loss`]).
+    fn loss_draws(&mut self, repeats: usize) -> Result<f64> {
         let mut total = 0.0f64;
-        let mut result = Ok(());
         for rep in 0..repeats {
             for (d, i) in self.idx_host.iter_mut().zip(0u32..) {
                 *d = i as f32;
             }
             let weights = self.weights;
-            let active = match self.run_shards(self.n, rep as u64, weights, None) {
-                Ok(a) => a,
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            };
+            let active = self.run_shards(self.n, rep as u64, weights, None)?;
             for sh in &self.shards[..active] {
-                if let Err(e) = self
-                    .be
-                    .download(&sh.row_loss, 0, &mut self.loss_host[..sh.rows])
-                {
-                    result = Err(e);
-                    break;
-                }
+                self.be
+                    .download(&sh.row_loss, 0, &mut self.loss_host[..sh.rows])?;
                 total += self.loss_host[..sh.rows]
                     .iter()
                     .map(|&x| x as f64)
                     .sum::<f64>();
             }
         }
-        self.rng = rng;
-        self.noise_seed = noise_seed;
-        result?;
-        Ok(total / (repeats.max(1) * self.n) as f64)
+        Ok(total)
     }
 
     /// The EMA parameters now (the sampling weights).
@@ -669,6 +662,66 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
     }
 }
 
+/// Early stopping's state: the held-out rows' scorer, the curve and the best weights so far.
+struct EarlyStop<'a, B: DiffusionOps> {
+    scorer: Trainer<'a, B>,
+    cfg: EarlyStopping,
+    seed: u64,
+    history: Vec<(usize, f64)>,
+    best_loss: f64,
+    best_step: usize,
+    best_ema: Vec<f32>,
+    since_best: usize,
+}
+
+impl<'a, B: DiffusionOps> EarlyStop<'a, B> {
+    /// A scorer of the held-out rows `v` in one batch, and the starting weights' score.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        be: &'a B,
+        net: &'a Denoiser,
+        layout: &'a Layout,
+        sched: &'a Schedule,
+        v: &Encoded,
+        cfg: &OptimConfig,
+        es: EarlyStopping,
+        init: &[f32],
+        seed: u64,
+    ) -> Result<Self> {
+        let vcfg = OptimConfig {
+            batch_size: v.n,
+            early_stopping: None,
+            ..cfg.clone()
+        };
+        let mut scorer = Trainer::new(be, net, layout, sched, v, &vcfg, init, seed ^ 0x7A11)?;
+        let first = scorer.eval_loss(init, VALIDATION_REPEATS, seed ^ 0x7A12)?;
+        Ok(EarlyStop {
+            scorer,
+            cfg: es,
+            seed: seed ^ 0x7A12,
+            history: vec![(0, first)],
+            best_loss: first,
+            best_step: 0,
+            best_ema: init.to_vec(),
+            since_best: 0,
+        })
+    }
+
+    /// Scores the trainer's EMA weights after `step` steps; true when training should stop.
+    fn stop_after(&mut self, step: usize, trainer: &Trainer<'_, B>) -> Result<bool> {
+        let ema = trainer.ema_now()?;
+        let l = self.scorer.eval_loss(&ema, VALIDATION_REPEATS, self.seed)?;
+        self.history.push((step, l));
+        if l < self.best_loss {
+            (self.best_loss, self.best_step, self.best_ema) = (l, step, ema);
+            self.since_best = 0;
+            return Ok(false);
+        }
+        self.since_best += 1;
+        Ok(self.since_best >= self.cfg.patience.max(1))
+    }
+}
+
 /// Trains `net` from `init` on encoded rows for `cfg.steps` steps.
 #[allow(clippy::too_many_arguments)]
 pub fn train<B: DiffusionOps>(
@@ -690,22 +743,9 @@ pub fn train<B: DiffusionOps>(
     }
     // The held-out rows, scored in one batch with fixed draws.
     let mut check = match (validation, &cfg.early_stopping) {
-        (Some(v), Some(es)) => {
-            let vcfg = OptimConfig {
-                batch_size: v.n,
-                early_stopping: None,
-                ..cfg.clone()
-            };
-            let mut ev = Trainer::new(be, net, layout, sched, v, &vcfg, init, seed ^ 0x7A11)?;
-            let first = ev.eval_loss(init, VALIDATION_REPEATS, seed ^ 0x7A12)?;
-            Some((
-                ev,
-                *es,
-                vec![(0usize, first)],
-                (first, 0usize, init.to_vec()),
-                0usize,
-            ))
-        }
+        (Some(v), Some(es)) => Some(EarlyStop::new(
+            be, net, layout, sched, v, cfg, *es, init, seed,
+        )?),
         (None, None) => None,
         _ => {
             return Err(Error::invalid(
@@ -739,30 +779,19 @@ pub fn train<B: DiffusionOps>(
         if !progress(&p) {
             return Err(Error::cancelled());
         }
-        if let Some((ev, es, scores, best, since)) = &mut check {
-            if (step + 1) % es.every.max(1) == 0 {
-                let ema = trainer.ema_now()?;
-                let l = ev.eval_loss(&ema, VALIDATION_REPEATS, seed ^ 0x7A12)?;
-                scores.push((step + 1, l));
-                if l < best.0 {
-                    *best = (l, step + 1, ema);
-                    *since = 0;
-                } else {
-                    *since += 1;
-                    if *since >= es.patience.max(1) {
-                        break;
-                    }
-                }
+        if let Some(es) = &mut check {
+            if (step + 1) % es.cfg.every.max(1) == 0 && es.stop_after(step + 1, &trainer)? {
+                break;
             }
         }
     }
     let (params, mut ema) = trainer.finish()?;
-    let validation = check.map(|(ev, _, history, best, _)| {
-        ema = best.2;
+    let validation = check.map(|es| {
+        ema = es.best_ema;
         ValidationRecord {
-            held_out_rows: ev.n,
-            history,
-            best_step: best.1,
+            held_out_rows: es.scorer.n,
+            history: es.history,
+            best_step: es.best_step,
         }
     });
     Ok(Trained {
