@@ -14,7 +14,7 @@ use synthvol::internals::encode::Encoded;
 use synthvol::internals::nn::{Denoiser, DenoiserConfig};
 use synthvol::internals::train::{DpConfig, OptimConfig, Trainer};
 use synthvol::internals::{upload_weights, Sampler};
-use synthvol::model::BLOCK_ROWS;
+use synthvol::model::{BLOCK_ROWS, PRIVATE_TRAINABLE};
 
 /// Adult-like row: 6 numeric columns and one-hot blocks adding up to 107 inputs (as PEERS.md).
 fn layout() -> Layout {
@@ -141,6 +141,9 @@ struct Row {
     dp_train_s: f64,
     /// Median over alternating blocks of DP step time / non-private step time.
     dp_ratio: f64,
+    /// Median over the same blocks of a private fine-tuning's DP step (the default trained
+    /// set) / the full DP step.
+    dp_partial_ratio: f64,
     train_gflops: f64,
     sample_s: f64,
     sample_gflops: f64,
@@ -191,23 +194,33 @@ fn bench_net(
         2,
     )
     .expect("trainer");
-    dp_trainer
-        .enable_dp(DpConfig {
-            q: 0.25,
-            sigma: 1.0,
-            max_grad_norm: 1.0,
-            augment: 1,
-            key: [3; 32],
-            categorical_weight: 1.0,
-        })
-        .expect("dp");
+    let dp_config = DpConfig {
+        q: 0.25,
+        sigma: 1.0,
+        max_grad_norm: 1.0,
+        augment: 1,
+        key: [3; 32],
+        categorical_weight: 1.0,
+    };
+    dp_trainer.enable_dp(dp_config.clone()).expect("dp");
+    // A private fine-tuning's step: the same, training the default set only.
+    let partial_optim = OptimConfig {
+        batch_size: batch + batch / 4,
+        trainable: PRIVATE_TRAINABLE,
+        ..optim.clone()
+    };
+    let mut partial_trainer =
+        Trainer::new(&be, &net, &layout, &sched, &d, &partial_optim, &init, 2).expect("trainer");
+    partial_trainer.enable_dp(dp_config).expect("dp");
     // The two alternate in blocks, so that the machine's drift (up to 1.5x between runs on a
     // shared VM) cancels in the ratio: the medians over blocks of each time and of the ratio.
     let (block, rounds) = train_reps;
     let (mut plain, mut private, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let mut partial = Vec::new();
     let mut step = 0;
     trainer.step(step).expect("step"); // warm-up
     dp_trainer.step(step).expect("step");
+    partial_trainer.step(step).expect("step");
     let timed = |tr: &mut Trainer<'_, CpuBackend>, step: usize| {
         let t = Instant::now();
         for s in 0..block {
@@ -218,10 +231,12 @@ fn bench_net(
     for _ in 0..rounds {
         let a = timed(&mut trainer, step);
         let b = timed(&mut dp_trainer, step);
+        let c = timed(&mut partial_trainer, step);
         step += block;
         plain.push(a);
         private.push(b);
         ratios.push(b / a);
+        partial.push(c / b);
     }
     // The peer's blocks alternate with ours too, each after a pause (so that the other side's
     // idle threads, which spin a while before they sleep, are asleep) and WARM_UP of untimed
@@ -310,6 +325,7 @@ fn bench_net(
         train_s,
         dp_train_s,
         dp_ratio,
+        dp_partial_ratio: median(partial),
         train_gflops: 6.0 * macs * batch as f64 / train_s / 1e9,
         sample_s,
         sample_gflops: 2.0 * macs * rows as f64 / sample_s / 1e9,
@@ -435,6 +451,11 @@ fn main() {
             r.name,
             r.dp_train_s * 1e3,
             r.dp_ratio
+        );
+        println!(
+            "  private fine-tuning's DP step ({}): {:.3}× the full DP step",
+            PRIVATE_TRAINABLE.describe(),
+            r.dp_partial_ratio
         );
     }
     println!(

@@ -57,6 +57,81 @@ pub struct LinearLayer {
     pub g: Slot,
 }
 
+/// Which of a denoiser's parameters a training updates; the others stay as they are
+/// (bit-identical), receive no gradient and, under DP, no noise. A partial set makes private
+/// fine-tuning work: DP-SGD's noise has the same standard deviation on every trained
+/// coordinate, so its norm grows with the square root of their number, while the clipped
+/// gradient's norm is bounded whatever that number; with a few percent of the parameters,
+/// the signal stands far above the noise.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", try_from = "String", into = "String")]
+pub enum Trainable {
+    /// Every parameter.
+    #[default]
+    All,
+    /// The output head (weights and bias), every other layer's bias and the label embedding:
+    /// the pre-trained features stay fixed and what maps them to rows is re-learned.
+    Head,
+    /// Every bias and the label embedding (BitFit): per-layer shifts only.
+    Biases,
+}
+
+impl Trainable {
+    /// Every set, in the order of [`Trainable::name`]'s list in messages.
+    pub const ALL: [Trainable; 3] = [Trainable::All, Trainable::Head, Trainable::Biases];
+
+    /// The set's name in requests and records.
+    pub fn name(self) -> &'static str {
+        match self {
+            Trainable::All => "all",
+            Trainable::Head => "head",
+            Trainable::Biases => "biases",
+        }
+    }
+
+    /// What the set trains, for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Trainable::All => "every parameter",
+            Trainable::Head => "the output head, every bias and the label embedding",
+            Trainable::Biases => "every bias and the label embedding",
+        }
+    }
+
+    /// The set named `s`; the error lists the names.
+    pub fn parse(s: &str) -> Result<Trainable, String> {
+        Trainable::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown set of trainable parameters '{s}' (choose one of: {})",
+                    Trainable::ALL.map(Trainable::name).join(", ")
+                )
+            })
+    }
+}
+
+impl TryFrom<String> for Trainable {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Trainable::parse(&s)
+    }
+}
+
+impl From<Trainable> for String {
+    fn from(t: Trainable) -> String {
+        t.name().to_string()
+    }
+}
+
+/// What a training updates of one linear layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerTraining {
+    pub weight: bool,
+    pub bias: bool,
+}
+
 /// The denoiser's parameter layout and its passes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Denoiser {
@@ -178,6 +253,58 @@ impl Denoiser {
             g: Slot::DOut,
         });
         v
+    }
+
+    /// What `set` trains of linear layer `i` of [`Denoiser::linear_layers`].
+    pub fn layer_training(&self, set: Trainable, i: usize) -> LayerTraining {
+        let head = i == self.blocks.len() + 3;
+        LayerTraining {
+            weight: match set {
+                Trainable::All => true,
+                Trainable::Head => head,
+                Trainable::Biases => false,
+            },
+            bias: true,
+        }
+    }
+
+    /// Whether `set` trains the label embedding (every set does; it is small and carries the
+    /// class-specific shift).
+    pub fn embedding_trained(&self, _set: Trainable) -> bool {
+        self.embed.is_some()
+    }
+
+    /// The ranges of the flat parameter buffer that `set` trains, in increasing order and
+    /// merged where they touch.
+    pub fn trained_ranges(&self, set: Trainable) -> Vec<std::ops::Range<usize>> {
+        let mut v: Vec<std::ops::Range<usize>> = Vec::new();
+        for (i, l) in self.linear_layers().iter().enumerate() {
+            let t = self.layer_training(set, i);
+            let p = l.params;
+            if t.weight {
+                v.push(p.w..p.b);
+            }
+            if t.bias {
+                v.push(p.b..p.b + p.fan_out);
+            }
+        }
+        if let (Some(e), true) = (self.embed, self.embedding_trained(set)) {
+            v.push(e..e + self.config.n_classes * self.config.dim_t);
+        }
+        v.sort_by_key(|r| r.start);
+        let mut merged: Vec<std::ops::Range<usize>> = Vec::new();
+        for r in v {
+            match merged.last_mut() {
+                Some(last) if last.end == r.start => last.end = r.end,
+                _ => merged.push(r),
+            }
+        }
+        merged
+    }
+
+    /// How many parameters `set` trains.
+    pub fn trained_count(&self, set: Trainable) -> usize {
+        self.trained_ranges(set).iter().map(|r| r.len()).sum()
     }
 
     /// Multiply-adds of one forward pass per row (for GFLOP/s figures: ×2 per forward,
@@ -515,22 +642,50 @@ impl Denoiser {
         shards: &[(&Workspace<B>, usize)],
         accumulate: bool,
     ) -> crate::error::Result<()> {
-        let layers: Vec<LinearGrad<'_, B::Buf>> = self
-            .linear_layers()
-            .into_iter()
-            .map(|l| LinearGrad {
-                w: l.params.w,
-                b: l.params.b,
-                fan_in: l.params.fan_in,
-                fan_out: l.params.fan_out,
-                parts: shards
-                    .iter()
-                    .map(|&(ws, rows)| (self.slot(ws, l.a), self.slot(ws, l.g), rows))
-                    .collect(),
-            })
-            .collect();
+        self.backward_params_of(be, grads, shards, accumulate, Trainable::All)
+    }
+
+    /// [`Denoiser::backward_params_shards`] for the parameters `set` trains only: the others'
+    /// gradients are neither computed nor written (a frozen weight costs no GEMM).
+    pub fn backward_params_of<B: Backend>(
+        &self,
+        be: &B,
+        grads: &mut B::Buf,
+        shards: &[(&Workspace<B>, usize)],
+        accumulate: bool,
+        set: Trainable,
+    ) -> crate::error::Result<()> {
+        let mut layers: Vec<LinearGrad<'_, B::Buf>> = Vec::new();
+        for (i, l) in self.linear_layers().into_iter().enumerate() {
+            let t = self.layer_training(set, i);
+            if t.weight {
+                layers.push(LinearGrad {
+                    w: l.params.w,
+                    b: l.params.b,
+                    fan_in: l.params.fan_in,
+                    fan_out: l.params.fan_out,
+                    parts: shards
+                        .iter()
+                        .map(|&(ws, rows)| (self.slot(ws, l.a), self.slot(ws, l.g), rows))
+                        .collect(),
+                });
+            } else if t.bias {
+                // The bias alone: Σ_rows G, summed over the shards in order.
+                for (s, &(ws, rows)) in shards.iter().enumerate() {
+                    let beta = if accumulate || s > 0 { 1.0 } else { 0.0 };
+                    be.col_sum(
+                        self.slot(ws, l.g),
+                        rows,
+                        l.params.fan_out,
+                        grads,
+                        l.params.b,
+                        beta,
+                    )?;
+                }
+            }
+        }
         be.linear_grads(&layers, grads, accumulate)?;
-        if let Some(e) = self.embed {
+        if let (Some(e), true) = (self.embed, self.embedding_trained(set)) {
             let dt = self.config.dim_t;
             if !accumulate {
                 be.fill(grads, e, self.config.n_classes * dt, 0.0)?;
@@ -548,6 +703,7 @@ impl Denoiser {
     /// linear layer Σ_{k,l} (a_k·a_l)(g_k·g_l) for the weight and Σ_{k,l} g_k·g_l for the
     /// bias, and ‖Σ_k demb_k‖² for the embedding row), then its rows of every G are scaled by
     /// min(1, C / (‖·‖ + 1e-6)), so that [`Denoiser::backward_params`] gives the clipped sum.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn clip_output_grads<B: Backend>(
         &self,
         be: &B,
@@ -556,6 +712,23 @@ impl Denoiser {
         k: usize,
         max_norm: f64,
         sq: &mut B::Buf,
+    ) -> crate::error::Result<()> {
+        self.clip_output_grads_of(be, ws, rows, k, max_norm, sq, Trainable::All)
+    }
+
+    /// [`Denoiser::clip_output_grads`] with the norm of the parameters `set` trains only
+    /// (what DP-SGD releases of a partial training): a frozen weight's term is left out, a
+    /// layer whose bias alone trains counts Σ_{k,l} g_k·g_l.
+    #[allow(clippy::too_many_arguments)]
+    pub fn clip_output_grads_of<B: Backend>(
+        &self,
+        be: &B,
+        ws: &mut Workspace<B>,
+        rows: usize,
+        k: usize,
+        max_norm: f64,
+        sq: &mut B::Buf,
+        set: Trainable,
     ) -> crate::error::Result<()> {
         let (d, dt) = (self.config.d_in, self.config.dim_t);
         let Workspace {
@@ -600,16 +773,25 @@ impl Denoiser {
                 other => unreachable!("{other:?} is not a layer input"),
             }
         };
-        let mut terms: Vec<NormTerm<'_, B::Buf>> = self
-            .linear_layers()
-            .into_iter()
-            .map(|l| NormTerm {
-                a: Some((a_buf(l.a), l.params.fan_in)),
-                g: g_index(l.g),
-                bias: true,
-            })
-            .collect();
-        if with_embed {
+        let mut terms: Vec<NormTerm<'_, B::Buf>> = Vec::new();
+        for (i, l) in self.linear_layers().into_iter().enumerate() {
+            let t = self.layer_training(set, i);
+            match (t.weight, t.bias) {
+                (true, bias) => terms.push(NormTerm {
+                    a: Some((a_buf(l.a), l.params.fan_in)),
+                    g: g_index(l.g),
+                    bias,
+                }),
+                // A bias's per-row gradient is the G row itself.
+                (false, true) => terms.push(NormTerm {
+                    a: None,
+                    g: g_index(l.g),
+                    bias: false,
+                }),
+                (false, false) => {}
+            }
+        }
+        if with_embed && self.embedding_trained(set) {
             terms.push(NormTerm {
                 a: None,
                 g: 3 + nb,

@@ -16,7 +16,7 @@ use crate::backend::{AdamStep, Backend, DiffusionOps, GradNoise};
 use crate::diffusion::{Layout, LossWeights, Schedule};
 use crate::encode::Encoded;
 use crate::error::{Error, Result};
-use crate::nn::{Denoiser, Workspace};
+use crate::nn::{Denoiser, Trainable, Workspace};
 use crate::progress::{Progress, ProgressFn};
 
 /// Optimiser settings.
@@ -30,6 +30,14 @@ pub struct OptimConfig {
     /// Choose the number of steps on held-out rows (absent: train `steps` steps).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<EarlyStopping>,
+    /// The parameters trained; the others keep their starting values (a fine-tuning's
+    /// choice; a new fit trains all).
+    #[serde(default, skip_serializing_if = "is_all")]
+    pub trainable: Trainable,
+}
+
+fn is_all(t: &Trainable) -> bool {
+    *t == Trainable::All
 }
 
 /// Early stopping: the validation loss of the EMA weights on rows held out of training, scored
@@ -72,6 +80,7 @@ impl Default for OptimConfig {
             weight_decay: 1e-4,
             ema_rate: 0.999,
             early_stopping: None,
+            trainable: Trainable::All,
         }
     }
 }
@@ -168,6 +177,8 @@ struct StepInputs<'c, B: DiffusionOps> {
     weights: LossWeights,
     /// DP: draws per row and the clipping norm.
     clip: Option<(usize, f64)>,
+    /// The parameters trained (a clipped norm counts theirs only).
+    set: Trainable,
 }
 
 impl<B: DiffusionOps> Shard<B> {
@@ -230,7 +241,7 @@ impl<B: DiffusionOps> Shard<B> {
         )?;
         net.backward_data(be, cx.params, ws, rows)?;
         if let Some((k, max_norm)) = cx.clip {
-            net.clip_output_grads(be, ws, rows, k, max_norm, &mut self.sq)?;
+            net.clip_output_grads_of(be, ws, rows, k, max_norm, &mut self.sq, cx.set)?;
         }
         Ok(())
     }
@@ -295,6 +306,8 @@ pub struct Trainer<'a, B: DiffusionOps> {
     weights: LossWeights,
     noise_seed: u64,
     dp: Option<DpState>,
+    /// The ranges of the parameter buffer that train (all of it, or a fine-tuning's set).
+    trained: Vec<std::ops::Range<usize>>,
 }
 
 impl<'a, B: DiffusionOps> Trainer<'a, B> {
@@ -365,6 +378,7 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
             weights: LossWeights::new(layout, batch),
             noise_seed,
             dp: None,
+            trained: net.trained_ranges(cfg.trainable),
         })
     }
 
@@ -504,6 +518,7 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
             stream,
             weights,
             clip: dp.map(|d| (d.augment, d.max_grad_norm)),
+            set: self.cfg.trainable,
         };
         self.be
             .for_each_shard(&mut self.shards[..active], &|sh| sh.run(&inputs))?;
@@ -517,7 +532,7 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
         let (be, net) = (self.be, self.net);
         let shards = &self.shards[..active];
         let parts: Vec<_> = shards.iter().map(|sh| (&sh.ws, sh.rows)).collect();
-        net.backward_params_shards(be, &mut self.grads, &parts, accumulate)?;
+        net.backward_params_of(be, &mut self.grads, &parts, accumulate, self.cfg.trainable)?;
         let (mut loss, mut rows) = (0.0f64, 0usize);
         for sh in shards {
             be.download(&sh.row_loss, 0, &mut self.loss_host[..sh.rows])?;
@@ -538,25 +553,33 @@ impl<'a, B: DiffusionOps> Trainer<'a, B> {
             .cfg
             .ema_rate
             .min((1.0 + step as f64) / (10.0 + step as f64));
-        let s = AdamStep {
-            lr,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: self.cfg.weight_decay,
-            t: step as u64 + 1,
-            ema_rate,
-            noise,
-        };
-        self.be.adamw(
-            &mut self.params,
-            &mut self.grads,
-            &mut self.m,
-            &mut self.v,
-            &mut self.ema,
-            self.net.n_params,
-            s,
-        )
+        // Each trained range draws its noise on a stream of its own (range 0 on the step's,
+        // so a full training's noise is the same as before partial sets existed).
+        for (r, range) in self.trained.iter().enumerate() {
+            let s = AdamStep {
+                lr,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: self.cfg.weight_decay,
+                t: step as u64 + 1,
+                ema_rate,
+                noise: noise.map(|n| GradNoise {
+                    stream: n.stream | ((r as u64) << 32),
+                    ..n
+                }),
+            };
+            self.be.adamw(
+                &mut self.params,
+                &mut self.grads,
+                &mut self.m,
+                &mut self.v,
+                &mut self.ema,
+                range.clone(),
+                s,
+            )?;
+        }
+        Ok(())
     }
 
     /// One optimisation step (0-based `step` sets the learning rate and the noise stream);

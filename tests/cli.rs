@@ -253,6 +253,49 @@ fn categorical_with_one_level_then_fine_tuning() {
         syn.to_str().unwrap(),
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // A partial, calibrated fine-tuning: `privacy --model` says what trained and the
+    // calibration.
+    let partial = dir.path().join("p.svmodel");
+    let r = run(&[
+        "fit",
+        "--data",
+        other.to_str().unwrap(),
+        "--init",
+        model.to_str().unwrap(),
+        "--steps",
+        "5",
+        "--batch-size",
+        "8",
+        "--trainable",
+        "head",
+        "--calibrate",
+        "true",
+        "--out",
+        partial.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(&["privacy", "--model", partial.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("trained: the output head, every bias and the label embedding (")
+            && r.stdout.contains("calibrated to the fine-tuning rows' level counts"),
+        "{}",
+        r.stdout
+    );
+    let r = run(&["privacy", "--model", partial.to_str().unwrap(), "--json"]);
+    assert!(r.stdout.contains("\"trainable\": \"head\""), "{}", r.stdout);
+    let r = run(&[
+        "fit",
+        "--data",
+        other.to_str().unwrap(),
+        "--init",
+        model.to_str().unwrap(),
+        "--trainable",
+        "lora",
+        "--out",
+        partial.to_str().unwrap(),
+    ]);
+    assert!(r.code != 0 && r.stderr.contains("biases"), "{}", r.stderr);
     // A DP fine-tuning refuses the undeclared level, and --target must match the model's.
     let schema_less = run(&[
         "fit",

@@ -3,12 +3,18 @@
 //! gradients computed one private row at a time, in f64.
 
 use synthvol::internals::backend::{Backend, CpuBackend};
-use synthvol::internals::nn::{convert, Denoiser, DenoiserConfig};
+use synthvol::internals::nn::{convert, Denoiser, DenoiserConfig, Trainable};
 
 /// The batch's private rows (whole groups of `k` draws) are split into `shards` workspaces, as
 /// the trainer splits a batch across threads: per-row norms and clipping run in each shard,
 /// and the clipped sum adds the shards up.
 fn check(n_classes: usize, k: usize, shards: usize) {
+    check_set(n_classes, k, shards, Trainable::All);
+}
+
+/// [`check`] for the parameters `set` trains: norms and clipped sums are those of the trained
+/// coordinates alone, and the frozen ones' gradient entries are never written.
+fn check_set(n_classes: usize, k: usize, shards: usize, set: Trainable) {
     let be = CpuBackend::<f64>::new();
     let cfg = DenoiserConfig {
         d_in: 9,
@@ -57,7 +63,7 @@ fn check(n_classes: usize, k: usize, shards: usize) {
         let mut sq = Vec::new();
         for (ws, &(g0, g1)) in wss.iter_mut().zip(&bounds) {
             let mut part = be.alloc(g1 - g0).unwrap();
-            net.clip_output_grads(&be, ws, (g1 - g0) * k, k, c, &mut part)
+            net.clip_output_grads_of(&be, ws, (g1 - g0) * k, k, c, &mut part, set)
                 .unwrap();
             sq.extend(part);
         }
@@ -81,9 +87,17 @@ fn check(n_classes: usize, k: usize, shards: usize) {
             .unwrap();
         per_row.push(g);
     }
+    let ranges = net.trained_ranges(set);
+    let trained = |p: usize| ranges.iter().any(|r| r.contains(&p));
     let norms: Vec<f64> = per_row
         .iter()
-        .map(|g| g.iter().map(|v| v * v).sum::<f64>().sqrt())
+        .map(|g| {
+            (0..g.len())
+                .filter(|&p| trained(p))
+                .map(|p| g[p] * g[p])
+                .sum::<f64>()
+                .sqrt()
+        })
         .collect();
     for i in 0..n_priv {
         let got = sq[i].sqrt();
@@ -111,10 +125,18 @@ fn check(n_classes: usize, k: usize, shards: usize) {
         .zip(&bounds)
         .map(|(ws, &(g0, g1))| (ws, (g1 - g0) * k))
         .collect();
-    net.backward_params_shards(&be, &mut clipped, &parts, false)
+    net.backward_params_of(&be, &mut clipped, &parts, false, set)
         .unwrap();
-    let scale = clipped.iter().map(|v| v.abs()).fold(0.0f64, f64::max);
+    let scale = clipped
+        .iter()
+        .filter(|v| !v.is_nan())
+        .map(|v| v.abs())
+        .fold(0.0f64, f64::max);
     for p in 0..net.n_params {
+        if !trained(p) {
+            assert!(clipped[p].is_nan(), "frozen parameter {p} was written");
+            continue;
+        }
         let want: f64 = (0..n_priv).map(|i| factors[i] * per_row[i][p]).sum();
         assert!(
             (clipped[p] - want).abs() <= 1e-6 * want.abs().max(1e-3 * scale),
@@ -152,6 +174,39 @@ fn sharded_batches_give_the_same_norms_and_clipped_sum_k1() {
 #[test]
 fn sharded_batches_give_the_same_norms_and_clipped_sum_k3() {
     check(2, 3, 2);
+}
+
+#[test]
+fn head_set_norms_and_clipped_sum_match_brute_force() {
+    check_set(3, 1, 1, Trainable::Head);
+    check_set(2, 3, 2, Trainable::Head);
+}
+
+#[test]
+fn bias_set_norms_and_clipped_sum_match_brute_force() {
+    check_set(3, 1, 2, Trainable::Biases);
+    check_set(0, 3, 1, Trainable::Biases);
+}
+
+#[test]
+fn trained_ranges_cover_what_each_set_names() {
+    let net = Denoiser::new(DenoiserConfig {
+        d_in: 9,
+        dim_t: 8,
+        layers: vec![10, 7],
+        n_classes: 3,
+    });
+    let count = |s| net.trained_count(s);
+    assert_eq!(count(Trainable::All), net.n_params);
+    let biases = 8 + 8 + 8 + 10 + 7 + 9 + 3 * 8;
+    assert_eq!(count(Trainable::Biases), biases);
+    assert_eq!(count(Trainable::Head), biases + 7 * 9);
+    // Sorted, disjoint, inside the buffer.
+    for s in Trainable::ALL {
+        let r = net.trained_ranges(s);
+        assert!(r.windows(2).all(|w| w[0].end < w[1].start), "{s:?}: {r:?}");
+        assert!(r.last().unwrap().end <= net.n_params);
+    }
 }
 
 mod statistics {
@@ -229,14 +284,14 @@ mod statistics {
                         &mut m,
                         &mut v,
                         &mut e,
-                        len,
+                        0..len,
                         step(Some(noise)),
                     )
                     .unwrap();
                 } else {
                     be.add_noise_and_scale(&mut g, len, 1.5, 0.25, &KEY, 11)
                         .unwrap();
-                    be.adamw(&mut p, &mut g, &mut m, &mut v, &mut e, len, step(None))
+                    be.adamw(&mut p, &mut g, &mut m, &mut v, &mut e, 0..len, step(None))
                         .unwrap();
                 }
                 (p, g, e)
@@ -244,6 +299,48 @@ mod statistics {
             let (fused, separate) = (run(true), run(false));
             assert_eq!(fused, separate);
             assert_ne!(fused.1, start, "noise was added");
+        })
+        .expect("threads");
+    }
+
+    /// A partial training updates one range at a time: what is outside stays bit-identical,
+    /// and the range gets the noise of a buffer holding the range alone.
+    #[test]
+    fn the_optimiser_on_a_range_leaves_the_rest_and_draws_the_range_noise() {
+        use synthvol::internals::backend::{AdamStep, GradNoise};
+        let (len, range) = (20_000usize, 8_193..17_000);
+        run_parallel::<(), _>(2, &mut |_| true, |_| {
+            let be = CpuBackend::<f32>::new();
+            let start: Vec<f32> = (0..len).map(|i| ((i % 11) as f32 - 5.0) * 0.01).collect();
+            let step = AdamStep {
+                lr: 1e-3,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 1e-4,
+                t: 1,
+                ema_rate: 0.9,
+                noise: Some(GradNoise {
+                    std: 1.5,
+                    scale: 0.5,
+                    key: KEY,
+                    stream: 5,
+                }),
+            };
+            let (mut p, mut g) = (start.clone(), start.clone());
+            let (mut m, mut v, mut e) = (vec![0f32; len], vec![0f32; len], start.clone());
+            be.adamw(&mut p, &mut g, &mut m, &mut v, &mut e, range.clone(), step)
+                .unwrap();
+            for i in (0..len).filter(|i| !range.contains(i)) {
+                assert_eq!(p[i].to_bits(), start[i].to_bits());
+                assert_eq!(e[i].to_bits(), start[i].to_bits());
+                assert_eq!((g[i].to_bits(), m[i], v[i]), (start[i].to_bits(), 0.0, 0.0));
+            }
+            let mut alone = start[range.clone()].to_vec();
+            be.add_noise_and_scale(&mut alone, range.len(), 1.5, 0.5, &KEY, 5)
+                .unwrap();
+            assert!(g[range.clone()] == alone[..], "the range's noise");
+            assert!(p[range.clone()] != start[range.clone()]);
         })
         .expect("threads");
     }

@@ -2,10 +2,13 @@
 //! another moves towards the second; levels the pre-training lacked extend the model without DP
 //! and must have been declared public under DP; schema mismatches are errors that name them.
 
+use synthvol::internals::nn::Denoiser;
 use synthvol::metrics::{self, EvaluateOptions};
 use synthvol::model::{
     DpOptions, FineTuneOptions, FineTunePlan, FitOptions, FitRequest, SampleOptions, Synthesizer,
+    Trainable, PRIVATE_CALIBRATION_SHARE, PRIVATE_TRAINABLE,
 };
+use synthvol::privacy::accountant::{default_orders, epsilon};
 use synthvol::table::{
     ColumnData, ColumnKind, ColumnSpec, PublicColumnKind, PublicSchema, Schema, Table,
 };
@@ -337,4 +340,171 @@ fn schema_mismatches_are_named() {
     assert!(pre
         .sample(10, 1, &SampleOptions::default(), &mut |_| true)
         .is_ok());
+}
+
+/// The share of rows of `t` whose column `col` has `level`.
+fn level_share(t: &Table, col: &str, level: &str) -> f64 {
+    let j = t.schema().index_of(col).unwrap();
+    let ColumnKind::Categorical { levels } = &t.schema().columns[j].kind else {
+        unreachable!()
+    };
+    let k = levels.iter().position(|l| l == level).unwrap() as u32;
+    let ColumnData::Categorical(v) = t.column(j) else {
+        unreachable!()
+    };
+    v.iter().filter(|&&c| c == k).count() as f64 / v.len() as f64
+}
+
+/// Whether the weights outside `set`'s ranges are bit-identical, and some inside differ.
+fn only_set_changed(pre: &Synthesizer, tuned: &Synthesizer, set: Trainable) -> (bool, bool) {
+    let net = Denoiser::new(tuned.denoiser_config().clone());
+    let ranges = net.trained_ranges(set);
+    let (a, b) = (pre.weights(), tuned.weights());
+    assert_eq!(a.len(), b.len());
+    let inside = |i: usize| ranges.iter().any(|r| r.contains(&i));
+    let frozen_same = (0..a.len())
+        .filter(|&i| !inside(i))
+        .all(|i| a[i].to_bits() == b[i].to_bits());
+    let trained_moved = (0..a.len()).any(|i| inside(i) && a[i] != b[i]);
+    (frozen_same, trained_moved)
+}
+
+#[test]
+fn private_fine_tuning_trains_its_set_calibrates_and_accounts_everything() {
+    let pre = pretrain(true);
+    let women = population(true, 400, 8);
+    let req = FitRequest {
+        epsilon: Some(2.0),
+        noise_seed: Some(3),
+        steps: Some(40),
+        batch_size: Some(128),
+        seed: Some(5),
+        ..FitRequest::default()
+    };
+    // The defaults under DP: a partial set, calibration, the larger counts share.
+    let plan = req.check_fine_tune(&pre).unwrap();
+    assert_eq!(plan.options.optim.trainable, PRIVATE_TRAINABLE);
+    assert!(plan.options.calibrate);
+    let dp = plan.dp.as_ref().unwrap();
+    assert_eq!(dp.preprocessing_share, PRIVATE_CALIBRATION_SHARE);
+
+    let (tuned, _) = pre.fine_tune(&women, &req, &mut |_| true).unwrap();
+    let (frozen_same, moved) = only_set_changed(&pre, &tuned, PRIVATE_TRAINABLE);
+    assert!(frozen_same, "a frozen weight changed");
+    assert!(moved, "no trained weight changed");
+    let rec = &tuned.record().fine_tuning[0];
+    let (k, total) = rec.trained_parameters.unwrap();
+    assert!(k * 10 < total, "{k} of {total} trained");
+
+    // The accountant: the counts release (class counts and every block's level counts, one
+    // Gaussian mechanism) and DP-SGD compose to the recorded ε, within the budget.
+    let p = rec.privacy.as_ref().unwrap();
+    assert_eq!(p.phases.len(), 2);
+    let (pre_phase, train) = (p.phases[0], p.phases[1]);
+    assert_eq!((pre_phase.q, pre_phase.steps), (1.0, 1));
+    assert_eq!(train.steps, 40);
+    let blocks = tuned.encoder().blocks.len();
+    assert_eq!(p.preprocessing.histograms, 1 + blocks);
+    assert!((p.preprocessing.sensitivity - ((1 + blocks) as f64).sqrt()).abs() < 1e-12);
+    let orders = default_orders();
+    let (eps, _) = epsilon(&p.phases, p.delta, &orders);
+    assert_eq!(eps, p.epsilon);
+    assert!(p.epsilon <= 2.0 && p.epsilon > 1.99, "ε {}", p.epsilon);
+    let (pre_eps, _) = epsilon(&p.phases[..1], p.delta, &orders);
+    assert!(
+        (pre_eps - p.preprocessing_epsilon).abs() < 1e-12 && pre_eps < 2.0 * 0.75,
+        "counts' ε {pre_eps}"
+    );
+
+    // Calibration gave the new population's level mass that 40 noisy steps alone do not.
+    let cal = rec.calibration.as_ref().unwrap();
+    assert!(
+        cal.max_error_after < 0.1 && cal.max_error_after < cal.max_error_before,
+        "{cal:?}"
+    );
+    let syn = tuned
+        .sample(3000, 2, &SampleOptions::default(), &mut |_| true)
+        .unwrap();
+    assert!(level_share(&syn, "sex", "Female") > 0.9);
+    assert!((level_share(&syn, "job", "nurse") - 0.5).abs() < 0.1);
+
+    // Another set, without calibration: again only that set moves.
+    let head = FitRequest {
+        trainable: Some(Trainable::Head),
+        calibrate: Some(false),
+        ..req.clone()
+    };
+    let (tuned, _) = pre.fine_tune(&women, &head, &mut |_| true).unwrap();
+    assert_eq!(
+        only_set_changed(&pre, &tuned, Trainable::Head),
+        (true, true)
+    );
+    let rec = &tuned.record().fine_tuning[0];
+    assert!(rec.calibration.is_none());
+    assert_eq!(rec.privacy.as_ref().unwrap().preprocessing.histograms, 1);
+}
+
+#[test]
+fn calibration_without_dp_matches_the_rows_level_frequencies() {
+    let pre = pretrain(true);
+    let women = population(true, 400, 9);
+    // Five steps teach the pre-trained model little; calibration does the rest.
+    let req = FitRequest {
+        steps: Some(5),
+        calibrate: Some(true),
+        seed: Some(1),
+        ..FitRequest::default()
+    };
+    let (tuned, _) = pre.fine_tune(&women, &req, &mut |_| true).unwrap();
+    eprintln!("{:?}", tuned.record().fine_tuning[0].calibration);
+    let syn = tuned
+        .sample(4000, 4, &SampleOptions::default(), &mut |_| true)
+        .unwrap();
+    for (col, level) in [
+        ("sex", "Female"),
+        ("job", "nurse"),
+        ("job", "clerk"),
+        ("job", "driver"),
+    ] {
+        let (got, want) = (
+            level_share(&syn, col, level),
+            level_share(&women, col, level),
+        );
+        assert!(
+            (got - want).abs() < 0.05,
+            "{col} = {level}: {got} vs {want}"
+        );
+    }
+    let (plain, _) = pre
+        .fine_tune(
+            &women,
+            &FitRequest {
+                calibrate: None,
+                ..req
+            },
+            &mut |_| true,
+        )
+        .unwrap();
+    let syn = plain
+        .sample(4000, 4, &SampleOptions::default(), &mut |_| true)
+        .unwrap();
+    assert!(
+        (level_share(&syn, "job", "nurse") - level_share(&women, "job", "nurse")).abs() > 0.1,
+        "without calibration five steps should not have learned the new level"
+    );
+}
+
+#[test]
+fn trainable_and_calibrate_are_fine_tuning_options() {
+    for json in [r#"{"trainable": "head"}"#, r#"{"calibrate": true}"#] {
+        let e = FitRequest::from_json(json).unwrap().check().unwrap_err();
+        assert!(e.message.contains("fine-tuning"), "{json}: {}", e.message);
+    }
+    let e = FitRequest::from_json(r#"{"trainable": "lora"}"#).unwrap_err();
+    assert!(e.message.contains("all, head, biases"), "{}", e.message);
+    // "all" is what a new fit does anyway.
+    FitRequest::from_json(r#"{"trainable": "all"}"#)
+        .unwrap()
+        .check()
+        .unwrap();
 }

@@ -213,7 +213,7 @@ fn the_kernels_arithmetic_agrees_with_the_cpu_backend() {
         )])
         .remove(0);
         let mut gb = g.clone();
-        be.adamw(&mut p, &mut gb, &mut m, &mut v, &mut e, n, step)
+        be.adamw(&mut p, &mut gb, &mut m, &mut v, &mut e, 0..n, step)
             .unwrap();
         let dev = nums(&line);
         close("adamw params", &dev[..n], &p, 1e-5);

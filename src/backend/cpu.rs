@@ -648,7 +648,7 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         m: &mut Vec<E>,
         v: &mut Vec<E>,
         ema: &mut Vec<E>,
-        len: usize,
+        range: std::ops::Range<usize>,
         s: AdamStep,
     ) -> crate::error::Result<()> {
         let bc1 = 1.0 - s.beta1.powi(s.t as i32);
@@ -662,12 +662,13 @@ impl<E: Scalar> Backend for CpuBackend<E> {
         let (er, oer) = (E::from_f64(s.ema_rate), E::from_f64(1.0 - s.ema_rate));
         // Chunks of the noise's size, so that a DP step's noise is drawn in the same pass
         // (the gradient is still in cache) with the numbers of `add_noise_and_scale`.
-        params[..len]
+        let r = range;
+        params[r.clone()]
             .par_chunks_mut(NOISE_CHUNK)
-            .zip(grads[..len].par_chunks_mut(NOISE_CHUNK))
-            .zip(m[..len].par_chunks_mut(NOISE_CHUNK))
-            .zip(v[..len].par_chunks_mut(NOISE_CHUNK))
-            .zip(ema[..len].par_chunks_mut(NOISE_CHUNK))
+            .zip(grads[r.clone()].par_chunks_mut(NOISE_CHUNK))
+            .zip(m[r.clone()].par_chunks_mut(NOISE_CHUNK))
+            .zip(v[r.clone()].par_chunks_mut(NOISE_CHUNK))
+            .zip(ema[r].par_chunks_mut(NOISE_CHUNK))
             .enumerate()
             .for_each(|(c, ((((p, g), m), v), e))| {
                 if let Some(noise) = &s.noise {

@@ -333,8 +333,11 @@ pub trait Backend: Send + Sync {
     ) -> crate::error::Result<()> {
         items.iter_mut().try_for_each(f)
     }
-    /// One fused AdamW step on all parameters, then the EMA update; under DP the step's noise
-    /// is first added to `grads` (see [`AdamStep::noise`]).
+    /// One fused AdamW step on the parameters in `range`, then their EMA update; under DP the
+    /// step's noise is first added to `grads` there (see [`AdamStep::noise`]: position `i` of
+    /// the range gets the noise [`Backend::add_noise_and_scale`] adds at position `i` of a
+    /// buffer holding the range alone). Elements outside `range` are left as they are (frozen
+    /// parameters of a partial fine-tuning stay bit-identical).
     fn adamw(
         &self,
         params: &mut Self::Buf,
@@ -342,7 +345,7 @@ pub trait Backend: Send + Sync {
         m: &mut Self::Buf,
         v: &mut Self::Buf,
         ema: &mut Self::Buf,
-        len: usize,
+        range: std::ops::Range<usize>,
         step: AdamStep,
     ) -> crate::error::Result<()>;
 }

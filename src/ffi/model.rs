@@ -54,7 +54,9 @@ pub struct sv_fit_options {
     /// training values' decimals, the default; "full"), "holdout" (share of the rows held out
     /// to choose the steps by early stopping; default 0, off; not under DP), "epochs"
     /// (fine-tuning: steps from passes over the rows, at most "steps"; default 200 without DP
-    /// when "steps" is not set), and for private fits "max_grad_norm",
+    /// when "steps" is not set), "trainable" (fine-tuning: "all", "head" or "biases"; default
+    /// "all", "biases" under DP), "calibrate" (fine-tuning: match the level frequencies to the
+    /// rows' counts, noisy under DP; default true under DP), and for private fits "max_grad_norm",
     /// "sample_rate", "augment", "preprocessing_share", "categorical_weight", "noise_seed"
     /// (test only). The fields above may also be given here by their request names
     /// ("target", "steps", "batch_size", "lr", "seed", "threads", "epsilon", "delta",
@@ -191,8 +193,10 @@ pub extern "C" fn sv_fit(
 /// Fine-tunes `pretrained` on `data` (columns and levels matched by name and label) into a new
 /// model `*out`; `pretrained` is unchanged. The network's shape comes from `pretrained`; of
 /// `options` the steps, batch size, learning rate, seed, threads, privacy settings and
-/// "weight_decay"/"ema_rate"/"holdout"/"epochs" apply (without "steps" and without DP, the
-/// steps are 200 epochs of `data`, at most 1000). Levels the model lacks extend it without DP (a
+/// "weight_decay"/"ema_rate"/"holdout"/"epochs"/"trainable"/"calibrate" apply (without "steps"
+/// and without DP, the steps are 200 epochs of `data`, at most 1000; under DP the default
+/// trains the biases and the label embedding only and calibrates the level frequencies to
+/// noisy counts from 0.7 of ε). Levels the model lacks extend it without DP (a
 /// `SV_LOG_INFO` message says which) and are an error under DP. Progress and cancellation as
 /// `sv_fit`.
 #[no_mangle]

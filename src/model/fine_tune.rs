@@ -39,6 +39,11 @@ pub struct FineTuneOptions {
     /// Where to train (not stored; the record keeps the backend it ran on).
     #[serde(skip)]
     pub device: Device,
+    /// After training, move the categorical output biases so that the model's level
+    /// frequencies match the fine-tuning rows' counts (under DP, noisy counts released from
+    /// the preprocessing share of ε; see [`Synthesizer::calibrated`]).
+    #[serde(default)]
+    pub calibrate: bool,
 }
 
 impl Default for FineTuneOptions {
@@ -53,6 +58,7 @@ impl Default for FineTuneOptions {
             seed: 0,
             threads: 0,
             device: Device::Auto,
+            calibrate: false,
         }
     }
 }
@@ -87,6 +93,12 @@ pub struct FineTuneRecord {
     /// Early stopping's validation scores and the steps chosen (absent without it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation: Option<crate::train::ValidationRecord>,
+    /// The calibration to the fine-tuning rows' level counts (absent without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<super::CalibrationRecord>,
+    /// Parameters the fine-tuning trained, of the network's (absent in older models: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trained_parameters: Option<(usize, usize)>,
 }
 
 /// Ratio between a new level's starting probability and the rarest known level's.
@@ -238,19 +250,28 @@ impl Synthesizer {
             }
         }
 
+        // The level counts that calibration matches: exact without DP, released with noise
+        // (with the class counts, in one Gaussian mechanism) under DP.
+        let exact_blocks = opts
+            .calibrate
+            .then(|| super::calibrate::block_counts(&encoder, &table));
+        let mut calibration_counts = None;
         let (trained, privacy) = match dp {
             None => {
                 if let (Some(l), Some((_, counts, _))) = (&mut encoder.label, label_counts) {
                     l.counts = counts;
                 }
+                calibration_counts = exact_blocks;
                 let t =
                     Self::train_encoded(&encoder, &table, &run, None, Some(&weights), progress)?;
                 (t, None)
             }
             Some(dp) => {
                 let key = mechanism_key(dp.noise_seed)?;
-                // The class frequencies are the only statistic taken from the rows besides
-                // the network: one Gaussian count release (sensitivity 1) from a share of ε.
+                // Besides the network, the rows give only counts: the class frequencies and,
+                // for calibration, every categorical block's level counts. Each row adds 1 to
+                // one count of each, so the vector's L2 sensitivity is √(number of
+                // histograms); one Gaussian release from a share of ε.
                 let mut before = Vec::new();
                 let mut pre_record = PreprocessingRecord {
                     noise_multiplier: 0.0,
@@ -258,15 +279,39 @@ impl Synthesizer {
                     histograms: 0,
                     counts: 0,
                 };
-                if let (Some(l), Some((_, counts, _))) = (&mut encoder.label, label_counts) {
+                let classes = label_counts.map(|(_, c, _)| c);
+                let blocks = exact_blocks.unwrap_or_default();
+                let m = classes.is_some() as usize + blocks.len();
+                if m > 0 {
                     let z = super::private::preprocessing_sigma(dp)?;
-                    let mut noisy = gaussian_counts(&counts, z, &key);
-                    // Post-processing: negative counts are zero; all zero is uniform.
-                    noisy.iter_mut().for_each(|c| *c = c.max(0.0));
-                    if noisy.iter().sum::<f64>() <= 0.0 {
-                        noisy.iter_mut().for_each(|c| *c = 1.0);
+                    let flat: Vec<f64> = classes
+                        .iter()
+                        .flatten()
+                        .chain(blocks.iter().flatten())
+                        .copied()
+                        .collect();
+                    let sensitivity = (m as f64).sqrt();
+                    let noisy = gaussian_counts(&flat, z * sensitivity, &key);
+                    let mut rest = &noisy[..];
+                    if let (Some(l), Some(c)) = (&mut encoder.label, &classes) {
+                        let (mine, tail) = rest.split_at(c.len());
+                        rest = tail;
+                        // Post-processing: negative counts are zero; all zero is uniform.
+                        let mut noisy: Vec<f64> = mine.iter().map(|c| c.max(0.0)).collect();
+                        if noisy.iter().sum::<f64>() <= 0.0 {
+                            noisy.iter_mut().for_each(|c| *c = 1.0);
+                        }
+                        l.counts = noisy;
                     }
-                    l.counts = noisy;
+                    if opts.calibrate {
+                        let mut out = Vec::with_capacity(blocks.len());
+                        for b in &blocks {
+                            let (mine, tail) = rest.split_at(b.len());
+                            rest = tail;
+                            out.push(mine.to_vec());
+                        }
+                        calibration_counts = Some(out);
+                    }
                     before.push(Phase {
                         q: 1.0,
                         sigma: z,
@@ -274,9 +319,9 @@ impl Synthesizer {
                     });
                     pre_record = PreprocessingRecord {
                         noise_multiplier: z,
-                        sensitivity: 1.0,
-                        histograms: 1,
-                        counts: counts.len(),
+                        sensitivity,
+                        histograms: m,
+                        counts: flat.len(),
                     };
                 }
                 let (cfg, phase, run_dp) = dp_training(n, &run, dp, &before, key)?;
@@ -288,17 +333,14 @@ impl Synthesizer {
                     Some(&weights),
                     progress,
                 )?;
-                let privacy = PrivacyRecord::new(
-                    dp,
-                    &before,
-                    phase,
-                    pre_record,
-                    n,
-                    &[
-                        "the pre-training data are treated as public: the guarantee covers the fine-tuning rows",
-                        "the encoder's numeric transforms and level sets come from pre-training, not from these rows",
-                    ],
-                );
+                let mut notes = vec![
+                    "the pre-training data are treated as public: the guarantee covers the fine-tuning rows",
+                    "the encoder's numeric transforms and level sets come from pre-training, not from these rows",
+                ];
+                if opts.calibrate {
+                    notes.push("calibration reads only the model and the released noisy level counts (post-processing)");
+                }
+                let privacy = PrivacyRecord::new(dp, &before, phase, pre_record, n, &notes);
                 (t, Some(privacy))
             }
         };
@@ -320,14 +362,38 @@ impl Synthesizer {
             version: super::version_string(),
             backend: Some(backend),
             validation: trained.validation,
+            calibration: None,
+            trained_parameters: None,
         });
-        let model = Synthesizer {
-            net: Self::net_config(&encoder, &run),
+        let net = Denoiser::new(Self::net_config(&encoder, &run));
+        if let Some(r) = record.fine_tuning.last_mut() {
+            r.trained_parameters = Some((net.trained_count(run.optim.trainable), net.n_params));
+        }
+        let mut model = Synthesizer {
+            net: net.config,
             encoder,
             timesteps: self.timesteps,
             weights,
             record,
         };
+        if let Some(counts) = calibration_counts {
+            let sample = super::SampleOptions {
+                threads: opts.threads,
+                device: opts.device,
+                ..super::SampleOptions::default()
+            };
+            let source = if dp.is_some() {
+                "the fine-tuning rows' level counts, released with Gaussian noise"
+            } else {
+                "the fine-tuning rows' level counts"
+            };
+            let (calibrated, rec) =
+                model.calibrated(&counts, source, opts.seed, &sample, progress)?;
+            model = calibrated;
+            if let Some(r) = model.record.fine_tuning.last_mut() {
+                r.calibration = Some(rec);
+            }
+        }
         Ok((model.verified()?, notices))
     }
 }

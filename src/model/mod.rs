@@ -1,6 +1,7 @@
 //! The synthesizer: schema + encoder + denoiser weights + what was done to make them;
 //! fit, sample, and a versioned, checksummed file format.
 
+mod calibrate;
 mod fine_tune;
 mod format;
 mod private;
@@ -9,10 +10,16 @@ pub(crate) mod sampler;
 mod sampling;
 
 pub use crate::encode::PreprocessingRecord;
+pub use crate::nn::Trainable;
 pub use crate::train::OptimConfig;
+pub use calibrate::{
+    CalibrationRecord, CALIBRATION_ROUNDS, CALIBRATION_ROWS, CALIBRATION_TOLERANCE,
+};
 pub use fine_tune::{FineTuneOptions, FineTuneRecord, FINE_TUNE_EPOCHS, MIN_FINE_TUNE_STEPS};
 pub use format::FORMAT_VERSION;
-pub use private::{DpOptions, PrivacyRecord, DP_TIMESTEPS};
+pub use private::{
+    DpOptions, PrivacyRecord, DP_TIMESTEPS, PRIVATE_CALIBRATION_SHARE, PRIVATE_TRAINABLE,
+};
 pub use request::{FineTunePlan, FitKind, FitPlan, FitRequest};
 pub use sampling::{shard_range, BLOCK_ROWS};
 
@@ -213,6 +220,13 @@ impl Synthesizer {
         &self.encoder
     }
 
+    /// The denoiser's shape (for the project's own tests).
+    #[cfg(feature = "internals")]
+    #[doc(hidden)]
+    pub fn denoiser_config(&self) -> &DenoiserConfig {
+        &self.net
+    }
+
     /// Diffusion steps T of the model.
     pub fn timesteps(&self) -> usize {
         self.timesteps
@@ -359,7 +373,7 @@ impl Synthesizer {
 
     /// What the model spent under differential privacy, as JSON: the fit's privacy record
     /// (or `"private": false`) and a "fine_tuning" list (rows, privacy record or null, added
-    /// levels), as `synthvol privacy --model --json` prints it.
+    /// levels, the parameters trained and their number, the calibration or null), as `synthvol privacy --model --json` prints it.
     pub fn privacy_json(&self) -> serde_json::Value {
         let mut v = match &self.record.privacy {
             Some(p) => serde_json::to_value(p).unwrap_or(serde_json::Value::Null),
@@ -370,7 +384,15 @@ impl Synthesizer {
             .fine_tuning
             .iter()
             .map(|t| {
-                serde_json::json!({"rows": t.n_rows, "privacy": t.privacy, "added_levels": t.added_levels})
+                serde_json::json!({
+                    "rows": t.n_rows,
+                    "privacy": t.privacy,
+                    "added_levels": t.added_levels,
+                    "trainable": t.options.optim.trainable,
+                    "trained_parameters": t.trained_parameters.map(|(k, _)| k),
+                    "parameters": t.trained_parameters.map(|(_, n)| n),
+                    "calibration": t.calibration,
+                })
             })
             .collect();
         v

@@ -45,6 +45,16 @@ pub struct DpOptions {
 /// and 2.1-2.8 (mean 2.5) with T = 10; 20 keeps some resolution for numeric columns.
 pub const DP_TIMESTEPS: usize = 20;
 
+/// The parameters a private fine-tuning trains when the caller does not choose (see
+/// [`crate::nn::Trainable`]; measured on the demo's Syn experiment, README "Private
+/// fine-tuning").
+pub const PRIVATE_TRAINABLE: crate::nn::Trainable = crate::nn::Trainable::Biases;
+
+/// The share of ε a private fine-tuning spends on its counts (class and level counts) when it
+/// calibrates and the caller does not choose (measured on the demo's Syn experiment, README
+/// "Private fine-tuning").
+pub const PRIVATE_CALIBRATION_SHARE: f64 = 0.7;
+
 fn default_categorical_weight() -> f64 {
     20.0
 }

@@ -9,6 +9,7 @@ use super::{DpOptions, FineTuneOptions, FitOptions, Precision, Synthesizer, DP_T
 use crate::backend::Device;
 use crate::error::{Error, Result};
 use crate::limits::{MAX_AUGMENT, MAX_LAYERS, MAX_STEPS, MAX_THREADS, MAX_TIMESTEPS, MAX_WIDTH};
+use crate::nn::Trainable;
 use crate::table::PublicSchema;
 use crate::train::{EarlyStopping, OptimConfig};
 
@@ -51,6 +52,16 @@ pub struct FitRequest {
     /// rows / batch, at most `steps`). Default without DP and without `steps`:
     /// [`super::FINE_TUNE_EPOCHS`] (at most 1000 steps); with `steps` alone, exactly those.
     pub epochs: Option<f64>,
+    /// Fine-tuning only: the parameters trained, the others kept as pre-trained: "all",
+    /// "head" (the output head, every bias and the label embedding) or "biases". Default
+    /// "all" without DP and [`super::PRIVATE_TRAINABLE`] under DP, where DP-SGD's noise on
+    /// every weight would swamp the clipped gradients.
+    pub trainable: Option<Trainable>,
+    /// Fine-tuning only: after training, match the model's categorical level frequencies to
+    /// the fine-tuning rows' counts (under DP: noisy counts released from the preprocessing
+    /// share of ε; calibration itself is post-processing). Default true under DP, false
+    /// without.
+    pub calibrate: Option<bool>,
     /// Seed (default 0): the same seed gives the same model (a private fit's noise excepted).
     pub seed: Option<u64>,
     /// Threads (default 0: all cores).
@@ -206,6 +217,16 @@ impl FitRequest {
                 "option 'epochs' sets a fine-tuning's steps; a new fit takes 'steps'",
             ));
         }
+        if self.calibrate == Some(true) {
+            return Err(Error::invalid(
+                "option 'calibrate' matches a fine-tuning's level frequencies to its rows; a new fit learns them from the rows",
+            ));
+        }
+        if self.trainable.is_some_and(|t| t != Trainable::All) {
+            return Err(Error::invalid(
+                "option 'trainable' chooses what a fine-tuning trains; a new fit trains every parameter",
+            ));
+        }
         let mut optim = self.optim(&d.optim, 0.0)?;
         optim.steps = positive("steps", self.steps.unwrap_or(d.optim.steps), MAX_STEPS)?;
         let layers = match &self.layers {
@@ -314,6 +335,11 @@ impl FitRequest {
         }
         let d = FineTuneOptions::default();
         let mut optim = self.optim(&d.optim, 0.0)?;
+        optim.trainable = self.trainable.unwrap_or(if self.epsilon.is_some() {
+            super::PRIVATE_TRAINABLE
+        } else {
+            Trainable::All
+        });
         optim.steps = positive(
             "steps",
             self.steps.unwrap_or(if self.epochs.is_some() {
@@ -341,8 +367,13 @@ impl FitRequest {
             seed: self.seed.unwrap_or(d.seed),
             threads: self.threads()?,
             device: self.device.unwrap_or_default(),
+            calibrate: self.calibrate.unwrap_or(self.epsilon.is_some()),
         };
-        let dp = self.dp(&options.optim)?;
+        let mut dp = self.dp(&options.optim)?;
+        // Calibration's counts come from the preprocessing share: a larger default share.
+        if let (Some(d), true, None) = (&mut dp, options.calibrate, self.preprocessing_share) {
+            d.preprocessing_share = super::PRIVATE_CALIBRATION_SHARE;
+        }
         Ok(FineTunePlan { options, dp })
     }
 
@@ -394,6 +425,7 @@ impl FitRequest {
                 every: EARLY_STOPPING_EVERY,
                 patience: EARLY_STOPPING_PATIENCE,
             }),
+            trainable: Trainable::All,
         })
     }
 

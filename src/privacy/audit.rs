@@ -168,6 +168,7 @@ fn one_run<B: DiffusionOps>(
         weight_decay: 0.0,
         ema_rate: 0.0,
         early_stopping: None,
+        trainable: crate::nn::Trainable::All,
     };
     let mut tr = Trainer::new(be, net, layout, &sched, data, &optim, init, cfg.seed ^ run)?;
     let mut key = [0u8; 32];

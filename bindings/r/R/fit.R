@@ -69,9 +69,13 @@ sv_fit <- function(data, target = NULL, steps = NULL, batch_size = NULL, layers 
 #'   1000\].
 #' @param lr Initial learning rate \[0.001\].
 #' @param ... Other options of the fit request by name (`weight_decay`, `ema_rate`, `epochs`
-#'   (steps from passes over `data`, at most `steps`), `holdout` (early stopping), and for
-#'   private fine-tunings `max_grad_norm`, `sample_rate`, `augment`, `preprocessing_share`,
-#'   `categorical_weight`, `noise_seed`).
+#'   (steps from passes over `data`, at most `steps`), `holdout` (early stopping),
+#'   `trainable` (`"all"`, `"head"` or `"biases"`: the parameters trained, the others kept
+#'   as pre-trained; default `"all"`, `"biases"` under DP), `calibrate` (match the level
+#'   frequencies to the rows' counts after training, noisy counts under DP; default `TRUE`
+#'   under DP), and for private fine-tunings `max_grad_norm`, `sample_rate`, `augment`,
+#'   `preprocessing_share` (default 0.7 when calibrating), `categorical_weight`,
+#'   `noise_seed`).
 #' @return A new `sv_model`; `model` is unchanged.
 #' @examples
 #' adult <- sv_adult()

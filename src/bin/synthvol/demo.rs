@@ -264,11 +264,18 @@ fn syn_experiment(sp: &SynPlan, plan: &DemoPlan, out_dir: Option<&Path>) -> Resu
         .fine_tuning
         .last()
         .and_then(|r| r.privacy.as_ref());
+    let last = tuned_dp.record().fine_tuning.last();
     println!(
-        "fine-tune under DP: ε = {:.4} at δ = {:e} for the {n} women ({} steps): {:.1} s",
+        "fine-tune under DP: ε = {:.4} at δ = {:e} for the {n} women ({} steps training {}{}): {:.1} s",
         spent.map_or(f64::NAN, |p| p.epsilon),
         spent.map_or(f64::NAN, |p| p.delta),
         steps(&tuned_dp),
+        last.map_or("every parameter", |r| r.options.optim.trainable.describe()),
+        if last.is_some_and(|r| r.calibration.is_some()) {
+            ", then calibrated to noisy level counts"
+        } else {
+            ""
+        },
         start.elapsed().as_secs_f64()
     );
 

@@ -40,14 +40,24 @@ pub struct TrainingArgs {
     #[arg(long)]
     ema_rate: Option<f64>,
     /// Share of the rows held out to choose the steps by their validation loss (early
-    /// stopping; --steps is then the most), then retrain on every row [default: 0 for a fit,
-    /// 0.1 for a fine-tuning; 0 turns it off].
+    /// stopping; --steps is then the most), then retrain on every row [default: 0, off; not
+    /// under DP].
     #[arg(long)]
     holdout: Option<f64>,
     /// Fine-tuning: set the steps from this many passes over the rows (at most --steps)
     /// [default without --steps and without DP: 200].
     #[arg(long)]
     epochs: Option<f64>,
+    /// Fine-tuning: the parameters trained, the others kept as pre-trained: all, head (the
+    /// output head, every bias and the label embedding) or biases [default: all; biases under
+    /// DP].
+    #[arg(long, value_parser = ["all", "head", "biases"])]
+    trainable: Option<String>,
+    /// Fine-tuning: match the model's level frequencies to the rows' counts after training
+    /// (under DP, noisy counts from the preprocessing share) [default: true under DP, false
+    /// without].
+    #[arg(long)]
+    calibrate: Option<bool>,
     /// Random seed [default: 0].
     #[arg(long)]
     seed: Option<u64>,
@@ -160,6 +170,13 @@ impl FitArgs {
             ema_rate: t.ema_rate,
             holdout: t.holdout,
             epochs: t.epochs,
+            trainable: t
+                .trainable
+                .as_deref()
+                .map(synthvol::model::Trainable::parse)
+                .transpose()
+                .map_err(|e| Error::invalid(format!("--trainable: {e}")))?,
+            calibrate: t.calibrate,
             seed: t.seed,
             threads: t.threads,
             device: super::device(&t.device)?,

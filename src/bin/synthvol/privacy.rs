@@ -115,6 +115,20 @@ pub fn privacy(a: PrivacyArgs) -> Result<()> {
                 }
                 Some(p) => print_privacy(&what, p),
             }
+            let trainable = t.options.optim.trainable;
+            match t.trained_parameters {
+                Some((k, total)) => println!(
+                    "  trained: {} ({k} of {total} parameters; the others kept as pre-trained)",
+                    trainable.describe()
+                ),
+                None => println!("  trained: {}", trainable.describe()),
+            }
+            if let Some(c) = &t.calibration {
+                println!(
+                    "  calibrated to {} (post-processing): largest level-frequency error {:.4} before, {:.4} after",
+                    c.source, c.max_error_before, c.max_error_after
+                );
+            }
         }
         return Ok(());
     }
