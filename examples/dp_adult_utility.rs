@@ -7,7 +7,8 @@
 //!
 //! Environment (defaults: the demo's): DP_STEPS (600), DP_LR (0.003), DP_LAYERS (256,256),
 //! DP_TIMESTEPS (the private default, 20), DP_CATEGORICAL_WEIGHT (20), DP_AUGMENT (1), DP_SAMPLE_RATE (automatic),
-//! DP_MAX_GRAD_NORM (1).
+//! DP_MAX_GRAD_NORM (1), DP_CALIBRATE (false: calibrate the level frequencies to noisy counts),
+//! DP_PRE_SHARE (0.1, the preprocessing share of ε).
 
 use std::time::Instant;
 
@@ -59,6 +60,8 @@ fn main() -> synthvol::Result<()> {
             .ok()
             .and_then(|v| v.parse().ok()),
         max_grad_norm: env("DP_MAX_GRAD_NORM", 1.0),
+        calibrate: env("DP_CALIBRATE", false),
+        preprocessing_share: env("DP_PRE_SHARE", DpOptions::default().preprocessing_share),
         ..DpOptions::default()
     };
     let eval = EvaluateOptions {
@@ -87,11 +90,12 @@ fn main() -> synthvol::Result<()> {
             .expect("a target gives a utility report");
         let gap = u.accuracy_gap_points.unwrap_or(f64::NAN);
         println!(
-            "fit {}: accuracy real {:.4}, private synthetic {:.4}, gap {gap:.2} points; mean column score {:.3} ({:.0} s)",
+            "fit {}: accuracy real {:.4}, private synthetic {:.4}, gap {gap:.2} points; mean column score {:.3}, correlation similarity {:.3} ({:.0} s)",
             i + 1,
             u.real.accuracy.unwrap_or(f64::NAN),
             u.synthetic.accuracy.unwrap_or(f64::NAN),
             report.fidelity.mean_column_score,
+            report.fidelity.correlation_similarity.unwrap_or(f64::NAN),
             start.elapsed().as_secs_f64()
         );
         gaps.push(gap);

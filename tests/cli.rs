@@ -277,8 +277,10 @@ fn categorical_with_one_level_then_fine_tuning() {
     let r = run(&["privacy", "--model", partial.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        r.stdout.contains("trained: the output head, every bias and the label embedding (")
-            && r.stdout.contains("calibrated to the fine-tuning rows' level counts"),
+        r.stdout
+            .contains("trained: the output head, every bias and the label embedding (")
+            && r.stdout
+                .contains("calibrated to the fine-tuning rows' level counts"),
         "{}",
         r.stdout
     );

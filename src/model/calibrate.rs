@@ -49,6 +49,10 @@ pub struct CalibrationRecord {
     /// round's sample and in the last.
     pub max_error_before: f64,
     pub max_error_after: f64,
+    /// The counts matched, per categorical block (under DP the released noisy counts, which
+    /// are public by then).
+    #[serde(default)]
+    pub counts: Vec<Vec<f64>>,
 }
 
 /// Each categorical block's level counts in `table` (in the encoder's schema): a column's
@@ -202,6 +206,7 @@ impl Synthesizer {
                 rows_per_round: CALIBRATION_ROWS,
                 max_error_before: first,
                 max_error_after: after,
+                counts: counts.to_vec(),
             },
         ))
     }

@@ -18,7 +18,8 @@ pub use calibrate::{
 pub use fine_tune::{FineTuneOptions, FineTuneRecord, FINE_TUNE_EPOCHS, MIN_FINE_TUNE_STEPS};
 pub use format::FORMAT_VERSION;
 pub use private::{
-    DpOptions, PrivacyRecord, DP_TIMESTEPS, PRIVATE_CALIBRATION_SHARE, PRIVATE_TRAINABLE,
+    DpOptions, PrivacyRecord, DP_TIMESTEPS, PRIVATE_CALIBRATION_SHARE, PRIVATE_FIT_CALIBRATE,
+    PRIVATE_TRAINABLE,
 };
 pub use request::{FineTunePlan, FitKind, FitPlan, FitRequest};
 pub use sampling::{shard_range, BLOCK_ROWS};
@@ -115,6 +116,9 @@ pub struct TrainingRecord {
     /// Early stopping's validation scores and the steps chosen (absent without it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation: Option<crate::train::ValidationRecord>,
+    /// A private fit's calibration to its released level counts (absent without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<CalibrationRecord>,
 }
 
 /// The synthvol version and build target, as records carry them.
@@ -143,6 +147,7 @@ impl TrainingRecord {
             loss_history,
             seconds: start.elapsed().as_secs_f64(),
             backend,
+            calibration: None,
             version: version_string(),
             privacy,
             fine_tuning: Vec::new(),
@@ -372,13 +377,15 @@ impl Synthesizer {
     }
 
     /// What the model spent under differential privacy, as JSON: the fit's privacy record
-    /// (or `"private": false`) and a "fine_tuning" list (rows, privacy record or null, added
-    /// levels, the parameters trained and their number, the calibration or null), as `synthvol privacy --model --json` prints it.
+    /// (or `"private": false`), its "calibration" (or null) and a "fine_tuning" list (rows,
+    /// privacy record or null, added levels, the parameters trained and their number, the
+    /// calibration or null), as `synthvol privacy --model --json` prints it.
     pub fn privacy_json(&self) -> serde_json::Value {
         let mut v = match &self.record.privacy {
             Some(p) => serde_json::to_value(p).unwrap_or(serde_json::Value::Null),
             None => serde_json::json!({"private": false}),
         };
+        v["calibration"] = serde_json::to_value(&self.record.calibration).unwrap_or_default();
         v["fine_tuning"] = self
             .record
             .fine_tuning

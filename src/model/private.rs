@@ -35,6 +35,12 @@ pub struct DpOptions {
     /// Test only: a fixed seed for the mechanism's randomness instead of the OS's. A model
     /// fitted this way records it and gives no privacy against anyone who knows the seed.
     pub noise_seed: Option<u64>,
+    /// A new private fit: release every categorical block's level counts with the
+    /// preprocessing counts and calibrate the model's level frequencies to them after
+    /// training (post-processing; see [`Synthesizer::calibrated`]). A fine-tuning's choice is
+    /// [`super::FineTuneOptions::calibrate`].
+    #[serde(default)]
+    pub calibrate: bool,
 }
 
 /// Diffusion steps T for a private fit when the caller does not choose (the CLI and the C
@@ -55,6 +61,9 @@ pub const PRIVATE_TRAINABLE: crate::nn::Trainable = crate::nn::Trainable::Biases
 /// "Private fine-tuning").
 pub const PRIVATE_CALIBRATION_SHARE: f64 = 0.7;
 
+/// Whether a new private fit calibrates its level frequencies when the caller does not choose.
+pub const PRIVATE_FIT_CALIBRATE: bool = false;
+
 fn default_categorical_weight() -> f64 {
     20.0
 }
@@ -70,6 +79,7 @@ impl Default for DpOptions {
             preprocessing_share: 0.1,
             categorical_weight: default_categorical_weight(),
             noise_seed: None,
+            calibrate: false,
         }
     }
 }
@@ -242,8 +252,10 @@ impl Synthesizer {
         check_plan(q, steps, dp.delta)?;
         let key = mechanism_key(dp.noise_seed)?;
 
-        // Preprocessing: one Gaussian mechanism on all counts, spending its share of ε.
-        let m = histogram_count(public, target);
+        // Preprocessing: one Gaussian mechanism on all counts, spending its share of ε: the
+        // numeric histograms and class counts, and for calibration every categorical block's
+        // level counts (the blocks come from the public schema alone).
+        let histograms = histogram_count(public, target);
         let z_pre = preprocessing_sigma(dp)?;
         let pre = Phase {
             q: 1.0,
@@ -251,12 +263,33 @@ impl Synthesizer {
             steps: 1,
         };
         let counts = private_counts(&table, public, target);
-        let noisy = gaussian_counts(&counts, z_pre * (m as f64).sqrt(), &key);
-        let encoder = encoder_from_counts(public, target, &noisy, n)?;
+        let blocks = if dp.calibrate {
+            let structure = encoder_from_counts(public, target, &vec![1.0; counts.len()], n)?;
+            super::calibrate::block_counts(&structure, &table)
+        } else {
+            Vec::new()
+        };
+        let m = histograms + blocks.len();
+        let flat: Vec<f64> = counts
+            .iter()
+            .chain(blocks.iter().flatten())
+            .copied()
+            .collect();
+        let noisy = gaussian_counts(&flat, z_pre * (m as f64).sqrt(), &key);
+        let encoder = encoder_from_counts(public, target, &noisy[..counts.len()], n)?;
+        let mut rest = &noisy[counts.len()..];
+        let noisy_blocks: Vec<Vec<f64>> = blocks
+            .iter()
+            .map(|b| {
+                let (mine, tail) = rest.split_at(b.len());
+                rest = tail;
+                mine.to_vec()
+            })
+            .collect();
 
         // Training: σ for the rest of the budget.
         let (cfg, train_phase, run) = dp_training(n, opts, dp, &[pre], key)?;
-        let ran = Self::train_encoded(&encoder, &table, &run, Some(cfg), None, progress)?;
+        let ran = Self::train_encoded(&encoder, &table, &run, Some(cfg), None, &mut *progress)?;
 
         let privacy = PrivacyRecord::new(
             dp,
@@ -266,17 +299,38 @@ impl Synthesizer {
                 noise_multiplier: z_pre,
                 sensitivity: (m as f64).sqrt(),
                 histograms: m,
-                counts: counts.len(),
+                counts: flat.len(),
             },
             n,
-            &[],
+            if dp.calibrate {
+                &["calibration reads only the model and the released noisy level counts (post-processing)"]
+            } else {
+                &[]
+            },
         );
-        Ok(Synthesizer {
+        let model = Synthesizer {
             net: Self::net_config(&encoder, opts),
             encoder,
             timesteps: opts.timesteps,
             weights: ran.output.ema,
             record: TrainingRecord::new(n, opts, Vec::new(), start, Some(privacy), ran.backend),
-        })
+        };
+        if !dp.calibrate {
+            return Ok(model);
+        }
+        let sample = super::SampleOptions {
+            threads: opts.threads,
+            device: opts.device,
+            ..super::SampleOptions::default()
+        };
+        let (mut model, rec) = model.calibrated(
+            &noisy_blocks,
+            "the rows' level counts, released with Gaussian noise",
+            opts.seed,
+            &sample,
+            progress,
+        )?;
+        model.record.calibration = Some(rec);
+        Ok(model)
     }
 }

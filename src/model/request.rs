@@ -57,10 +57,11 @@ pub struct FitRequest {
     /// "all" without DP and [`super::PRIVATE_TRAINABLE`] under DP, where DP-SGD's noise on
     /// every weight would swamp the clipped gradients.
     pub trainable: Option<Trainable>,
-    /// Fine-tuning only: after training, match the model's categorical level frequencies to
-    /// the fine-tuning rows' counts (under DP: noisy counts released from the preprocessing
-    /// share of ε; calibration itself is post-processing). Default true under DP, false
-    /// without.
+    /// After training, match the model's categorical level frequencies to the rows' counts:
+    /// a fine-tuning's (under DP noisy counts released from the preprocessing share of ε;
+    /// calibration itself is post-processing), or a private fit's noisy counts. Default true
+    /// for a private fine-tuning, [`super::PRIVATE_FIT_CALIBRATE`] for a private fit, false
+    /// without DP; a new fit without DP learns the frequencies from the rows.
     pub calibrate: Option<bool>,
     /// Seed (default 0): the same seed gives the same model (a private fit's noise excepted).
     pub seed: Option<u64>,
@@ -81,7 +82,8 @@ pub struct FitRequest {
     pub sample_rate: Option<f64>,
     /// Draws of (t, ε) per row and step (private fits; default 1).
     pub augment: Option<usize>,
-    /// Share of ε spent on preprocessing (private fits; default 0.1).
+    /// Share of ε spent on preprocessing (private fits; default 0.1; a private fine-tuning
+    /// that calibrates, [`super::PRIVATE_CALIBRATION_SHARE`]).
     pub preprocessing_share: Option<f64>,
     /// Weight of the categorical part of the loss (private fits; default 20).
     pub categorical_weight: Option<f64>,
@@ -201,6 +203,7 @@ impl FitRequest {
             preprocessing_share: Some(dp.preprocessing_share),
             categorical_weight: Some(dp.categorical_weight),
             noise_seed: dp.noise_seed,
+            calibrate: Some(dp.calibrate),
             schema: Some(schema),
             // a private fit keeps full precision (FitOptions' default is the plain fit's)
             precision: None,
@@ -217,9 +220,9 @@ impl FitRequest {
                 "option 'epochs' sets a fine-tuning's steps; a new fit takes 'steps'",
             ));
         }
-        if self.calibrate == Some(true) {
+        if self.calibrate == Some(true) && !private {
             return Err(Error::invalid(
-                "option 'calibrate' matches a fine-tuning's level frequencies to its rows; a new fit learns them from the rows",
+                "option 'calibrate' matches a private fit's or a fine-tuning's level frequencies to its rows' counts; a new fit without DP learns them from the rows",
             ));
         }
         if self.trainable.is_some_and(|t| t != Trainable::All) {
@@ -292,7 +295,13 @@ impl FitRequest {
             None => None,
         };
         let kind = match (self.dp(&options.optim)?, schema) {
-            (Some(dp), Some(schema)) => FitKind::Private { dp, schema },
+            (Some(dp), Some(schema)) => FitKind::Private {
+                dp: DpOptions {
+                    calibrate: self.calibrate.unwrap_or(super::PRIVATE_FIT_CALIBRATE),
+                    ..dp
+                },
+                schema,
+            },
             (Some(_), None) => {
                 return Err(Error::invalid(
                     "a private fit (option 'epsilon') needs a public schema (option 'schema'): write one with `synthvol schema` (or sv_schema in R), replace what it read off the data with public knowledge, and pass it",
@@ -468,6 +477,7 @@ impl FitRequest {
             preprocessing_share: self.preprocessing_share.unwrap_or(d.preprocessing_share),
             categorical_weight: self.categorical_weight.unwrap_or(d.categorical_weight),
             noise_seed: self.noise_seed,
+            calibrate: false,
         };
         check_dp(&dp)?;
         if optim.batch_size < dp.augment {

@@ -53,9 +53,9 @@ pub struct TrainingArgs {
     /// DP].
     #[arg(long, value_parser = ["all", "head", "biases"])]
     trainable: Option<String>,
-    /// Fine-tuning: match the model's level frequencies to the rows' counts after training
-    /// (under DP, noisy counts from the preprocessing share) [default: true under DP, false
-    /// without].
+    /// Match the model's level frequencies to the rows' counts after training: a fine-tuning's
+    /// (under DP noisy counts from the preprocessing share) or a private fit's noisy counts
+    /// [default: true for a private fine-tuning, false otherwise].
     #[arg(long)]
     calibrate: Option<bool>,
     /// Random seed [default: 0].
@@ -95,7 +95,8 @@ pub struct DpArgs {
     /// Draws per row and step (augmentation multiplicity K) [default: 1].
     #[arg(long)]
     augment: Option<usize>,
-    /// Share of ε spent on the noisy preprocessing statistics [default: 0.1].
+    /// Share of ε spent on the noisy preprocessing statistics [default: 0.1; 0.7 for a private
+    /// fine-tuning that calibrates].
     #[arg(long)]
     preprocessing_share: Option<f64>,
     /// Weight of the categorical part of the loss under DP (clipping otherwise lets the

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use synthvol::model::{PrivacyRecord, Synthesizer};
+use synthvol::model::{CalibrationRecord, PrivacyRecord, Synthesizer};
 use synthvol::privacy::audit::{audit_dp_sgd, AuditConfig};
 use synthvol::privacy::plan_epsilon;
 use synthvol::{Error, Result};
@@ -86,6 +86,13 @@ fn print_privacy(what: &str, p: &PrivacyRecord) {
     );
 }
 
+fn print_calibration(c: &CalibrationRecord) {
+    println!(
+        "  calibrated to {} (post-processing): largest level-frequency error {:.4} before, {:.4} after {} round(s)",
+        c.source, c.max_error_before, c.max_error_after, c.rounds
+    );
+}
+
 pub fn privacy(a: PrivacyArgs) -> Result<()> {
     if let Some(m) = &a.model {
         if a.delta.is_some() {
@@ -107,6 +114,9 @@ pub fn privacy(a: PrivacyArgs) -> Result<()> {
             ),
             Some(p) => print_privacy(&m.display().to_string(), p),
         }
+        if let Some(c) = &r.calibration {
+            print_calibration(c);
+        }
         for (i, t) in r.fine_tuning.iter().enumerate() {
             let what = format!("fine-tuning {} on {} rows", i + 1, t.n_rows);
             match &t.privacy {
@@ -124,10 +134,7 @@ pub fn privacy(a: PrivacyArgs) -> Result<()> {
                 None => println!("  trained: {}", trainable.describe()),
             }
             if let Some(c) = &t.calibration {
-                println!(
-                    "  calibrated to {} (post-processing): largest level-frequency error {:.4} before, {:.4} after",
-                    c.source, c.max_error_before, c.max_error_after
-                );
+                print_calibration(c);
             }
         }
         return Ok(());
