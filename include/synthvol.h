@@ -163,8 +163,9 @@ typedef struct {
    * to choose the steps by early stopping; default 0, off; not under DP), "epochs"
    * (fine-tuning: steps from passes over the rows, at most "steps"; default 200 without DP
    * when "steps" is not set), "trainable" (fine-tuning: "all", "head" or "biases"; default
-   * "all", "biases" under DP), "calibrate" (fine-tuning: match the level frequencies to the
-   * rows' counts, noisy under DP; default true under DP), and for private fits "max_grad_norm",
+   * "all", "biases" under DP), "calibrate" (match the level frequencies to the rows'
+   * counts after training, noisy counts under DP: a fine-tuning, default true under DP, or
+   * a private fit, default false), and for private fits "max_grad_norm",
    * "sample_rate", "augment", "preprocessing_share", "categorical_weight", "noise_seed"
    * (test only). The fields above may also be given here by their request names
    * ("target", "steps", "batch_size", "lr", "seed", "threads", "epsilon", "delta",

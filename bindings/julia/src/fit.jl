@@ -137,7 +137,11 @@ Continues training `model` on `table` (columns and levels matched by name and la
 workflow's fine-tuning on the small sensitive sample. The network, diffusion steps, target and
 column types are the model's; `model` is unchanged. With `epsilon` the guarantee covers the
 rows of `table` (the pre-training data are treated as public). Defaults as the engine's:
-`steps` 1000, `lr` 0.001. `progress` and `cancel` as in `fit`.
+`steps` 1000, `lr` 0.001. Other options by name, as in `fit`: `epochs`, `holdout`,
+`trainable` (`"all"`, `"head"` or `"biases"`: the parameters trained, the others kept as
+pre-trained; `"all"` by default, `"biases"` under DP) and `calibrate` (match the level
+frequencies to the rows' counts after training, noisy counts under DP; `true` by default under
+DP). `progress` and `cancel` as in `fit`.
 """
 function fine_tune(model::Model, data; steps = nothing, batch_size = nothing, lr = nothing,
                    seed = nothing, threads = nothing, epsilon = nothing, delta = nothing,

@@ -30,7 +30,8 @@
 #'   (`"input"`, the default: numbers at the training values' decimals; `"full"`),
 #'   `ema_rate`, `holdout` (share of the rows held out to choose the steps by early
 #'   stopping \[0, off\]), and for private fits `max_grad_norm`, `sample_rate`, `augment`,
-#'   `preprocessing_share`, `categorical_weight`, `noise_seed` (test only).
+#'   `preprocessing_share`, `categorical_weight`, `calibrate` (match the level frequencies
+#'   to noisy counts after training \[FALSE\]), `noise_seed` (test only).
 #' @return An `sv_model`.
 #' @seealso [sv_sample()], [sv_fine_tune()], [sv_compare()], [sv_save()]
 #' @examples

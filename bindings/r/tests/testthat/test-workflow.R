@@ -9,6 +9,15 @@ test_that("the Syn workflow runs from R: pre-train, fine-tune, compare, tune wit
   expect_equal(length(tuned$info$training$fine_tuning), 1)
   s <- sv_sample(tuned, 300, seed = 1)
   expect_true(all(levels(s$sex) == c("Female", "Male")))
+  # A partial, calibrated fine-tuning through `...`: the record says what trained.
+  part <- sv_fine_tune(pre, small, steps = 5, trainable = "head", calibrate = TRUE,
+                       progress = FALSE)
+  ft <- part$info$training$fine_tuning[[1]]
+  expect_identical(ft$options$optim$trainable, "head")
+  expect_true(ft$trained_parameters[[1]] < ft$trained_parameters[[2]])
+  expect_true(mean(sv_sample(part, 500, seed = 2)$sex == "Female") > 0.9)
+  expect_error(sv_fine_tune(pre, small, steps = 5, trainable = "lora", progress = FALSE),
+               "all, head, biases")
 
   r <- sv_compare(small, s, holdout = valid, target = "income", wasserstein_rows = 100,
                   progress = FALSE)
