@@ -122,8 +122,9 @@ impl Synthesizer {
 
     /// The model with its categorical output biases moved so that its samples' level
     /// frequencies match `counts` (one vector per categorical block of the encoder, as
-    /// [`block_counts`] gives them; noisy counts are fine). `source` names the counts in the
-    /// record. Sampling uses `opts` (threads, device) and seeds derived from `seed`.
+    /// [`Synthesizer::block_counts`] gives them; noisy counts are fine). `source` names the
+    /// counts in the record. Sampling uses `opts` (threads, device) and seeds derived from
+    /// `seed`.
     pub fn calibrated(
         &self,
         counts: &[Vec<f64>],
