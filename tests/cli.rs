@@ -677,7 +677,10 @@ fn demo_quick_runs_the_whole_workflow() {
 #[test]
 fn help_states_the_engines_defaults() {
     use synthvol::metrics::EvaluateOptions;
-    use synthvol::model::{DpOptions, FineTuneOptions, FitOptions, SampleOptions, DP_TIMESTEPS};
+    use synthvol::model::{
+        DpOptions, FineTuneOptions, FitOptions, SampleOptions, DP_TIMESTEPS,
+        PRIVATE_CALIBRATION_SHARE, PRIVATE_TRAINABLE,
+    };
     let help = |cmd: &str| {
         let r = run(&[cmd, "--help"]);
         assert_eq!(r.code, 0);
@@ -705,7 +708,11 @@ fn help_states_the_engines_defaults() {
         format!("[default: {}]", f.optim.ema_rate),
         format!("[default: {:e}]", d.delta),
         format!("[default: {}]", d.max_grad_norm),
-        format!("[default: {}]", d.preprocessing_share),
+        format!(
+            "[default: {}; {} for a private fine-tuning that calibrates]",
+            d.preprocessing_share, PRIVATE_CALIBRATION_SHARE
+        ),
+        format!("[default: all; {} under DP]", PRIVATE_TRAINABLE.name()),
         format!("[default: {}]", d.categorical_weight),
     ] {
         assert!(fit.contains(&want), "fit --help lacks {want}:\n{fit}");
