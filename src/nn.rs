@@ -703,24 +703,11 @@ impl Denoiser {
     /// linear layer Σ_{k,l} (a_k·a_l)(g_k·g_l) for the weight and Σ_{k,l} g_k·g_l for the
     /// bias, and ‖Σ_k demb_k‖² for the embedding row), then its rows of every G are scaled by
     /// min(1, C / (‖·‖ + 1e-6)), so that [`Denoiser::backward_params`] gives the clipped sum.
-    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
-    pub fn clip_output_grads<B: Backend>(
-        &self,
-        be: &B,
-        ws: &mut Workspace<B>,
-        rows: usize,
-        k: usize,
-        max_norm: f64,
-        sq: &mut B::Buf,
-    ) -> crate::error::Result<()> {
-        self.clip_output_grads_of(be, ws, rows, k, max_norm, sq, Trainable::All)
-    }
-
-    /// [`Denoiser::clip_output_grads`] with the norm of the parameters `set` trains only
-    /// (what DP-SGD releases of a partial training): a frozen weight's term is left out, a
-    /// layer whose bias alone trains counts Σ_{k,l} g_k·g_l.
+    /// Only the parameters `set` trains count (what DP-SGD releases of a partial training):
+    /// a frozen weight's term is left out, a layer whose bias alone trains counts
+    /// Σ_{k,l} g_k·g_l, a frozen embedding nothing.
     #[allow(clippy::too_many_arguments)]
-    pub fn clip_output_grads_of<B: Backend>(
+    pub fn clip_output_grads<B: Backend>(
         &self,
         be: &B,
         ws: &mut Workspace<B>,

@@ -241,7 +241,7 @@ impl<B: DiffusionOps> Shard<B> {
         )?;
         net.backward_data(be, cx.params, ws, rows)?;
         if let Some((k, max_norm)) = cx.clip {
-            net.clip_output_grads_of(be, ws, rows, k, max_norm, &mut self.sq, cx.set)?;
+            net.clip_output_grads(be, ws, rows, k, max_norm, &mut self.sq, cx.set)?;
         }
         Ok(())
     }

@@ -63,7 +63,7 @@ fn check_set(n_classes: usize, k: usize, shards: usize, set: Trainable) {
         let mut sq = Vec::new();
         for (ws, &(g0, g1)) in wss.iter_mut().zip(&bounds) {
             let mut part = be.alloc(g1 - g0).unwrap();
-            net.clip_output_grads_of(&be, ws, (g1 - g0) * k, k, c, &mut part, set)
+            net.clip_output_grads(&be, ws, (g1 - g0) * k, k, c, &mut part, set)
                 .unwrap();
             sq.extend(part);
         }
