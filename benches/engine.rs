@@ -129,6 +129,8 @@ struct PeerFigures {
     train_ratio: f64,
     /// Opacus ghost clipping (None without Opacus).
     ghost: Option<(f64, f64)>,
+    /// TabDDPM's sampling step of 10,000 rows, and its ratio to ours.
+    sample: Option<(f64, f64)>,
 }
 
 /// Untimed steps after each pause, on both sides of the peer comparison (torch_peer.py has
@@ -282,11 +284,6 @@ fn bench_net(
             )
         })
     };
-    let peer = medians(&peer_train).map(|(train_s, train_ratio)| PeerFigures {
-        train_s,
-        train_ratio,
-        ghost: medians(&peer_ghost),
-    });
     let (train_s, dp_train_s, dp_ratio) = (median(plain), median(private), median(ratios));
     // One sampling step of 10,000 rows as the sampler runs it: whole blocks of BLOCK_ROWS,
     // one per thread at a time, over shared weights.
@@ -313,13 +310,44 @@ fn bench_net(
         w.prior(BLOCK_ROWS, 1, 0).unwrap();
     }
     let mut t = 999;
-    let sample_s = time_n(sample_reps, || {
+    let mut sample_step = || {
         let step = t;
         be.for_each_shard(&mut workers, &|w| w.step(step, BLOCK_ROWS, 1, step as u64))
             .unwrap();
-        t -= 1;
-    }) * rows as f64
-        / (blocks * BLOCK_ROWS) as f64;
+        t = if t == 0 { 999 } else { t - 1 };
+    };
+    let per_row = rows as f64 / (blocks * BLOCK_ROWS) as f64;
+    let sample_s = time_n(sample_reps, &mut sample_step) * per_row;
+    // TabDDPM's own sampling step in the peer (forward pass and both posterior updates), in
+    // blocks alternating with ours as for training.
+    let mut peer_sample = Vec::new();
+    let sample_block = sample_reps.div_ceil(4).max(2);
+    for _ in 0..4 {
+        let Some(p) = peer.as_mut() else { break };
+        settle();
+        let warm = Instant::now();
+        while warm.elapsed() < WARM_UP {
+            sample_step();
+        }
+        let start = Instant::now();
+        for _ in 0..sample_block {
+            sample_step();
+        }
+        let ours = start.elapsed().as_secs_f64() / sample_block as f64 * per_row;
+        settle();
+        let Some(theirs) = p.time(key, "sample", sample_block) else {
+            eprintln!("(PyTorch peer stopped answering)");
+            *peer = None;
+            break;
+        };
+        peer_sample.push((theirs, theirs / ours));
+    }
+    let peer = medians(&peer_train).map(|(train_s, train_ratio)| PeerFigures {
+        train_s,
+        train_ratio,
+        ghost: medians(&peer_ghost),
+        sample: medians(&peer_sample),
+    });
     Row {
         name,
         train_s,
@@ -491,6 +519,13 @@ fn main() {
                             ratio
                         );
                     }
+                    if let Some((s, ratio)) = p.sample {
+                        println!(
+                            "    TabDDPM's sampling step at 10,000 rows (forward pass, Gaussian and multinomial posterior updates), alternating blocks: {:.1} ms ({:.2}× synthvol speed-up)",
+                            s * 1e3,
+                            ratio
+                        );
+                    }
                 }
                 println!(
                     "    the same, timed after ours in one go: train {:.2} ms ({:.2}×){}",
@@ -515,7 +550,9 @@ fn main() {
                     );
                 }
                 println!(
-                    "    forward pass at 10,000 rows {:.1} ms ({:.2}× synthvol's sampling step)",
+                    "    TabDDPM's sampling step at 10,000 rows, timed after ours in one go: {:.1} ms ({:.2}×); its bare forward pass {:.1} ms ({:.2}×)",
+                    f("sample_s").unwrap_or(nan) * 1e3,
+                    f("sample_s").unwrap_or(nan) / r.sample_s,
                     ts * 1e3,
                     ts / r.sample_s
                 );

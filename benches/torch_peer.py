@@ -5,10 +5,12 @@ same machine in the same run; with Opacus installed, also a DP-SGD step with gho
 (Opacus's fastest per-sample clipping). Prints a table, or JSON with --json (read by the Rust
 bench).
 
-Two kinds of step are timed. The full TabDDPM step does the work synthvol's step does: draw the
-batch (a shuffled slice, or Poisson rows with rate q = 1/4 of 4 batches' rows under DP), draw t,
-noise the numeric columns and resample the one-hot blocks (the forward process), run the
-network, and take the mixed loss (MSE on the noise + per-block KL to the true posterior, or the
+Three kinds of step are timed. TabDDPM's sampling step (`sample_s`) runs the network on
+10,000 rows and takes the Gaussian and multinomial posterior updates (TabDDPMSampler); the bare
+forward pass is kept as `sample_forward_s`. Two kinds of training step: the full TabDDPM
+step does the work synthvol's step does: draw the batch (a shuffled slice, or Poisson rows
+with rate q = 1/4 of 4 batches' rows under DP), draw t, noise the numeric columns and resample
+the one-hot blocks (the forward process), run the network, and take the mixed loss (MSE on the noise + per-block KL to the true posterior, or the
 decoder NLL at t = 0) and its gradient. The network-only step (`*_mse_*` keys) runs the network
 on one fixed batch with an MSE loss: a lower bound on what a user's PyTorch step costs.
 
@@ -158,6 +160,88 @@ class DiffusionLoss(nn.Module):
         return d
 
 
+class TabDDPMSampler:
+    """TabDDPM's own sampling step (GaussianMultinomialDiffusion.p_sample and its multinomial
+    counterpart) on `rows` rows at once: the network's forward pass, the Gaussian posterior mean
+    from the predicted noise with TabDDPM's variance (the posterior variance at t = 1, beta_t
+    after) and its noise, and for every one-hot block the log-space posterior
+    q(x_{t-1} | x_t, x0 = softmax of the network's logits), normalised per block, sampled with
+    Gumbel noise and turned back into one-hot log probabilities. The element-wise work runs on
+    the 101 one-hot columns as TabDDPM's does; only the per-block log-sum-exp and argmax go
+    through blocks padded to the widest one (a vectorised form of TabDDPM's sliced logsumexp and
+    its loop over blocks)."""
+
+    def __init__(self, diff, model, rows):
+        self.d, self.model, self.rows = diff, model, rows
+        ab, ab_prev, alpha = diff.ab, diff.ab_prev, diff.alpha
+        beta = 1 - alpha
+        post_var = beta * (1 - ab_prev) / (1 - ab)
+        self.log_var = torch.cat([post_var[1:2], beta[1:]]).log()
+        self.c0 = ab_prev.sqrt() * beta / (1 - ab)  # posterior mean coefficient of x0
+        self.ct = alpha.sqrt() * (1 - ab_prev) / (1 - ab)  # and of x_t
+        self.log_alpha, self.log_1m_alpha = alpha.log(), (1 - alpha).clamp_min(1e-30).log()
+        self.log_ab, self.log_1m_ab = ab.log(), (1 - ab).clamp_min(1e-30).log()
+        self.block = torch.repeat_interleave(torch.arange(len(BLOCKS)), torch.tensor(BLOCKS))
+        self.log_k = torch.tensor(BLOCKS, dtype=torch.float32).log()[self.block]
+        self.offsets = torch.tensor([sum(BLOCKS[:b]) for b in range(len(BLOCKS))])
+        self.width = sum(BLOCKS)
+        g = torch.Generator().manual_seed(2)
+        self.x_num = torch.randn(rows, N_NUM, generator=g)
+        cats = torch.stack([torch.randint(0, k, (rows,), generator=g) for k in BLOCKS], 1)
+        self.log_x = self.to_log(cats)
+        self.y = torch.randint(0, N_CLASSES, (rows,), generator=g)
+        self.t = T_STEPS - 1
+
+    def to_log(self, cats):
+        """TabDDPM's index_to_log_onehot: log(one-hot clamped at 1e-30), on the flat columns."""
+        out = torch.full((cats.shape[0], self.width), math.log(1e-30))
+        return out.scatter_(1, cats + self.offsets, 0.0)
+
+    def padded(self, z):
+        out = torch.full((z.shape[0], len(BLOCKS) * self.d.kmax), float("-inf"))
+        return out.index_copy_(1, self.d.flat, z).view(z.shape[0], len(BLOCKS), self.d.kmax)
+
+    def normalise(self, z):
+        """z minus its block's log-sum-exp, column by column."""
+        return z - torch.logsumexp(self.padded(z), -1)[:, self.block]
+
+    def step(self):
+        t = self.t
+        n, d = self.rows, self.d
+        out = self.model(torch.cat([self.x_num, self.log_x.exp()], 1), torch.full((n,), t), self.y)
+        # Gaussian part: x0 from the predicted noise, the posterior mean, TabDDPM's variance.
+        eps = out[:, :N_NUM]
+        x0 = (self.x_num - (1 - d.ab[t]).sqrt() * eps) / d.ab[t].sqrt()
+        mean = self.c0[t] * x0 + self.ct[t] * self.x_num
+        noise = torch.randn(n, N_NUM) if t > 0 else torch.zeros(n, N_NUM)
+        self.x_num = mean + (0.5 * self.log_var[t]).exp() * noise
+        # Multinomial part, in log space.
+        log_x0 = self.normalise(out[:, N_NUM:])
+        if t > 0:
+            ev = torch.logaddexp(log_x0 + self.log_ab[t - 1], self.log_1m_ab[t - 1] - self.log_k)
+        else:
+            ev = log_x0
+        one = torch.logaddexp(self.log_x + self.log_alpha[t], self.log_1m_alpha[t] - self.log_k)
+        log_post = self.normalise(ev + one)
+        u = torch.rand_like(log_post)
+        gumbel = -torch.log(-torch.log(u + 1e-30) + 1e-30)
+        cats = self.padded(log_post + gumbel).argmax(-1)
+        self.log_x = self.to_log(cats)
+        self.t = t - 1 if t > 0 else T_STEPS - 1
+
+
+def sample_step_fn(layers, rows=10_000):
+    """One TabDDPM sampling step of `rows` rows per call, walking t down from T - 1."""
+    model, *_ = setup(layers, 1)
+    sampler = TabDDPMSampler(TabDDPM(), model, rows)
+
+    def step():
+        with torch.no_grad():
+            sampler.step()
+
+    return step
+
+
 def tab_data(n):
     """n rows: numeric columns, category codes per block, labels."""
     g = torch.Generator().manual_seed(1)
@@ -261,16 +345,21 @@ NETS = {"big": ([256, 1024, 1024, 1024, 1024, 256], 1024), "small": ([256, 256],
 
 def serve():
     """Times blocks of steps on request, so that the Rust bench can alternate its blocks with
-    ours (the machine's speed drifts within a run). Reads lines `NET train|ghost N`, answers
-    with the mean seconds per step over N steps (after 0.1 s of untimed steps: steps right
-    after a pause run slower), or `none` when Opacus is missing."""
+    ours (the machine's speed drifts within a run). Reads lines `NET train|ghost|sample N`,
+    answers with the mean seconds per step over N steps (after 0.1 s of untimed steps: steps
+    right after a pause run slower), or `none` when Opacus is missing. `sample` is TabDDPM's
+    sampling step of 10,000 rows."""
     fns = {}
     print("ready", flush=True)
     for line in sys.stdin:
         net, kind, reps = line.split()
-        if net not in fns:
-            fns[net] = tabddpm_step_fns(*NETS[net])
-        f = fns[net][0 if kind == "train" else 1]
+        if (net, kind) not in fns:
+            if kind == "sample":
+                fns[net, kind] = sample_step_fn(NETS[net][0])
+            else:
+                train, ghost = tabddpm_step_fns(*NETS[net])
+                fns[net, "train"], fns[net, "ghost"] = train, ghost
+        f = fns[net, kind]
         if f is None:
             print("none", flush=True)
             continue
@@ -312,9 +401,11 @@ def bench(layers, batch, train_reps, fwd_reps):
     xs, ts, ys = torch.randn(10_000, D_IN), torch.full((10_000,), 500), torch.randint(0, N_CLASSES, (10_000,))
     with torch.no_grad():
         forward_s = time_steps(lambda: model(xs, ts, ys), fwd_reps)
+    sample_s = time_steps(sample_step_fn(layers), fwd_reps)
     ghost_mse = opacus_ghost_step(layers, batch, max(2, train_reps // 2))
     full, full_ghost = tabddpm_steps(layers, batch, train_reps, max(2, train_reps // 2))
     return {
+        "sample_s": sample_s,
         "train_s": full,
         "opacus_ghost_s": full_ghost,
         "train_mse_s": train_s,
@@ -341,7 +432,7 @@ def main():
         for k in ("big", "small"):
             r = out[k]
             ms = lambda key: f"{r[key] * 1e3:.2f} ms" if r[key] else "(no Opacus)"
-            print(f"{k}: {r['params']} params, forward@10k {r['sample_forward_s']*1e3:.1f} ms")
+            print(f"{k}: {r['params']} params, at 10,000 rows: sampling step {r['sample_s']*1e3:.1f} ms, forward pass {r['sample_forward_s']*1e3:.1f} ms")
             print(f"  full TabDDPM step: train {ms('train_s')}, Opacus ghost-clipping DP {ms('opacus_ghost_s')}")
             print(f"  network only (MSE, fixed batch): train {ms('train_mse_s')}, Opacus ghost-clipping DP {ms('opacus_ghost_mse_s')}")
 
