@@ -6,6 +6,7 @@
 //! so the multinomial posteriors have closed forms in probability space and the only
 //! transcendental work per level is the softmax of the model's logits.
 
+use crate::encode::SCORE_LIMIT;
 use crate::fastmath::exp_f32;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
@@ -354,7 +355,10 @@ pub fn p_sample_row(
         }
         for j in 0..layout.n_num {
             let xj = x[j] as f64;
-            let x0 = c0 * xj - c1 * out[j] as f64;
+            // The predicted x0 clipped to the encoding's range (DDPM's clip_denoised): at large
+            // t, 1/√ᾱ amplifies an inexact noise prediction, and without the clip a wide
+            // numeric table's samples diverge to the clamped bounds.
+            let x0 = (c0 * xj - c1 * out[j] as f64).clamp(-SCORE_LIMIT, SCORE_LIMIT);
             let mean = m1 * x0 + m2 * xj;
             x[j] = mean as f32 + if t > 0 { sd * scratch[j] } else { 0.0 };
         }
@@ -481,6 +485,47 @@ mod tests {
     /// The model parameterises π ∝ (w·p + (1 − w)/K) ⊙ b, and training drives π to the exact
     /// reverse transition Σ_{x0} p(x0 | x_t) q(x_{t−1} | x_t, x0). Feeding the p that yields it
     /// ("the perfect model"), the ancestral chain must reproduce the data's marginal.
+    #[test]
+    fn predicted_x0_is_clipped_to_the_encoding_range() {
+        let layout = Layout {
+            n_num: 2,
+            blocks: vec![],
+        };
+        let sched = Schedule::cosine(50);
+        let mut scratch = Vec::new();
+        // A noise prediction far off at every level: the row ends at the encoding's bound,
+        // not at the hundreds an unclipped x0 would give.
+        let mut rng = row_rng(3, 0, 0);
+        let mut x = vec![0f32; 2];
+        prior_row(&layout, &mut x, &mut rng);
+        for t in (0..50).rev() {
+            p_sample_row(
+                &layout,
+                &sched,
+                t,
+                &[-50.0, 50.0],
+                &mut x,
+                &mut rng,
+                &mut scratch,
+            );
+        }
+        let lim = SCORE_LIMIT as f32;
+        assert!(
+            (x[0] - lim).abs() < 1e-4 && (x[1] + lim).abs() < 1e-4,
+            "{x:?}"
+        );
+        // An exact prediction inside the range is left as it is: at t = 0 the step returns x0.
+        let (ab, x0, eps) = (sched.alpha_bar[0], [1.5f64, -0.25], [0.3f64, -1.2]);
+        let mut x: Vec<f32> = (0..2)
+            .map(|j| (ab.sqrt() * x0[j] + (1.0 - ab).sqrt() * eps[j]) as f32)
+            .collect();
+        let out: Vec<f32> = eps.iter().map(|&e| e as f32).collect();
+        p_sample_row(&layout, &sched, 0, &out, &mut x, &mut rng, &mut scratch);
+        for j in 0..2 {
+            assert!((x[j] as f64 - x0[j]).abs() < 1e-5, "{x:?}");
+        }
+    }
+
     #[test]
     fn multinomial_chain_with_perfect_model_reproduces_the_marginal() {
         let m = [0.51f64, 0.23, 0.215, 0.045];

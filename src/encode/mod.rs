@@ -28,6 +28,9 @@ use crate::table::{ColumnData, ColumnKind, Schema, Table, MISSING};
 
 /// Quantile transform bound, as scikit-learn's `BOUNDS_THRESHOLD`.
 const BOUNDS: f64 = 1e-7;
+/// The largest score a numeric value encodes to: Φ⁻¹(1 − BOUNDS). The sampler clips its
+/// prediction of x0 to ±this (a test checks it against `norm_ppf`).
+pub const SCORE_LIMIT: f64 = 5.199_337_582_346_428;
 /// Numeric columns with at most this many distinct values are snapped to them on output.
 pub(crate) const SNAP_MAX_DISTINCT: usize = 32;
 /// Categorical columns with more levels than this are refused (identifiers, free text).
@@ -649,8 +652,7 @@ impl NumericEncoder {
         } else {
             interp_mid(v, q, &self.references)
         };
-        let lim = norm_ppf(1.0 - BOUNDS);
-        norm_ppf(p.clamp(BOUNDS, 1.0 - BOUNDS)).clamp(-lim, lim)
+        norm_ppf(p.clamp(BOUNDS, 1.0 - BOUNDS)).clamp(-SCORE_LIMIT, SCORE_LIMIT)
     }
 
     /// Standard-normal score → value in the observed range, rounded or snapped as fitted.
@@ -691,4 +693,19 @@ fn interp_linear(x: f64, xp: &[f64], fp: &[f64]) -> f64 {
     let hi = xp.partition_point(|&v| v < x).clamp(1, xp.len() - 1);
     let (x0, x1) = (xp[hi - 1], xp[hi]);
     fp[hi - 1] + (x - x0) / (x1 - x0) * (fp[hi] - fp[hi - 1])
+}
+
+#[cfg(test)]
+mod score_limit_tests {
+    use super::*;
+
+    #[test]
+    fn score_limit_is_the_quantile_bound() {
+        assert_eq!(
+            SCORE_LIMIT,
+            norm_ppf(1.0 - BOUNDS),
+            "{:?}",
+            norm_ppf(1.0 - BOUNDS)
+        );
+    }
 }
