@@ -678,8 +678,8 @@ fn demo_quick_runs_the_whole_workflow() {
 fn help_states_the_engines_defaults() {
     use synthvol::metrics::EvaluateOptions;
     use synthvol::model::{
-        DpOptions, FineTuneOptions, FitOptions, SampleOptions, DP_TIMESTEPS,
-        PRIVATE_CALIBRATION_SHARE, PRIVATE_TRAINABLE,
+        DpOptions, FineTuneOptions, FitOptions, SampleOptions, DP_TIMESTEPS, FINE_TUNE_EPOCHS,
+        FIT_EPOCHS, PRIVATE_CALIBRATION_SHARE, PRIVATE_TRAINABLE,
     };
     let help = |cmd: &str| {
         let r = run(&[cmd, "--help"]);
@@ -696,9 +696,10 @@ fn help_states_the_engines_defaults() {
     let layers: Vec<String> = f.layers.iter().map(|w| w.to_string()).collect();
     for want in [
         format!(
-            "[default: {}; fine-tuning: {}]",
-            f.optim.steps, t.optim.steps
+            "[default: {FIT_EPOCHS} epochs of the rows, at most {} steps; private fits: {}; fine-tuning: {FINE_TUNE_EPOCHS} epochs, at most {}]",
+            f.optim.steps, f.optim.steps, t.optim.steps
         ),
+        format!("[default without --steps and without DP: {FIT_EPOCHS}; fine-tuning: {FINE_TUNE_EPOCHS}]"),
         format!("[default: {}]", f.optim.batch_size),
         format!("[default: {}]", layers.join(",")),
         format!("[default: {}; private fits: {DP_TIMESTEPS},", f.timesteps),

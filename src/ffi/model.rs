@@ -30,7 +30,9 @@ pub struct sv_fit_options {
     /// Target column (NUL-terminated) or NULL. A categorical target conditions generation.
     /// `sv_fine_tune` keeps the model's target: NULL or the same name.
     pub target: *const c_char,
-    /// Training steps (0: the default, 4000 for a fit and 1000 for a fine-tuning).
+    /// Training steps, or with "epochs" the most (0: the default; a fit without DP runs 500
+    /// epochs of its rows, at most 4000 steps; a private fit 4000 steps; a fine-tuning 200
+    /// epochs, at most 1000 steps).
     pub steps: u64,
     /// Rows per step (0: the default, 1024).
     pub batch_size: u64,
@@ -53,8 +55,8 @@ pub struct sv_fit_options {
     /// "ema_rate", "device" ("auto", "cpu", "cuda:N"), "precision" ("input": numbers at the
     /// training values' decimals, the default; "full"), "holdout" (share of the rows held out
     /// to choose the steps by early stopping; default 0, off; not under DP), "epochs"
-    /// (fine-tuning: steps from passes over the rows, at most "steps"; default 200 without DP
-    /// when "steps" is not set), "trainable" (fine-tuning: "all", "head" or "biases"; default
+    /// (steps from passes over the rows, at most "steps"; default without DP when "steps" is
+    /// not set: 500 for a fit, 200 for a fine-tuning; not for a new private fit), "trainable" (fine-tuning: "all", "head" or "biases"; default
     /// "all", "biases" under DP), "calibrate" (match the level frequencies to the rows'
     /// counts after training, noisy counts under DP: a fine-tuning, default true under DP, or
     /// a private fit, default false), and for private fits "max_grad_norm",

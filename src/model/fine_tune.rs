@@ -130,10 +130,13 @@ impl Synthesizer {
         let (opts, dp) = (&plan.options, plan.dp.as_ref());
         let mut opts = opts.clone();
         if let Some(e) = opts.epochs {
-            let batch = opts.optim.batch_size.min(data.n_rows()).max(1);
-            let want = (e * data.n_rows() as f64 / batch as f64).round() as usize;
-            opts.optim.steps =
-                want.clamp(MIN_FINE_TUNE_STEPS.min(opts.optim.steps), opts.optim.steps);
+            opts.optim.steps = super::epoch_steps(
+                e,
+                data.n_rows(),
+                opts.optim.batch_size,
+                MIN_FINE_TUNE_STEPS,
+                opts.optim.steps,
+            );
         }
         let opts = &opts;
         let mut run = self.record.options.clone();

@@ -27,7 +27,9 @@ pub struct FitRequest {
     /// A categorical target conditions generation (labels drawn from its class frequencies);
     /// a numeric one is learned like the other columns. A fine-tuning keeps the model's target.
     pub target: Option<String>,
-    /// Training steps (default 4000; fine-tuning 1000).
+    /// Training steps, or with `epochs` the most (default: a new fit without DP runs
+    /// [`super::FIT_EPOCHS`] epochs, at most 4000 steps; a private fit 4000 steps; a
+    /// fine-tuning [`super::FINE_TUNE_EPOCHS`] epochs, at most 1000 steps).
     pub steps: Option<usize>,
     /// Rows per step (default 1024, capped at the number of rows).
     pub batch_size: Option<usize>,
@@ -48,9 +50,11 @@ pub struct FitRequest {
     /// on every row for the steps chosen. Default 0 (off); not for a private fit (the
     /// held-out rows' loss would be released without noise).
     pub holdout: Option<f64>,
-    /// Fine-tuning only: the steps from this many passes over the fine-tuning rows (epochs ·
-    /// rows / batch, at most `steps`). Default without DP and without `steps`:
-    /// [`super::FINE_TUNE_EPOCHS`] (at most 1000 steps); with `steps` alone, exactly those.
+    /// The steps from this many passes over the rows (epochs · rows / batch, at most `steps`,
+    /// or the most allowed without it). Default without DP and without `steps`:
+    /// [`super::FIT_EPOCHS`] for a new fit (at most 4000 steps), [`super::FINE_TUNE_EPOCHS`]
+    /// for a fine-tuning (at most 1000 steps); with `steps` alone, exactly those. Not for a
+    /// new private fit.
     pub epochs: Option<f64>,
     /// Fine-tuning only: the parameters trained, the others kept as pre-trained: "all",
     /// "head" (the output head, every bias and the label embedding) or "biases". Default
@@ -180,6 +184,7 @@ impl FitRequest {
             weight_decay: Some(o.optim.weight_decay),
             ema_rate: Some(o.optim.ema_rate),
             holdout: o.optim.early_stopping.map(|e| e.holdout),
+            epochs: o.epochs,
             seed: Some(o.seed),
             threads: Some(o.threads),
             device: Some(o.device),
@@ -215,9 +220,9 @@ impl FitRequest {
     pub fn check(&self) -> Result<FitPlan> {
         let d = FitOptions::default();
         let private = self.epsilon.is_some();
-        if self.epochs.is_some() {
+        if self.epochs.is_some() && private {
             return Err(Error::invalid(
-                "option 'epochs' sets a fine-tuning's steps; a new fit takes 'steps'",
+                "option 'epochs' sets a fit's steps from its rows, which a private fit may not count outside its budget; give 'steps'",
             ));
         }
         if self.calibrate == Some(true) && !private {
@@ -231,7 +236,18 @@ impl FitRequest {
             ));
         }
         let mut optim = self.optim(&d.optim, 0.0)?;
-        optim.steps = positive("steps", self.steps.unwrap_or(d.optim.steps), MAX_STEPS)?;
+        let epochs = match (self.epochs, self.steps, private) {
+            (Some(e), _, _) => Some(positive_epochs(e)?),
+            (None, None, false) => Some(super::FIT_EPOCHS),
+            _ => None,
+        };
+        // Explicit epochs without steps: the epochs decide, up to the most steps allowed.
+        let steps = match (self.steps, self.epochs) {
+            (Some(s), _) => s,
+            (None, Some(_)) => MAX_STEPS,
+            (None, None) => d.optim.steps,
+        };
+        optim.steps = positive("steps", steps, MAX_STEPS)?;
         let layers = match &self.layers {
             None => d.layers.clone(),
             Some(l) => {
@@ -266,6 +282,7 @@ impl FitRequest {
             dim_t,
             timesteps,
             optim,
+            epochs,
             seed: self.seed.unwrap_or(d.seed),
             threads: self.threads()?,
             device: self.device.unwrap_or_default(),
@@ -359,14 +376,7 @@ impl FitRequest {
             MAX_STEPS,
         )?;
         let epochs = match (self.epochs, self.steps, self.epsilon) {
-            (Some(e), _, _) => {
-                if !(e > 0.0 && e.is_finite()) {
-                    return Err(Error::invalid(format!(
-                        "option 'epochs' (passes over the fine-tuning rows) must be positive, got {e}"
-                    )));
-                }
-                Some(e)
-            }
+            (Some(e), _, _) => Some(positive_epochs(e)?),
             (None, None, None) => Some(super::FINE_TUNE_EPOCHS),
             _ => None,
         };
@@ -553,6 +563,17 @@ fn positive(key: &str, v: usize, max: usize) -> Result<usize> {
     Ok(v)
 }
 
+/// An epoch budget, checked: positive and finite.
+fn positive_epochs(e: f64) -> Result<f64> {
+    if e > 0.0 && e.is_finite() {
+        Ok(e)
+    } else {
+        Err(Error::invalid(format!(
+            "option 'epochs' (passes over the rows) must be positive, got {e}"
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -560,7 +581,12 @@ mod tests {
     #[test]
     fn defaults_fill_and_choose_the_fit() {
         let plan = FitRequest::default().check().unwrap();
-        assert_eq!(plan.options, FitOptions::default());
+        // A new fit without DP runs the epoch budget, capped at the default steps.
+        let want = FitOptions {
+            epochs: Some(super::super::FIT_EPOCHS),
+            ..FitOptions::default()
+        };
+        assert_eq!(plan.options, want);
         assert_eq!(plan.kind, FitKind::Plain { schema: None });
         // A private request gets the private default of T and needs a schema.
         let req = FitRequest {
@@ -589,6 +615,62 @@ mod tests {
             ..FitRequest::default()
         };
         assert_eq!(req.check().unwrap().options.timesteps, 50);
+    }
+
+    #[test]
+    fn epochs_set_a_new_fits_steps_unless_steps_or_dp_do() {
+        use super::super::{FIT_EPOCHS, MIN_FIT_STEPS};
+        let plan = |json: &str| FitRequest::from_json(json).and_then(|r| r.check());
+        let d = FitOptions::default().optim.steps;
+        // Steps alone: exactly those, no budget.
+        let p = plan(r#"{"steps": 300}"#).unwrap();
+        assert_eq!((p.options.epochs, p.options.optim.steps), (None, 300));
+        // Epochs alone: the budget decides, up to the most steps allowed.
+        let p = plan(r#"{"epochs": 20}"#).unwrap();
+        assert_eq!(
+            (p.options.epochs, p.options.optim.steps),
+            (Some(20.0), MAX_STEPS)
+        );
+        // Both: the steps cap the budget.
+        let p = plan(r#"{"epochs": 20, "steps": 900}"#).unwrap();
+        assert_eq!((p.options.epochs, p.options.optim.steps), (Some(20.0), 900));
+        // The budget on rows: 500 epochs of 221 rows in batches of 221 are 500 steps; of
+        // 32,561 rows in batches of 1024 they reach the cap; a few rows get the floor.
+        let o = plan("{}").unwrap().options;
+        assert_eq!(o.epochs, Some(FIT_EPOCHS));
+        assert_eq!(o.for_rows(221).optim.steps, FIT_EPOCHS as usize);
+        assert_eq!(o.for_rows(32_561).optim.steps, d);
+        let few = plan(r#"{"epochs": 1}"#).unwrap().options;
+        assert_eq!(few.for_rows(50).optim.steps, MIN_FIT_STEPS);
+        // A private fit is never budgeted by its rows.
+        let schema = crate::datasets::adult_schema().unwrap();
+        let private = FitRequest {
+            epsilon: Some(1.0),
+            schema: Some(schema.clone()),
+            ..FitRequest::default()
+        };
+        let p = private.check().unwrap();
+        assert_eq!((p.options.epochs, p.options.optim.steps), (None, d));
+        let e = FitRequest {
+            epochs: Some(100.0),
+            ..private
+        }
+        .check()
+        .unwrap_err();
+        assert!(e.message.contains("option 'epochs'"), "{}", e.message);
+        for bad in [0.0, -3.0, f64::NAN, f64::INFINITY] {
+            let e = FitRequest {
+                epochs: Some(bad),
+                ..FitRequest::default()
+            }
+            .check()
+            .unwrap_err();
+            assert!(
+                e.message.contains("option 'epochs'") && e.message.contains("positive"),
+                "{bad}: {}",
+                e.message
+            );
+        }
     }
 
     #[test]

@@ -82,13 +82,14 @@ floats, Date, DateTime), Bool, strings, Symbols and CategoricalArrays (levels an
 are supported, each with `missing` values (learned, never dropped).
 
 Every keyword left `nothing` takes the engine's default: `target` (a column name; a
-categorical target conditions generation), `steps` (4000), `batch_size` (1024), `layers`
+categorical target conditions generation), `steps` (without DP 500 epochs of the rows, at
+most 4000; 4000 for a private fit; with `epochs` the most), `batch_size` (1024), `layers`
 ([512, 512]), `timesteps` (200; 20 for a private fit), `lr` (0.002), `seed` (0), `threads`
 (0: all cores), `device` ("auto", "cpu", "cuda:N"). With `epsilon` the fit is
 (epsilon, delta)-differentially private with respect to one row (`delta` 1e-5) and needs a
 public `schema` (a `Schema`, a file's path or JSON text). Other options of the fit request
 (`precision`: `"input"`, the default, gives numbers at the training values' decimals, `"full"`
-every digit; `time_dim`, `weight_decay`, `ema_rate`, `max_grad_norm`, `sample_rate`, `augment`,
+every digit; `epochs`: steps from passes over the rows, not for a private fit; `time_dim`, `weight_decay`, `ema_rate`, `max_grad_norm`, `sample_rate`, `augment`,
 `preprocessing_share`, `categorical_weight`, ...) are passed by name; an unknown one is an
 error naming it.
 

@@ -10,7 +10,8 @@
 #'   `NA` is learned as a value of its own (never dropped).
 #' @param target A column name. A categorical target conditions generation (labels are drawn
 #'   from its class frequencies); a numeric one is learned like the other columns.
-#' @param steps Training steps \[4000\].
+#' @param steps Training steps \[without DP: 500 epochs of `data`, at most 4000; private
+#'   fits 4000\]. With `epochs` (in `...`) the most steps.
 #' @param batch_size Rows per step \[1024, capped at the number of rows\].
 #' @param layers Widths of the denoiser's hidden layers \[`c(512, 512)`\].
 #' @param timesteps Diffusion steps \[200; private fits 20\].
@@ -29,7 +30,8 @@
 #' @param ... Other options of the fit request by name: `time_dim`, `weight_decay`, `precision`
 #'   (`"input"`, the default: numbers at the training values' decimals; `"full"`),
 #'   `ema_rate`, `holdout` (share of the rows held out to choose the steps by early
-#'   stopping \[0, off\]), and for private fits `max_grad_norm`, `sample_rate`, `augment`,
+#'   stopping \[0, off\]), `epochs` (steps from passes over the rows, at most `steps`
+#'   \[500 without DP\]; not for a private fit), and for private fits `max_grad_norm`, `sample_rate`, `augment`,
 #'   `preprocessing_share`, `categorical_weight`, `calibrate` (match the level frequencies
 #'   to noisy counts after training \[FALSE\]), `noise_seed` (test only).
 #' @return An `sv_model`.

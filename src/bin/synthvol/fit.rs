@@ -14,7 +14,8 @@ use super::ColumnTypes;
 /// The training options of a fit request (the engine fills what is not given).
 #[derive(Args)]
 pub struct TrainingArgs {
-    /// Training steps [default: 4000; fine-tuning: 1000].
+    /// Training steps, or with --epochs the most [default: 500 epochs of the rows, at most
+    /// 4000 steps; private fits: 4000; fine-tuning: 200 epochs, at most 1000].
     #[arg(long)]
     steps: Option<usize>,
     /// Rows per training step [default: 1024].
@@ -44,8 +45,8 @@ pub struct TrainingArgs {
     /// under DP].
     #[arg(long)]
     holdout: Option<f64>,
-    /// Fine-tuning: set the steps from this many passes over the rows (at most --steps)
-    /// [default without --steps and without DP: 200].
+    /// Set the steps from this many passes over the rows (at most --steps; not for a new
+    /// private fit) [default without --steps and without DP: 500; fine-tuning: 200].
     #[arg(long)]
     epochs: Option<f64>,
     /// Fine-tuning: the parameters trained, the others kept as pre-trained: all, head (the
