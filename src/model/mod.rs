@@ -100,8 +100,8 @@ impl Default for FitOptions {
 
 /// The epoch budget of a fit without DP when the request sets neither steps nor epochs, at
 /// most [`OptimConfig::default`]'s 4,000 steps. Chosen on four small tables (221–500 training
-/// rows; README "Small tables", `scripts/small-tables`): 4,000 steps are 4,000–18,000 epochs
-/// there and the synthetic rows sit closer to the training rows than to a holdout (DCR share
+/// rows; README "Small tables", `scripts/small-tables`): 4,000 steps are 4,000 epochs (the batch
+/// is capped at the rows) there and the synthetic rows sit closer to the training rows than to a holdout (DCR share
 /// 0.72–0.90); at 500 epochs that share is 0.55–0.63 with the column, correlation and utility
 /// scores held (250 epochs lowers it by 0.04 but loses the wide table's column score). From
 /// 8,192 rows at the default batch of 1,024 the 4,000-step cap comes first (Adult's 32,561
