@@ -679,7 +679,8 @@ fn help_states_the_engines_defaults() {
     use synthvol::metrics::EvaluateOptions;
     use synthvol::model::{
         DpOptions, FineTuneOptions, FitOptions, SampleOptions, DP_TIMESTEPS, FINE_TUNE_EPOCHS,
-        FIT_EPOCHS, PRIVATE_CALIBRATION_SHARE, PRIVATE_TRAINABLE,
+        FIT_EPOCHS, PRIVATE_CALIBRATION_SHARE, PRIVATE_TRAINABLE, SMALL_TABLE_LAYERS,
+        SMALL_TABLE_ROWS,
     };
     let help = |cmd: &str| {
         let r = run(&[cmd, "--help"]);
@@ -701,7 +702,11 @@ fn help_states_the_engines_defaults() {
         ),
         format!("[default without --steps and without DP: {FIT_EPOCHS}; fine-tuning: {FINE_TUNE_EPOCHS}]"),
         format!("[default: {}]", f.optim.batch_size),
-        format!("[default: {}]", layers.join(",")),
+        format!(
+            "[default: {}; a fit without DP on fewer than {SMALL_TABLE_ROWS} rows: {}]",
+            layers.join(","),
+            SMALL_TABLE_LAYERS.map(|w| w.to_string()).join(",")
+        ),
         format!("[default: {}; private fits: {DP_TIMESTEPS},", f.timesteps),
         format!("[default: {}]", f.dim_t),
         format!("[default: {}; fine-tuning: {}]", f.optim.lr, t.optim.lr),

@@ -40,3 +40,43 @@ fn default_steps_follow_the_rows() {
     let back = Synthesizer::from_bytes(&m.to_bytes().expect("bytes")).expect("load");
     assert_eq!(back.record().options, m.record().options);
 }
+
+#[test]
+fn default_layers_follow_the_rows() {
+    use synthvol::model::{FitOptions, SMALL_TABLE_LAYERS, SMALL_TABLE_ROWS};
+    // A small table without "layers": the small-table network, recorded with the choice.
+    let quick = r#"{"time_dim": 16, "timesteps": 10, "steps": 3}"#;
+    let m = fit(120, quick);
+    let o = &m.record().options;
+    assert_eq!(o.layers, SMALL_TABLE_LAYERS.to_vec());
+    assert!(o.layers_by_rows);
+    assert_eq!(m.denoiser_config().layers, SMALL_TABLE_LAYERS.to_vec());
+    let back = Synthesizer::from_bytes(&m.to_bytes().expect("bytes")).expect("load");
+    assert_eq!(back.record().options, m.record().options);
+    // Explicit layers are kept whatever the rows.
+    let m = fit(
+        120,
+        r#"{"layers": [512, 512], "time_dim": 16, "timesteps": 10, "steps": 3}"#,
+    );
+    assert_eq!(m.record().options.layers, vec![512, 512]);
+    assert!(!m.record().options.layers_by_rows);
+    // The plan leaves the choice to the rows; from SMALL_TABLE_ROWS rows on, the default.
+    let plan = FitRequest::from_json(quick).unwrap().check().unwrap();
+    assert!(plan.options.layers_by_rows);
+    assert_eq!(plan.options.layers, FitOptions::default().layers);
+    let big = fit(
+        SMALL_TABLE_ROWS,
+        r#"{"time_dim": 16, "timesteps": 10, "steps": 1, "batch_size": 64}"#,
+    );
+    assert_eq!(big.record().options.layers, FitOptions::default().layers);
+    // A request rebuilt from those options leaves the choice to the rows again.
+    let again = FitRequest::from_options(&plan.options).check().unwrap();
+    assert_eq!(again.options, plan.options);
+    // A private fit keeps the default network (its rows are not counted outside its budget).
+    let private = FitRequest {
+        epsilon: Some(1.0),
+        schema: Some(synthvol::datasets::adult_schema().unwrap()),
+        ..FitRequest::default()
+    };
+    assert!(!private.check().unwrap().options.layers_by_rows);
+}

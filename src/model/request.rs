@@ -33,7 +33,8 @@ pub struct FitRequest {
     pub steps: Option<usize>,
     /// Rows per step (default 1024, capped at the number of rows).
     pub batch_size: Option<usize>,
-    /// Widths of the denoiser's hidden layers (default [512, 512]).
+    /// Widths of the denoiser's hidden layers (default [512, 512]; a new fit without DP on
+    /// fewer than [`super::SMALL_TABLE_ROWS`] rows, [`super::SMALL_TABLE_LAYERS`]).
     pub layers: Option<Vec<usize>>,
     /// Diffusion steps T (default 200; private fits 20).
     pub timesteps: Option<usize>,
@@ -177,7 +178,7 @@ impl FitRequest {
             target: o.target.clone(),
             steps: Some(o.optim.steps),
             batch_size: Some(o.optim.batch_size),
-            layers: Some(o.layers.clone()),
+            layers: (!o.layers_by_rows).then(|| o.layers.clone()),
             timesteps: Some(o.timesteps),
             time_dim: Some(o.dim_t),
             lr: Some(o.optim.lr),
@@ -279,6 +280,7 @@ impl FitRequest {
         let options = FitOptions {
             target: self.target.clone(),
             layers,
+            layers_by_rows: self.layers.is_none() && !private,
             dim_t,
             timesteps,
             optim,
@@ -581,9 +583,11 @@ mod tests {
     #[test]
     fn defaults_fill_and_choose_the_fit() {
         let plan = FitRequest::default().check().unwrap();
-        // A new fit without DP runs the epoch budget, capped at the default steps.
+        // A new fit without DP runs the epoch budget, capped at the default steps, and leaves
+        // the layers to its rows.
         let want = FitOptions {
             epochs: Some(super::super::FIT_EPOCHS),
+            layers_by_rows: true,
             ..FitOptions::default()
         };
         assert_eq!(plan.options, want);

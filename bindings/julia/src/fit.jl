@@ -84,7 +84,7 @@ are supported, each with `missing` values (learned, never dropped).
 Every keyword left `nothing` takes the engine's default: `target` (a column name; a
 categorical target conditions generation), `steps` (without DP 500 epochs of the rows, at
 most 4000; 4000 for a private fit; with `epochs` the most), `batch_size` (1024), `layers`
-([512, 512]), `timesteps` (200; 20 for a private fit), `lr` (0.002), `seed` (0), `threads`
+([512, 512]; [256, 256] without DP on fewer than 8192 rows), `timesteps` (200; 20 for a private fit), `lr` (0.002), `seed` (0), `threads`
 (0: all cores), `device` ("auto", "cpu", "cuda:N"). With `epsilon` the fit is
 (epsilon, delta)-differentially private with respect to one row (`delta` 1e-5) and needs a
 public `schema` (a `Schema`, a file's path or JSON text). Other options of the fit request

@@ -13,7 +13,8 @@
 #' @param steps Training steps \[without DP: 500 epochs of `data`, at most 4000; private
 #'   fits 4000\]. With `epochs` (in `...`) the most steps.
 #' @param batch_size Rows per step \[1024, capped at the number of rows\].
-#' @param layers Widths of the denoiser's hidden layers \[`c(512, 512)`\].
+#' @param layers Widths of the denoiser's hidden layers \[`c(512, 512)`; a fit
+#'   without DP on fewer than 8192 rows: `c(256, 256)`\].
 #' @param timesteps Diffusion steps \[200; private fits 20\].
 #' @param lr Initial learning rate, decayed linearly to 0 \[0.002\].
 #' @param seed Seed \[0\]: the same seed gives the same model (a private fit's noise aside).
