@@ -1,8 +1,8 @@
 //! The Syn experiment behind issue-style SynBoost figures (Shen, Liu & Shen 2023): the demo's
 //! splits of Adult (pre-train on the 21,790 men, fine-tune on 1,350 women, 1,350 other women
 //! for validation, 1,350 women of the test file for test), one route of knowledge transfer, and
-//! the built-in boosting analysis's test error at the volume chosen on validation, beside the
-//! raw, related-only and pooled rows. It writes the splits and the synthetic rows as CSV, so
+//! the built-in analyses' (boosting, then logistic regression) test error at the volume chosen
+//! on validation, beside the raw, related-only and pooled rows. It writes the splits and the synthetic rows as CSV, so
 //! that an outside analysis (`scripts/synboost-catboost`) scores the same rows.
 //!
 //!   cargo run --release --example synboost -- DIR [SEED] [ROUTE]
@@ -132,32 +132,36 @@ fn main() -> synthvol::Result<()> {
     let sample_s = start.elapsed().as_secs_f64();
     write_csv(&syn, &dir.join(format!("syn_{tag}_s{seed}.csv")))?;
 
-    // The built-in boosting analysis: raw, related-only, pooled, and the volume curve.
-    let (mut boost, _) = builtin_kind(&s.fine_tune, "income", AnalysisKind::Boosting)?;
+    // Each built-in analysis: raw, related-only, pooled, and the volume curve.
     let prefix = |m: usize| -> Table { syn.select_rows(&(0..m).collect::<Vec<_>>()) };
-    let raw = boost(&s.fine_tune, &s.test)?;
-    let men = boost(&s.men, &s.test)?;
-    let pooled = boost(&s.men.concat(&s.fine_tune)?, &s.test)?;
-    let mut curve = Vec::new();
-    for &r in &ratios {
-        let m = (r * n as f64).round() as usize;
-        curve.push((r, boost(&prefix(m), &s.valid)?));
-    }
-    let raw_valid = boost(&s.fine_tune, &s.valid)?;
-    let best = curve
-        .iter()
-        .copied()
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-        .expect("ratios");
-    let at_m = boost(&prefix((best.0 * n as f64).round() as usize), &s.test)?;
-    println!(
-        "{tag} seed {seed}: fit {fit_s:.0} s, sample {m_max} rows {sample_s:.0} s; boosting test error: raw {raw:.4}, men {men:.4}, pooled {pooled:.4}, synthetic at rho={} {at_m:.4}; validation raw {raw_valid:.4}, curve {}",
-        best.0,
-        curve
+    println!("{tag} seed {seed}: fit {fit_s:.0} s, sample {m_max} rows {sample_s:.0} s");
+    for kind in [AnalysisKind::Boosting, AnalysisKind::Linear] {
+        let (mut analyse, _) = builtin_kind(&s.fine_tune, "income", kind)?;
+        let raw = analyse(&s.fine_tune, &s.test)?;
+        let men = analyse(&s.men, &s.test)?;
+        let pooled = analyse(&s.men.concat(&s.fine_tune)?, &s.test)?;
+        let mut curve = Vec::new();
+        for &r in &ratios {
+            let m = (r * n as f64).round() as usize;
+            curve.push((r, analyse(&prefix(m), &s.valid)?));
+        }
+        let raw_valid = analyse(&s.fine_tune, &s.valid)?;
+        let best = curve
             .iter()
-            .map(|(r, e)| format!("{r}:{e:.4}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+            .copied()
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .expect("ratios");
+        let at_m = analyse(&prefix((best.0 * n as f64).round() as usize), &s.test)?;
+        println!(
+            "{tag} seed {seed}: {} test error: raw {raw:.4}, men {men:.4}, pooled {pooled:.4}, synthetic at rho={} {at_m:.4}; validation raw {raw_valid:.4}, curve {}",
+            kind.name(),
+            best.0,
+            curve
+                .iter()
+                .map(|(r, e)| format!("{r}:{e:.4}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
     Ok(())
 }
