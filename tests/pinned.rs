@@ -138,12 +138,29 @@ fn small_fits_and_samples_keep_their_bytes() {
     // calibration flag and the number of trained parameters (its weights and sample did not).
     // Both samples changed once more, on purpose, when the sampler began clipping its
     // prediction of x0 to the encoding's range (the models did not change).
-    let pinned: [u64; 5] = [
-        0xfe1e_4c8c_4948_291c,
-        0x45b6_ff59_bb1a_9223,
-        0x4bb5_ba2f_5331_7725,
-        0x07bc_d65b_9e3c_4021,
-        0xd60f_333a_c23b_a3a2,
+    // The bytes depend on the CPU family: kernels are chosen by CPU at load time (OpenBLAS's
+    // sgemm among them) and sum in different orders. Each set below is one family's bytes (the
+    // same commit gave different bytes on the two); a change of results changes every set.
+    let pinned: [[u64; 5]; 2] = [
+        // AMD EPYC (Zen kernels), taken on the development machine.
+        [
+            0xfe1e_4c8c_4948_291c,
+            0x45b6_ff59_bb1a_9223,
+            0x4bb5_ba2f_5331_7725,
+            0x07bc_d65b_9e3c_4021,
+            0xd60f_333a_c23b_a3a2,
+        ],
+        // Intel Xeon with AVX-512 (SkylakeX kernels), at 45d0a61 and after.
+        [
+            0xe7e0_254c_abf1_be23,
+            0xbbf4_d1e8_69fb_34a9,
+            0x89aa_1515_1118_ab5b,
+            0xf3ca_6a56_97ea_74f1,
+            0x4ba8_ff64_865b_d47b,
+        ],
     ];
-    assert_eq!(got, pinned, "got {got:#018x?}");
+    assert!(
+        pinned.contains(&got),
+        "got {got:#018x?}, none of the pinned sets {pinned:#018x?}"
+    );
 }
