@@ -80,6 +80,9 @@ pub mod internals {
     pub mod rng {
         pub use crate::rng::*;
     }
+    pub mod stats {
+        pub use crate::stats::*;
+    }
     pub mod train {
         pub use crate::train::*;
     }

@@ -589,6 +589,27 @@ fn private_fit_needs_a_schema_and_reports_its_spend() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert!(v["epsilon"].as_f64().expect("epsilon") <= 2.0);
     assert_eq!(v["noise_source"], "test seed 1 (not private)");
+    assert_eq!(v["quantile_map"]["rows"], 8192, "{v}");
+    let r = run(&["privacy", "--model", model.to_str().unwrap()]);
+    assert!(
+        r.stdout.contains("numeric histograms of at most 4 bins")
+            && r.stdout.contains("quantile map (post-processing)"),
+        "{}",
+        r.stdout
+    );
+    // Off on request; and not for a fit without DP.
+    let r = fit(
+        &data,
+        &["--epsilon", "2", "--schema", schema.to_str().unwrap(), "--quantile-map", "false"],
+        &model,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(&["privacy", "--model", model.to_str().unwrap()]);
+    assert!(!r.stdout.contains("quantile map"), "{}", r.stdout);
+    let r = fit(&data, &["--quantile-map", "true"], &model);
+    assert!(r.code != 0 && r.stderr.contains("'quantile_map'"), "{}", r.stderr);
+    let r = fit(&data, &["--quantile-map", "maybe"], &model);
+    assert!(r.code != 0 && r.stderr.contains("--quantile-map"), "{}", r.stderr);
     let r = run(&[
         "privacy",
         "--sample-rate",

@@ -5,8 +5,11 @@ mod common;
 
 use common::*;
 use synthvol::internals::backend::{Backend, CpuBackend};
-use synthvol::internals::encode::{encoder_from_counts, histogram_count, private_counts};
+use synthvol::internals::encode::{
+    encoder_from_counts, histogram_bins, histogram_count, private_counts,
+};
 use synthvol::model::{DpOptions, FitRequest, SampleOptions, Synthesizer};
+use synthvol::table::ColumnData;
 use synthvol::table::{PublicColumnKind, PublicSchema, Table};
 
 fn public_for(table: &Table) -> PublicSchema {
@@ -40,7 +43,7 @@ fn preprocessing_counts_have_sensitivity_sqrt_m() {
     let target = Some(4);
     let m = histogram_count(&public, target);
     assert_eq!(m, 4, "three numeric histograms and the class counts");
-    let full = private_counts(&table, &public, target);
+    let full = private_counts(&table, &public, target, 100);
     let key = [9u8; 32];
     let be = CpuBackend::<f64>::new();
     let noisy = |c: &Vec<f64>| {
@@ -52,7 +55,7 @@ fn preprocessing_counts_have_sensitivity_sqrt_m() {
     let noisy_full = noisy(&full);
     for r in [0, 17, 123, 399] {
         let t2 = without_row(&table, r);
-        let c2 = private_counts(&t2, &public, target);
+        let c2 = private_counts(&t2, &public, target, 100);
         assert_eq!(c2.len(), full.len());
         let diff: f64 = full
             .iter()
@@ -76,8 +79,10 @@ fn preprocessing_counts_have_sensitivity_sqrt_m() {
         assert!((ndiff - diff).abs() < 1e-9);
     }
     // The encoder is a function of the public schema, the noisy counts and n alone.
-    let e1 = encoder_from_counts(&public, target, &noisy_full, table.n_rows()).expect("encoder");
-    let e2 = encoder_from_counts(&public, target, &noisy_full, table.n_rows()).expect("encoder");
+    let e1 =
+        encoder_from_counts(&public, target, &noisy_full, table.n_rows(), 100).expect("encoder");
+    let e2 =
+        encoder_from_counts(&public, target, &noisy_full, table.n_rows(), 100).expect("encoder");
     assert_eq!(format!("{e1:?}"), format!("{e2:?}"));
 }
 
@@ -230,6 +235,27 @@ fn private_fit_errors_are_clear() {
         "{}",
         e.message
     );
+    // The quantile map belongs to a new private fit.
+    let plain = FitRequest {
+        quantile_map: Some(true),
+        ..FitRequest::from_options(&o)
+    };
+    let e = Synthesizer::fit(&raw, &plain, &mut no_progress()).expect_err("not private");
+    assert!(e.message.contains("'quantile_map'"), "{}", e.message);
+    let model = Synthesizer::fit(&raw, &FitRequest::from_options(&o), &mut no_progress()).unwrap();
+    let ft = FitRequest {
+        quantile_map: Some(false),
+        steps: Some(2),
+        ..FitRequest::default()
+    };
+    let e = model
+        .fine_tune(&raw, &ft, &mut no_progress())
+        .expect_err("fine-tuning");
+    assert!(
+        e.message.contains("'quantile_map'") && e.message.contains("fine-tuning"),
+        "{}",
+        e.message
+    );
 }
 
 /// Calibration of a private fit reads the rows only through the released noisy counts: with
@@ -291,4 +317,146 @@ fn calibration_reads_the_rows_only_through_the_released_counts() {
             assert!((x / gs - y / ts).abs() < 0.05, "{g:?} vs {t:?}");
         }
     }
+}
+
+/// KS distance of the values of numeric column `k` of `t` to the encoder's fitted CDF (read
+/// through the encoder's own transform: a value's score, through Φ).
+fn ks_to_fitted(model: &Synthesizer, t: &Table, k: usize) -> f64 {
+    let ne = &model.encoder().numeric[k];
+    let ColumnData::Numeric(v) = t.column(ne.column) else {
+        panic!("numeric")
+    };
+    let mut p: Vec<f64> = v
+        .iter()
+        .filter(|x| x.is_finite())
+        .map(|&x| synthvol::internals::stats::norm_cdf(ne.forward(x, 0.5)))
+        .collect();
+    p.sort_by(f64::total_cmp);
+    let n = p.len() as f64;
+    p.iter()
+        .enumerate()
+        .map(|(i, &f)| (f - i as f64 / n).abs().max((f - (i + 1) as f64 / n).abs()))
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn the_quantile_map_gives_the_released_marginal_and_reads_only_the_model() {
+    let raw = mixed_table(500, 15);
+    let public = public_for(&raw);
+    let mut o = quick_options(0);
+    o.optim.steps = 30;
+    let fit = |map: bool| {
+        Synthesizer::fit(
+            &raw,
+            &FitRequest::from_private_options(
+                &o,
+                &DpOptions {
+                    quantile_map: map,
+                    ..dp_opts()
+                },
+                public.clone(),
+            ),
+            &mut no_progress(),
+        )
+        .expect("private fit")
+    };
+    let (plain, mapped) = (fit(false), fit(true));
+    // Post-processing: the same release and the same network; only decoding differs.
+    assert_eq!(plain.weights(), mapped.weights());
+    assert!(plain.record().quantile_map.is_none());
+    let rec = mapped.record().quantile_map.as_ref().expect("mapped");
+    for (a, b) in plain
+        .encoder()
+        .numeric
+        .iter()
+        .zip(&mapped.encoder().numeric)
+    {
+        assert_eq!(a.quantiles, b.quantiles);
+        assert!(a.score_map.is_none());
+        let m = b.score_map.as_ref().expect("a map per numeric column");
+        assert_eq!(m.len(), rec.levels);
+        assert!(m.windows(2).all(|w| w[0] <= w[1]), "sorted");
+    }
+    assert!(mapped
+        .record()
+        .privacy
+        .as_ref()
+        .unwrap()
+        .notes
+        .iter()
+        .any(|n| n.contains("quantile map")));
+    // Column "a" (continuous): 30 private steps leave its scores far from standard normal;
+    // the map brings the generated marginal onto the fitted (noisy) one.
+    let opts = SampleOptions::default();
+    let (sp, sm) = (
+        plain.sample(4000, 3, &opts, &mut no_progress()).unwrap(),
+        mapped.sample(4000, 3, &opts, &mut no_progress()).unwrap(),
+    );
+    let (before, after) = (ks_to_fitted(&plain, &sp, 0), ks_to_fitted(&mapped, &sm, 0));
+    assert!(
+        before > 0.08,
+        "the unmapped model should be visibly off (KS {before})"
+    );
+    assert!(
+        after < 0.05,
+        "KS to the fitted marginal after the map: {after} (before {before})"
+    );
+    assert!(rec.largest_ks_before >= before - 0.05);
+    // The map survives save and load, and a fine-tuning drops it.
+    let back = Synthesizer::from_bytes(&mapped.to_bytes().unwrap()).unwrap();
+    assert_eq!(
+        back.encoder().numeric[0].score_map,
+        mapped.encoder().numeric[0].score_map
+    );
+    let mut ft = FitRequest {
+        steps: Some(5),
+        ..FitRequest::default()
+    };
+    ft.seed = Some(1);
+    let tuned = mapped
+        .fine_tune(&raw, &ft, &mut no_progress())
+        .expect("fine-tune");
+    assert!(tuned
+        .0
+        .encoder()
+        .numeric
+        .iter()
+        .all(|n| n.score_map.is_none()));
+}
+
+#[test]
+fn histograms_adapt_their_bins_to_the_rows_and_the_noise() {
+    assert_eq!(
+        histogram_bins(372, 96.0),
+        4,
+        "floor: a few bins however loud the noise"
+    );
+    assert_eq!(histogram_bins(372, 9.3), 20);
+    assert_eq!(histogram_bins(32_561, 90.0), 100, "Adult keeps 100 bins");
+    assert_eq!(histogram_bins(10, 0.0), 100);
+    // On few rows with loud noise the projected counts keep the data's shape: the encoder's
+    // median of column "a" (mean 10, sd 3) stays near 10, where clamping every bin at 0 gave
+    // nearly the uniform distribution over the public bounds (median −10).
+    let raw = mixed_table(300, 21);
+    let mut public = PublicSchema::from_table(&raw);
+    if let PublicColumnKind::Numeric { min, max, .. } = &mut public.columns[0].kind {
+        (*min, *max) = (-50.0, 30.0);
+    }
+    let table = public.apply(&raw).unwrap();
+    let sd = 20.0;
+    let bins = histogram_bins(300, sd);
+    let exact = private_counts(&table, &public, Some(4), bins);
+    let be = CpuBackend::<f64>::new();
+    let mut noisy = exact.clone();
+    be.add_noise_and_scale(&mut noisy, exact.len(), sd, 1.0, &[3u8; 32], 1)
+        .unwrap();
+    let enc = encoder_from_counts(&public, Some(4), &noisy, 300, bins).unwrap();
+    let a = &enc.numeric[0];
+    let median = a.inverse(0.0);
+    assert!((median - 10.0).abs() < 5.0, "median {median}");
+    let counts = &enc.label.as_ref().unwrap().counts;
+    assert!(
+        (counts.iter().sum::<f64>() - 300.0).abs() < 1e-6,
+        "class counts total n: {counts:?}"
+    );
 }

@@ -17,7 +17,9 @@
 mod extend;
 mod private;
 
-pub use private::{encoder_from_counts, histogram_count, private_counts, PreprocessingRecord};
+pub use private::{
+    encoder_from_counts, histogram_bins, histogram_count, private_counts, PreprocessingRecord,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +68,48 @@ pub struct NumericEncoder {
     /// precision (integer and snapped columns are exact anyway).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decimals: Option<u32>,
+    /// The model's own score quantiles at the probabilities [`score_map_level`] gives, when
+    /// its output is mapped onto the fitted quantiles ([`crate::Synthesizer::quantile_mapped`]):
+    /// a generated score then decodes through its rank among the model's scores rather than
+    /// through Φ, so the column's generated marginal is the fitted one whatever the network
+    /// learned. Only decoding reads it; encoding (training rows) never does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score_map: Option<Vec<f64>>,
+}
+
+/// The probability level of entry `k` of a score map of `len` entries: (k + ½) / len.
+pub fn score_map_level(k: usize, len: usize) -> f64 {
+    (k as f64 + 0.5) / len as f64
+}
+
+/// A score's probability under a score map (sorted quantiles at [`score_map_level`]): linear
+/// between entries, the middle of a run of equal entries (scores the sampler clipped to the
+/// same bound), and linear to 0 and 1 at ∓[`SCORE_LIMIT`] outside.
+pub fn score_map_cdf(z: f64, map: &[f64]) -> f64 {
+    let n = map.len();
+    if n == 0 || z.is_nan() {
+        return norm_cdf(z);
+    }
+    let lo = map.partition_point(|&s| s < z);
+    let hi = map.partition_point(|&s| s <= z);
+    if hi > lo {
+        return (lo + hi) as f64 / 2.0 / n as f64;
+    }
+    // map[lo - 1] < z < map[lo]
+    let (x0, p0) = if lo == 0 {
+        (-SCORE_LIMIT, 0.0)
+    } else {
+        (map[lo - 1], score_map_level(lo - 1, n))
+    };
+    let (x1, p1) = if lo == n {
+        (SCORE_LIMIT, 1.0)
+    } else {
+        (map[lo], score_map_level(lo, n))
+    };
+    if x1 <= x0 {
+        return p0;
+    }
+    (p0 + (z - x0) / (x1 - x0) * (p1 - p0)).clamp(0.0, 1.0)
 }
 
 /// The most decimals a column's precision is learned up to; a column with more is kept at
@@ -301,6 +345,7 @@ impl Encoder {
                         atoms,
                         missing_block: None,
                         decimals: None,
+                        score_map: None,
                     });
                 }
                 _ => unreachable!("Table::new checks kinds"),
@@ -549,6 +594,22 @@ impl Encoder {
     /// Decodes rows: numeric values through the inverse transform, each block by its hot (or
     /// largest) entry, labels by index.
     pub fn decode(&self, x: &[f32], labels: Option<&[u32]>, n: usize) -> Result<Table> {
+        self.decode_as(x, labels, n, false)
+    }
+
+    /// As [`Encoder::decode`], but each numeric column holds the generated standard-normal
+    /// score itself (NaN where the row's value is missing): what a score map is fitted to.
+    pub fn decode_scores(&self, x: &[f32], labels: Option<&[u32]>, n: usize) -> Result<Table> {
+        self.decode_as(x, labels, n, true)
+    }
+
+    fn decode_as(
+        &self,
+        x: &[f32],
+        labels: Option<&[u32]>,
+        n: usize,
+        scores: bool,
+    ) -> Result<Table> {
         let w = self.width();
         if x.len() != n * w {
             return Err(Error::invalid("encoded rows have the wrong size"));
@@ -592,6 +653,8 @@ impl Encoder {
                     let missing = ne.missing_block.is_some_and(|b| block_values[b][i] == 1);
                     if missing {
                         f64::NAN
+                    } else if scores {
+                        x[i * w + k] as f64
                     } else {
                         ne.inverse(x[i * w + k] as f64)
                     }
@@ -658,7 +721,10 @@ impl NumericEncoder {
     /// Standard-normal score → value in the observed range, rounded or snapped as fitted.
     pub fn inverse(&self, z: f64) -> f64 {
         let q = &self.quantiles;
-        let p = norm_cdf(z);
+        let p = match &self.score_map {
+            Some(m) => score_map_cdf(z, m),
+            None => norm_cdf(z),
+        };
         let i = self.atoms.partition_point(|a| a.hi < p);
         if let Some(a) = self.atoms.get(i).filter(|a| a.lo <= p) {
             return a.value;
@@ -693,6 +759,49 @@ fn interp_linear(x: f64, xp: &[f64], fp: &[f64]) -> f64 {
     let hi = xp.partition_point(|&v| v < x).clamp(1, xp.len() - 1);
     let (x0, x1) = (xp[hi - 1], xp[hi]);
     fp[hi - 1] + (x - x0) / (x1 - x0) * (fp[hi] - fp[hi - 1])
+}
+
+#[cfg(test)]
+mod score_map_tests {
+    use super::*;
+
+    #[test]
+    fn score_map_cdf_is_monotone_with_mid_ranks_for_ties() {
+        let map = [-1.0, 0.0, 0.0, 0.0, 2.0];
+        assert_eq!(
+            score_map_cdf(0.0, &map),
+            0.5,
+            "a run of ties takes its middle"
+        );
+        assert_eq!(score_map_cdf(-1.0, &map), 0.1);
+        assert!(
+            (score_map_cdf(1.0, &map) - 0.8).abs() < 1e-12,
+            "linear between 0.7 and 0.9"
+        );
+        assert_eq!(score_map_cdf(-SCORE_LIMIT, &map), 0.0);
+        assert_eq!(score_map_cdf(SCORE_LIMIT, &map), 1.0);
+        let mut last = -1.0;
+        for i in 0..=1000 {
+            let z = -SCORE_LIMIT + 2.0 * SCORE_LIMIT * i as f64 / 1000.0;
+            let p = score_map_cdf(z, &map);
+            assert!(
+                (0.0..=1.0).contains(&p) && p >= last,
+                "z {z}: {p} after {last}"
+            );
+            last = p;
+        }
+        // A map of standard-normal quantiles is about Φ.
+        let n = 256;
+        let normal: Vec<f64> = (0..n)
+            .map(|k| crate::stats::norm_ppf(score_map_level(k, n)))
+            .collect();
+        for z in [-2.0, -0.5, 0.0, 0.7, 1.9] {
+            assert!(
+                (score_map_cdf(z, &normal) - norm_cdf(z)).abs() < 2e-3,
+                "z {z}"
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -60,8 +60,9 @@ pub struct sv_fit_options {
     /// "all", "biases" under DP), "calibrate" (match the level frequencies to the rows'
     /// counts after training, noisy counts under DP: a fine-tuning, default true under DP, or
     /// a private fit, default false), and for private fits "max_grad_norm",
-    /// "sample_rate", "augment", "preprocessing_share", "categorical_weight", "noise_seed"
-    /// (test only). The fields above may also be given here by their request names
+    /// "sample_rate", "augment", "preprocessing_share", "categorical_weight", "quantile_map"
+    /// (a new private fit: map the numeric output onto the noisy quantiles after training;
+    /// post-processing; default true), "noise_seed" (test only). The fields above may also be given here by their request names
     /// ("target", "steps", "batch_size", "lr", "seed", "threads", "epsilon", "delta",
     /// "schema"), but not both here and in a field. An unknown key is an error.
     pub extra_json: *const c_char,

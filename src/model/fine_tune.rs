@@ -229,6 +229,10 @@ impl Synthesizer {
             )));
         }
         let mut encoder = encoder;
+        // A quantile map describes the pre-trained network's output, which training changes.
+        for ne in &mut encoder.numeric {
+            ne.score_map = None;
+        }
         let label_counts = encoder.label.as_ref().map(|l| {
             let ColumnData::Categorical(v) = table.column(l.column) else {
                 unreachable!("the label is categorical")
@@ -281,6 +285,7 @@ impl Synthesizer {
                     sensitivity: 0.0,
                     histograms: 0,
                     counts: 0,
+                    max_bins: None,
                 };
                 let classes = label_counts.map(|(_, c, _)| c);
                 let blocks = exact_blocks.unwrap_or_default();
@@ -325,6 +330,7 @@ impl Synthesizer {
                         sensitivity,
                         histograms: m,
                         counts: flat.len(),
+                        max_bins: None,
                     };
                 }
                 let (cfg, phase, run_dp) = dp_training(n, &run, dp, &before, key)?;

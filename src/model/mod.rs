@@ -5,6 +5,7 @@ mod calibrate;
 mod fine_tune;
 mod format;
 mod private;
+mod quantile_map;
 mod request;
 pub(crate) mod sampler;
 mod sampling;
@@ -19,8 +20,9 @@ pub use fine_tune::{FineTuneOptions, FineTuneRecord, FINE_TUNE_EPOCHS, MIN_FINE_
 pub use format::FORMAT_VERSION;
 pub use private::{
     DpOptions, PrivacyRecord, DP_TIMESTEPS, PRIVATE_CALIBRATION_SHARE, PRIVATE_FIT_CALIBRATE,
-    PRIVATE_TRAINABLE,
+    PRIVATE_FIT_QUANTILE_MAP, PRIVATE_TRAINABLE,
 };
+pub use quantile_map::{QuantileMapRecord, QUANTILE_MAP_LEVELS, QUANTILE_MAP_ROWS};
 pub use request::{FineTunePlan, FitKind, FitPlan, FitRequest};
 pub use sampling::{shard_range, BLOCK_ROWS};
 
@@ -190,6 +192,10 @@ pub struct TrainingRecord {
     /// A private fit's calibration to its released level counts (absent without it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<CalibrationRecord>,
+    /// A private fit's map of its numeric output onto the noisy-histogram quantiles (absent
+    /// without it, and after a fine-tuning, which drops the map).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantile_map: Option<QuantileMapRecord>,
 }
 
 /// The synthvol version and build target, as records carry them.
@@ -219,6 +225,7 @@ impl TrainingRecord {
             seconds: start.elapsed().as_secs_f64(),
             backend,
             calibration: None,
+            quantile_map: None,
             version: version_string(),
             privacy,
             fine_tuning: Vec::new(),
@@ -458,6 +465,7 @@ impl Synthesizer {
             None => serde_json::json!({"private": false}),
         };
         v["calibration"] = serde_json::to_value(&self.record.calibration).unwrap_or_default();
+        v["quantile_map"] = serde_json::to_value(&self.record.quantile_map).unwrap_or_default();
         v["fine_tuning"] = self
             .record
             .fine_tuning

@@ -4,11 +4,14 @@ use serde::{Deserialize, Serialize};
 
 use super::{validate_options, FitOptions, Synthesizer, TrainingRecord};
 use crate::csprng::mechanism_key;
-use crate::encode::{encoder_from_counts, histogram_count, private_counts, PreprocessingRecord};
+use crate::encode::{
+    encoder_from_counts, histogram_bins, histogram_count, private_counts, PreprocessingRecord,
+};
 use crate::error::{Error, Result};
 use crate::privacy::accountant::{calibrate_sigma, check_plan, default_orders, epsilon, Phase};
 use crate::privacy::gaussian_counts;
 use crate::progress::ProgressFn;
+use crate::table::PublicColumnKind;
 use crate::table::{PublicSchema, Table};
 use crate::train::DpConfig;
 
@@ -41,6 +44,11 @@ pub struct DpOptions {
     /// [`super::FineTuneOptions::calibrate`].
     #[serde(default)]
     pub calibrate: bool,
+    /// A new private fit: after training (and calibration), map each numeric column's
+    /// output onto the quantiles of its released noisy histogram (post-processing; see
+    /// [`Synthesizer::quantile_mapped`]). A fine-tuning never maps.
+    #[serde(default)]
+    pub quantile_map: bool,
 }
 
 /// Diffusion steps T for a private fit when the caller does not choose (the CLI and the C
@@ -64,6 +72,10 @@ pub const PRIVATE_CALIBRATION_SHARE: f64 = 0.7;
 /// Whether a new private fit calibrates its level frequencies when the caller does not choose.
 pub const PRIVATE_FIT_CALIBRATE: bool = false;
 
+/// Whether a new private fit maps its numeric output onto the noisy quantiles when the caller
+/// does not choose.
+pub const PRIVATE_FIT_QUANTILE_MAP: bool = true;
+
 fn default_categorical_weight() -> f64 {
     20.0
 }
@@ -80,6 +92,7 @@ impl Default for DpOptions {
             categorical_weight: default_categorical_weight(),
             noise_seed: None,
             calibrate: false,
+            quantile_map: PRIVATE_FIT_QUANTILE_MAP,
         }
     }
 }
@@ -262,21 +275,43 @@ impl Synthesizer {
             sigma: z_pre,
             steps: 1,
         };
-        let counts = private_counts(&table, public, target);
+        // The number of histograms (and so the noise per count) is known before the counts:
+        // the categorical blocks come from the public schema alone.
+        let m = histograms
+            + if dp.calibrate {
+                public
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, c)| {
+                        Some(j) != target && matches!(c.kind, PublicColumnKind::Categorical { .. })
+                    })
+                    .count()
+                    + public
+                        .columns
+                        .iter()
+                        .filter(|c| c.missing && matches!(c.kind, PublicColumnKind::Numeric { .. }))
+                        .count()
+            } else {
+                0
+            };
+        let max_bins = histogram_bins(n, z_pre * (m as f64).sqrt());
+        let counts = private_counts(&table, public, target, max_bins);
         let blocks = if dp.calibrate {
-            let structure = encoder_from_counts(public, target, &vec![1.0; counts.len()], n)?;
+            let structure =
+                encoder_from_counts(public, target, &vec![1.0; counts.len()], n, max_bins)?;
             super::calibrate::block_counts(&structure, &table)
         } else {
             Vec::new()
         };
-        let m = histograms + blocks.len();
+        debug_assert_eq!(m, histograms + blocks.len());
         let flat: Vec<f64> = counts
             .iter()
             .chain(blocks.iter().flatten())
             .copied()
             .collect();
         let noisy = gaussian_counts(&flat, z_pre * (m as f64).sqrt(), &key);
-        let encoder = encoder_from_counts(public, target, &noisy[..counts.len()], n)?;
+        let encoder = encoder_from_counts(public, target, &noisy[..counts.len()], n, max_bins)?;
         let mut rest = &noisy[counts.len()..];
         let noisy_blocks: Vec<Vec<f64>> = blocks
             .iter()
@@ -300,13 +335,16 @@ impl Synthesizer {
                 sensitivity: (m as f64).sqrt(),
                 histograms: m,
                 counts: flat.len(),
+                max_bins: Some(max_bins),
             },
             n,
-            if dp.calibrate {
-                &["calibration reads only the model and the released noisy level counts (post-processing)"]
-            } else {
-                &[]
-            },
+            &[
+                dp.calibrate.then_some("calibration reads only the model and the released noisy level counts (post-processing)"),
+                dp.quantile_map.then_some("the quantile map reads only the model and its quantiles from the released noisy histograms (post-processing)"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>(),
         );
         let model = Synthesizer {
             net: Self::net_config(&encoder, opts),
@@ -315,22 +353,28 @@ impl Synthesizer {
             weights: ran.output.ema,
             record: TrainingRecord::new(n, opts, Vec::new(), start, Some(privacy), ran.backend),
         };
-        if !dp.calibrate {
-            return Ok(model);
-        }
         let sample = super::SampleOptions {
             threads: opts.threads,
             device: opts.device,
             ..super::SampleOptions::default()
         };
-        let (mut model, rec) = model.calibrated(
-            &noisy_blocks,
-            "the rows' level counts, released with Gaussian noise",
-            opts.seed,
-            &sample,
-            progress,
-        )?;
-        model.record.calibration = Some(rec);
+        let mut model = model;
+        if dp.calibrate {
+            let (calibrated, rec) = model.calibrated(
+                &noisy_blocks,
+                "the rows' level counts, released with Gaussian noise",
+                opts.seed,
+                &sample,
+                &mut *progress,
+            )?;
+            model = calibrated;
+            model.record.calibration = Some(rec);
+        }
+        if dp.quantile_map {
+            let (mapped, rec) = model.quantile_mapped(opts.seed, &sample, progress)?;
+            model = mapped;
+            model.record.quantile_map = Some(rec);
+        }
         Ok(model)
     }
 }

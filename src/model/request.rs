@@ -68,6 +68,11 @@ pub struct FitRequest {
     /// for a private fine-tuning, [`super::PRIVATE_FIT_CALIBRATE`] for a private fit, false
     /// without DP; a new fit without DP learns the frequencies from the rows.
     pub calibrate: Option<bool>,
+    /// A new private fit only: after training, map each numeric column's output onto the
+    /// quantiles of its released noisy histogram, so that its generated marginal is the
+    /// released one (post-processing; costs no privacy). Default
+    /// [`super::PRIVATE_FIT_QUANTILE_MAP`].
+    pub quantile_map: Option<bool>,
     /// Seed (default 0): the same seed gives the same model (a private fit's noise excepted).
     pub seed: Option<u64>,
     /// Threads (default 0: all cores).
@@ -210,6 +215,7 @@ impl FitRequest {
             categorical_weight: Some(dp.categorical_weight),
             noise_seed: dp.noise_seed,
             calibrate: Some(dp.calibrate),
+            quantile_map: Some(dp.quantile_map),
             schema: Some(schema),
             // a private fit keeps full precision (FitOptions' default is the plain fit's)
             precision: None,
@@ -229,6 +235,11 @@ impl FitRequest {
         if self.calibrate == Some(true) && !private {
             return Err(Error::invalid(
                 "option 'calibrate' matches a private fit's or a fine-tuning's level frequencies to its rows' counts; a new fit without DP learns them from the rows",
+            ));
+        }
+        if self.quantile_map.is_some() && !private {
+            return Err(Error::invalid(
+                "option 'quantile_map' maps a private fit's numeric output onto its noisy quantiles; a fit without DP learns its marginals from the rows",
             ));
         }
         if self.trainable.is_some_and(|t| t != Trainable::All) {
@@ -317,6 +328,7 @@ impl FitRequest {
             (Some(dp), Some(schema)) => FitKind::Private {
                 dp: DpOptions {
                     calibrate: self.calibrate.unwrap_or(super::PRIVATE_FIT_CALIBRATE),
+                    quantile_map: self.quantile_map.unwrap_or(super::PRIVATE_FIT_QUANTILE_MAP),
                     ..dp
                 },
                 schema,
@@ -346,6 +358,11 @@ impl FitRequest {
                     "option '{key}' is the pre-trained model's in a fine-tuning and cannot be changed"
                 )));
             }
+        }
+        if self.quantile_map.is_some() {
+            return Err(Error::invalid(
+                "option 'quantile_map' applies to a new private fit; a fine-tuning keeps the pre-trained encoder and drops any map (the network it describes changes)",
+            ));
         }
         if self.schema.is_some() {
             return Err(Error::invalid(
@@ -490,6 +507,7 @@ impl FitRequest {
             categorical_weight: self.categorical_weight.unwrap_or(d.categorical_weight),
             noise_seed: self.noise_seed,
             calibrate: false,
+            quantile_map: false,
         };
         check_dp(&dp)?;
         if optim.batch_size < dp.augment {

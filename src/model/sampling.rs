@@ -104,6 +104,50 @@ impl Synthesizer {
         progress: ProgressFn,
         sink: RowSink<'_>,
     ) -> Result<()> {
+        self.stream_as(start, count, seed, opts, progress, sink, false)
+    }
+
+    /// Rows `0..n` of the sample with this seed with each numeric column's standard-normal
+    /// score instead of its value ([`crate::encode::Encoder::decode_scores`]): what
+    /// calibration fits a score map to.
+    pub(crate) fn sample_scores(
+        &self,
+        n: usize,
+        seed: u64,
+        opts: &SampleOptions,
+        progress: ProgressFn,
+    ) -> Result<Table> {
+        let mut parts: Vec<Table> = Vec::new();
+        self.stream_as(
+            0,
+            n as u64,
+            seed,
+            opts,
+            progress,
+            &mut |t| {
+                parts.push(t.clone());
+                Ok(())
+            },
+            true,
+        )?;
+        let mut parts = parts.into_iter();
+        let first = parts
+            .next()
+            .ok_or_else(|| Error::invalid("sampling produced no rows"))?;
+        parts.try_fold(first, |acc, p| acc.concat(&p))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn stream_as(
+        &self,
+        start: u64,
+        count: u64,
+        seed: u64,
+        opts: &SampleOptions,
+        progress: ProgressFn,
+        sink: RowSink<'_>,
+        scores: bool,
+    ) -> Result<()> {
         if count == 0 {
             return Err(Error::invalid(
                 "the number of rows to sample must be at least 1",
@@ -123,6 +167,7 @@ impl Synthesizer {
             seed,
             blocks_in_flight: opts.batch_size.div_ceil(BLOCK_ROWS).max(1),
             labels,
+            scores,
         };
         run_job_with_rows(opts.device, opts.threads, progress, Some(sink), job)?;
         Ok(())
@@ -206,6 +251,8 @@ struct StreamJob<'a> {
     blocks_in_flight: usize,
     /// The classes of the rows start..end, when the caller gave them.
     labels: Option<GivenLabels>,
+    /// Numeric columns as scores ([`crate::encode::Encoder::decode_scores`]).
+    scores: bool,
 }
 
 /// Classes the caller chose instead of draws.
@@ -303,9 +350,12 @@ impl Job for StreamJob<'_> {
                 labels.extend_from_slice(&wk.labels[lo..hi]);
             }
             let rows = labels.len();
-            let table = m
-                .encoder
-                .decode(&x, conditional.then_some(&labels[..]), rows)?;
+            let given = conditional.then_some(&labels[..]);
+            let table = if self.scores {
+                m.encoder.decode_scores(&x, given, rows)?
+            } else {
+                m.encoder.decode(&x, given, rows)?
+            };
             if !relay.rows(table) {
                 return Err(Error::cancelled());
             }

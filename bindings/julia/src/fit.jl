@@ -90,7 +90,8 @@ most 4000; 4000 for a private fit; with `epochs` the most), `batch_size` (1024),
 public `schema` (a `Schema`, a file's path or JSON text). Other options of the fit request
 (`precision`: `"input"`, the default, gives numbers at the training values' decimals, `"full"`
 every digit; `epochs`: steps from passes over the rows, not for a private fit; `time_dim`, `weight_decay`, `ema_rate`, `max_grad_norm`, `sample_rate`, `augment`,
-`preprocessing_share`, `categorical_weight`, ...) are passed by name; an unknown one is an
+`preprocessing_share`, `categorical_weight`, `quantile_map` (a private fit maps its numeric
+output onto the noisy quantiles; `true` by default), ...) are passed by name; an unknown one is an
 error naming it.
 
 `progress` is `true` (a line on stderr), a function `(stage, done, total, loss)` (returning

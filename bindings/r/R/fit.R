@@ -34,7 +34,8 @@
 #'   stopping \[0, off\]), `epochs` (steps from passes over the rows, at most `steps`
 #'   \[500 without DP\]; not for a private fit), and for private fits `max_grad_norm`, `sample_rate`, `augment`,
 #'   `preprocessing_share`, `categorical_weight`, `calibrate` (match the level frequencies
-#'   to noisy counts after training \[FALSE\]), `noise_seed` (test only).
+#'   to noisy counts after training \[FALSE\]), `quantile_map` (map the numeric output onto
+#'   the noisy quantiles after training, post-processing \[TRUE\]), `noise_seed` (test only).
 #' @return An `sv_model`.
 #' @seealso [sv_sample()], [sv_fine_tune()], [sv_compare()], [sv_save()]
 #' @examples

@@ -105,6 +105,11 @@ pub struct DpArgs {
     /// numeric part crowd it out) [default: 20].
     #[arg(long)]
     categorical_weight: Option<f64>,
+    /// A new private fit: map each numeric column's output onto the quantiles of its noisy
+    /// histogram after training, so that its generated marginal is the released one
+    /// (post-processing, no privacy cost) [default: true].
+    #[arg(long)]
+    quantile_map: Option<bool>,
     /// TEST ONLY: fix the mechanism's randomness (the model records it; no privacy against
     /// anyone who knows the seed).
     #[arg(long)]
@@ -196,6 +201,7 @@ impl FitArgs {
             augment: d.augment,
             preprocessing_share: d.preprocessing_share,
             categorical_weight: d.categorical_weight,
+            quantile_map: d.quantile_map,
             noise_seed: d.noise_seed,
             schema: d.schema.as_deref().map(read_schema).transpose()?,
             annotations: None,

@@ -74,9 +74,16 @@ fn print_privacy(what: &str, p: &PrivacyRecord) {
         p.categorical_weight
     );
     println!(
-        "  preprocessing: {} noisy histograms/counts, noise multiplier {:.3}, sensitivity {:.3}, ε alone {:.4}",
-        p.preprocessing.histograms, p.preprocessing.noise_multiplier, p.preprocessing.sensitivity, p.preprocessing_epsilon
+        "  preprocessing: {} noisy histograms/counts{}, noise multiplier {:.3}, sensitivity {:.3}, ε alone {:.4}",
+        p.preprocessing.histograms,
+        p.preprocessing
+            .max_bins
+            .map_or(String::new(), |b| format!(" (numeric histograms of at most {b} bins)")),
+        p.preprocessing.noise_multiplier,
+        p.preprocessing.sensitivity,
+        p.preprocessing_epsilon
     );
+
     println!("  accountant: {}", p.accountant);
     println!(
         "  rows: {} ({}); noise: {}",
@@ -116,6 +123,12 @@ pub fn privacy(a: PrivacyArgs) -> Result<()> {
         }
         if let Some(c) = &r.calibration {
             print_calibration(c);
+        }
+        if let Some(q) = &r.quantile_map {
+            println!(
+                "  quantile map (post-processing): numeric output mapped onto the noisy quantiles, fitted on {} sampled rows; largest KS distance before {:.4}",
+                q.rows, q.largest_ks_before
+            );
         }
         for (i, t) in r.fine_tuning.iter().enumerate() {
             let what = format!("fine-tuning {} on {} rows", i + 1, t.n_rows);
