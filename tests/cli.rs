@@ -600,16 +600,31 @@ fn private_fit_needs_a_schema_and_reports_its_spend() {
     // Off on request; and not for a fit without DP.
     let r = fit(
         &data,
-        &["--epsilon", "2", "--schema", schema.to_str().unwrap(), "--quantile-map", "false"],
+        &[
+            "--epsilon",
+            "2",
+            "--schema",
+            schema.to_str().unwrap(),
+            "--quantile-map",
+            "false",
+        ],
         &model,
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = run(&["privacy", "--model", model.to_str().unwrap()]);
     assert!(!r.stdout.contains("quantile map"), "{}", r.stdout);
     let r = fit(&data, &["--quantile-map", "true"], &model);
-    assert!(r.code != 0 && r.stderr.contains("'quantile_map'"), "{}", r.stderr);
+    assert!(
+        r.code != 0 && r.stderr.contains("'quantile_map'"),
+        "{}",
+        r.stderr
+    );
     let r = fit(&data, &["--quantile-map", "maybe"], &model);
-    assert!(r.code != 0 && r.stderr.contains("--quantile-map"), "{}", r.stderr);
+    assert!(
+        r.code != 0 && r.stderr.contains("--quantile-map"),
+        "{}",
+        r.stderr
+    );
     let r = run(&[
         "privacy",
         "--sample-rate",
