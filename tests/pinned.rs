@@ -138,29 +138,39 @@ fn small_fits_and_samples_keep_their_bytes() {
     // calibration flag and the number of trained parameters (its weights and sample did not).
     // Both samples changed once more, on purpose, when the sampler began clipping its
     // prediction of x0 to the encoding's range (the models did not change).
+    // The private model's changed once more, on purpose, when private histograms began to
+    // adapt their bins to the rows and the noise, were projected onto their totals, and the
+    // numeric output was mapped onto their quantiles (b61480c); that change was pinned on the
+    // Intel family only, so the AMD set leaves that one entry unpinned (None) until a run on
+    // that family pins it.
     // The bytes depend on the CPU family: kernels are chosen by CPU at load time (OpenBLAS's
     // sgemm among them) and sum in different orders. Each set below is one family's bytes (the
     // same commit gave different bytes on the two); a change of results changes every set.
-    let pinned: [[u64; 5]; 2] = [
+    let pinned: [[Option<u64>; 5]; 2] = [
         // AMD EPYC (Zen kernels), taken on the development machine.
         [
-            0xfe1e_4c8c_4948_291c,
-            0x45b6_ff59_bb1a_9223,
-            0x4bb5_ba2f_5331_7725,
-            0x07bc_d65b_9e3c_4021,
-            0xd60f_333a_c23b_a3a2,
+            Some(0xfe1e_4c8c_4948_291c),
+            Some(0x45b6_ff59_bb1a_9223),
+            None,
+            Some(0x07bc_d65b_9e3c_4021),
+            Some(0xd60f_333a_c23b_a3a2),
         ],
         // Intel Xeon with AVX-512 (SkylakeX kernels), at 45d0a61 and after.
         [
-            0xe7e0_254c_abf1_be23,
-            0xbbf4_d1e8_69fb_34a9,
-            0x89aa_1515_1118_ab5b,
-            0xf3ca_6a56_97ea_74f1,
-            0x4ba8_ff64_865b_d47b,
+            Some(0xe7e0_254c_abf1_be23),
+            Some(0xbbf4_d1e8_69fb_34a9),
+            Some(0x28f8_12ac_2b7e_5854),
+            Some(0xf3ca_6a56_97ea_74f1),
+            Some(0x4ba8_ff64_865b_d47b),
         ],
     ];
+    let matches = |set: &[Option<u64>; 5]| {
+        set.iter()
+            .zip(&got)
+            .all(|(want, got)| want.is_none_or(|w| w == *got))
+    };
     assert!(
-        pinned.contains(&got),
+        pinned.iter().any(matches),
         "got {got:#018x?}, none of the pinned sets {pinned:#018x?}"
     );
 }
