@@ -8,7 +8,8 @@
 //! Environment (defaults: the demo's): DP_STEPS (600), DP_LR (0.003), DP_LAYERS (256,256),
 //! DP_TIMESTEPS (the private default, 20), DP_CATEGORICAL_WEIGHT (20), DP_AUGMENT (1), DP_SAMPLE_RATE (automatic),
 //! DP_MAX_GRAD_NORM (1), DP_CALIBRATE (false: calibrate the level frequencies to noisy counts),
-//! DP_PRE_SHARE (0.1, the preprocessing share of ε).
+//! DP_PRE_SHARE (0.1, the preprocessing share of ε), DP_QUANTILE_MAP (true: map the numeric
+//! output onto the noisy quantiles).
 
 use std::time::Instant;
 
@@ -16,6 +17,7 @@ use synthvol::datasets;
 use synthvol::metrics::{self, EvaluateOptions};
 use synthvol::model::{
     DpOptions, FitOptions, FitRequest, SampleOptions, Synthesizer, DP_TIMESTEPS,
+    PRIVATE_FIT_QUANTILE_MAP,
 };
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -61,6 +63,7 @@ fn main() -> synthvol::Result<()> {
             .and_then(|v| v.parse().ok()),
         max_grad_norm: env("DP_MAX_GRAD_NORM", 1.0),
         calibrate: env("DP_CALIBRATE", false),
+        quantile_map: env("DP_QUANTILE_MAP", PRIVATE_FIT_QUANTILE_MAP),
         preprocessing_share: env("DP_PRE_SHARE", DpOptions::default().preprocessing_share),
         ..DpOptions::default()
     };
