@@ -79,11 +79,25 @@ impl Synthesizer {
             &format!("sampling {count} rows in one call"),
             "ask for fewer rows per call and sample the volume in ranges (sample_range, or `synthvol sample`, which writes any number of rows to a file in blocks)",
         )?;
+        self.collect_as(start, count, seed, opts, progress, false)
+    }
+
+    /// Rows `start..start + count` as one table, with values or (`scores`) numeric scores.
+    fn collect_as(
+        &self,
+        start: u64,
+        count: usize,
+        seed: u64,
+        opts: &SampleOptions,
+        progress: ProgressFn,
+        scores: bool,
+    ) -> Result<Table> {
         let mut parts: Vec<Table> = Vec::new();
-        self.sample_stream(start, count as u64, seed, opts, progress, &mut |t| {
+        let mut sink = |t: &Table| {
             parts.push(t.clone());
             Ok(())
-        })?;
+        };
+        self.stream_as(start, count as u64, seed, opts, progress, &mut sink, scores)?;
         let mut parts = parts.into_iter();
         let first = parts
             .next()
@@ -117,24 +131,7 @@ impl Synthesizer {
         opts: &SampleOptions,
         progress: ProgressFn,
     ) -> Result<Table> {
-        let mut parts: Vec<Table> = Vec::new();
-        self.stream_as(
-            0,
-            n as u64,
-            seed,
-            opts,
-            progress,
-            &mut |t| {
-                parts.push(t.clone());
-                Ok(())
-            },
-            true,
-        )?;
-        let mut parts = parts.into_iter();
-        let first = parts
-            .next()
-            .ok_or_else(|| Error::invalid("sampling produced no rows"))?;
-        parts.try_fold(first, |acc, p| acc.concat(&p))
+        self.collect_as(0, n, seed, opts, progress, true)
     }
 
     #[allow(clippy::too_many_arguments)]
