@@ -76,7 +76,7 @@ pub struct PreprocessingRecord {
     pub sensitivity: f64,
     pub histograms: usize,
     pub counts: usize,
-    /// The most bins of a numeric histogram ([`histogram_bins`]; absent in models from before
+    /// The most bins of a numeric histogram (about n / (2σ), 4 to 100; absent in models from before
     /// it adapted to the rows and the noise, which used 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_bins: Option<usize>,
