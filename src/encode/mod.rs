@@ -19,6 +19,7 @@ mod private;
 
 pub use private::{
     encoder_from_counts, histogram_bins, histogram_count, private_counts, PreprocessingRecord,
+    CONTINUOUS_BINS,
 };
 
 use serde::{Deserialize, Serialize};

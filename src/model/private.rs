@@ -6,12 +6,12 @@ use super::{validate_options, FitOptions, Synthesizer, TrainingRecord};
 use crate::csprng::mechanism_key;
 use crate::encode::{
     encoder_from_counts, histogram_bins, histogram_count, private_counts, PreprocessingRecord,
+    CONTINUOUS_BINS,
 };
 use crate::error::{Error, Result};
 use crate::privacy::accountant::{calibrate_sigma, check_plan, default_orders, epsilon, Phase};
 use crate::privacy::gaussian_counts;
 use crate::progress::ProgressFn;
-use crate::table::PublicColumnKind;
 use crate::table::{PublicSchema, Table};
 use crate::train::DpConfig;
 
@@ -275,36 +275,24 @@ impl Synthesizer {
             sigma: z_pre,
             steps: 1,
         };
-        // The number of histograms (and so the noise per count) is known before the counts:
-        // the categorical blocks come from the public schema alone.
-        let m = histograms
-            + if dp.calibrate {
-                public
-                    .columns
-                    .iter()
-                    .enumerate()
-                    .filter(|&(j, c)| {
-                        Some(j) != target && matches!(c.kind, PublicColumnKind::Categorical { .. })
-                    })
-                    .count()
-                    + public
-                        .columns
-                        .iter()
-                        .filter(|c| c.missing && matches!(c.kind, PublicColumnKind::Numeric { .. }))
-                        .count()
-            } else {
-                0
-            };
-        let max_bins = histogram_bins(n, z_pre * (m as f64).sqrt());
-        let counts = private_counts(&table, public, target, max_bins);
+        // The categorical blocks come from the public schema alone (their layout does not
+        // depend on the bins), so the number of histograms, and with it the noise per count
+        // and the bins, are known before any count is taken.
         let blocks = if dp.calibrate {
-            let structure =
-                encoder_from_counts(public, target, &vec![1.0; counts.len()], n, max_bins)?;
+            let structure = encoder_from_counts(
+                public,
+                target,
+                &vec![1.0; private_counts(&table, public, target, CONTINUOUS_BINS).len()],
+                n,
+                CONTINUOUS_BINS,
+            )?;
             super::calibrate::block_counts(&structure, &table)
         } else {
             Vec::new()
         };
-        debug_assert_eq!(m, histograms + blocks.len());
+        let m = histograms + blocks.len();
+        let max_bins = histogram_bins(n, z_pre * (m as f64).sqrt());
+        let counts = private_counts(&table, public, target, max_bins);
         let flat: Vec<f64> = counts
             .iter()
             .chain(blocks.iter().flatten())
