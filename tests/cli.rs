@@ -597,6 +597,42 @@ fn private_fit_needs_a_schema_and_reports_its_spend() {
         "{}",
         r.stdout
     );
+    // A small table with a categorical target: target pairs by default, in the JSON and
+    // the text, within the budget.
+    let pairs = &v["target_pairs"];
+    assert!(pairs["tables"].as_u64().expect("tables") >= 1, "{v}");
+    assert_eq!(v["phases"].as_array().map(|p| p.len()), Some(3), "{v}");
+    assert!(r.stdout.contains("target pairs:"), "{}", r.stdout);
+    for (share, what) in [
+        ("1.5", "must be in [0, 1)"),
+        ("0.95", "leave DP-SGD no budget"),
+    ] {
+        let r = fit(
+            &data,
+            &[
+                "--epsilon",
+                "2",
+                "--schema",
+                schema.to_str().unwrap(),
+                "--target",
+                "label",
+                "--pair-share",
+                share,
+            ],
+            &model,
+        );
+        assert!(
+            r.code != 0 && r.stderr.contains(what),
+            "{share}: {}",
+            r.stderr
+        );
+    }
+    let r = fit(&data, &["--pair-share", "0.2"], &model);
+    assert!(
+        r.code != 0 && r.stderr.contains("'pair_share'"),
+        "{}",
+        r.stderr
+    );
     // Off on request; and not for a fit without DP.
     let r = fit(
         &data,
@@ -715,8 +751,8 @@ fn help_states_the_engines_defaults() {
     use synthvol::metrics::EvaluateOptions;
     use synthvol::model::{
         DpOptions, FineTuneOptions, FitOptions, SampleOptions, DP_TIMESTEPS, FINE_TUNE_EPOCHS,
-        FIT_EPOCHS, PRIVATE_CALIBRATION_SHARE, PRIVATE_TRAINABLE, SMALL_TABLE_LAYERS,
-        SMALL_TABLE_ROWS,
+        FIT_EPOCHS, PAIR_ROWS, PRIVATE_CALIBRATION_SHARE, PRIVATE_PAIR_SHARE, PRIVATE_TRAINABLE,
+        SMALL_TABLE_LAYERS, SMALL_TABLE_PREPROCESSING_SHARE, SMALL_TABLE_ROWS,
     };
     let help = |cmd: &str| {
         let r = run(&[cmd, "--help"]);
@@ -730,6 +766,7 @@ fn help_states_the_engines_defaults() {
         DpOptions::default(),
     );
     let fit = help("fit");
+    let rows = format!("{},{:03}", PAIR_ROWS / 1000, PAIR_ROWS % 1000);
     let layers: Vec<String> = f.layers.iter().map(|w| w.to_string()).collect();
     for want in [
         format!(
@@ -751,9 +788,10 @@ fn help_states_the_engines_defaults() {
         format!("[default: {:e}]", d.delta),
         format!("[default: {}]", d.max_grad_norm),
         format!(
-            "[default: {}; {} for a private fine-tuning that calibrates]",
+            "[default: {}; {SMALL_TABLE_PREPROCESSING_SHARE} for a new private fit on fewer than {rows} rows; {} for a private fine-tuning that calibrates]",
             d.preprocessing_share, PRIVATE_CALIBRATION_SHARE
         ),
+        format!("[default: {PRIVATE_PAIR_SHARE} below {rows} rows, else 0]"),
         format!("[default: all; {} under DP]", PRIVATE_TRAINABLE.name()),
         format!("[default: {}]", d.categorical_weight),
     ] {

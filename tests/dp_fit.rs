@@ -109,7 +109,7 @@ fn a_private_fit_records_its_spend_and_uses_the_public_schema() {
     let p = m.record().privacy.as_ref().expect("privacy record");
     assert!(p.epsilon <= 3.0 && p.epsilon > 2.9, "ε spent {}", p.epsilon);
     assert!(p.preprocessing_epsilon < 0.31 && p.preprocessing_epsilon > 0.25);
-    assert_eq!(p.phases.len(), 2);
+    assert_eq!(p.phases.len(), 3, "preprocessing, target pairs, DP-SGD");
     assert!(p.noise_source.contains("test seed 5"));
     assert!(
         m.record().loss_history.is_empty(),
@@ -352,6 +352,8 @@ fn the_quantile_map_gives_the_released_marginal_and_reads_only_the_model() {
                 &o,
                 &DpOptions {
                     quantile_map: map,
+                    // Raking would move the marginal too; this test is about the map.
+                    pair_share: Some(0.0),
                     ..dp_opts()
                 },
                 public.clone(),
@@ -459,4 +461,202 @@ fn histograms_adapt_their_bins_to_the_rows_and_the_noise() {
         (counts.iter().sum::<f64>() - 300.0).abs() < 1e-6,
         "class counts total n: {counts:?}"
     );
+}
+
+/// The frequencies of (class, cell) of each released table in `rows`, and the largest
+/// distance from the released shares (total variation over a table's cells).
+fn pair_distance(pairs: &synthvol::model::TargetPairs, rows: &Table) -> f64 {
+    let ColumnData::Categorical(y) = rows.column(pairs.target) else {
+        panic!("categorical target")
+    };
+    pairs
+        .pairs
+        .iter()
+        .map(|p| {
+            let mut f = vec![0.0; p.counts.len()];
+            for i in 0..rows.n_rows() {
+                let cell = match (rows.column(p.column), &p.edges) {
+                    (ColumnData::Numeric(v), Some(e)) if v[i].is_nan() => p.cells - 1,
+                    (ColumnData::Numeric(v), Some(e)) => e.iter().filter(|&&x| x <= v[i]).count(),
+                    (ColumnData::Categorical(c), None) if c[i] == synthvol::table::MISSING => {
+                        p.cells - 1
+                    }
+                    (ColumnData::Categorical(c), None) => c[i] as usize,
+                    _ => panic!("cell kinds"),
+                };
+                f[y[i] as usize * p.cells + cell] += 1.0 / rows.n_rows() as f64;
+            }
+            let total: f64 = p.counts.iter().sum();
+            0.5 * f
+                .iter()
+                .zip(&p.counts)
+                .map(|(a, c)| (a - c / total).abs())
+                .sum::<f64>()
+        })
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn target_pairs_are_accounted_and_raked_to_and_ranges_still_reproduce() {
+    let raw = mixed_table(600, 16);
+    let public = public_for(&raw);
+    let mut o = quick_options(0);
+    o.optim.steps = 400;
+    // On 600 rows with a categorical target the fit releases target pairs by default.
+    let m = Synthesizer::fit(
+        &raw,
+        &FitRequest::from_private_options(&o, &dp_opts(), public.clone()),
+        &mut no_progress(),
+    )
+    .expect("private fit");
+    let p = m.record().privacy.as_ref().expect("privacy");
+    let t = p.target_pairs.as_ref().expect("target pairs released");
+    assert_eq!(p.phases.len(), 3, "preprocessing, target pairs, DP-SGD");
+    assert!((t.share - synthvol::model::PRIVATE_PAIR_SHARE).abs() < 1e-12);
+    assert_eq!(
+        t.tables, 4,
+        "the target with each of the four other columns"
+    );
+    assert!((t.sensitivity - 2.0).abs() < 1e-12);
+    assert_eq!(p.phases[1].sigma, t.noise_multiplier);
+    // The accountant's total is the budget, with the release's own ε about its share.
+    assert!(
+        p.epsilon <= 3.0 && p.epsilon > 2.99,
+        "ε spent {}",
+        p.epsilon
+    );
+    let alone = p.target_pairs_epsilon.expect("its ε");
+    assert!(
+        (alone - 0.4 * 3.0).abs() < 0.01,
+        "ε of the pairs alone {alone}"
+    );
+    let pairs = m.target_pairs().expect("pairs");
+    for q in &pairs.pairs {
+        let total: f64 = q.counts.iter().sum();
+        assert!(
+            (total - 600.0).abs() < 1e-6,
+            "projected onto the rows' total"
+        );
+    }
+    // Raked rows follow the released shares, much closer than the network's own rows (the
+    // same weights, unraked; after 400 quick private steps they hardly tie "a" to the class).
+    // A pool of four blocks per block bounds how far weights can move a cell, hence 0.15.
+    let opts = SampleOptions::default();
+    let raked = m.sample(2048, 4, &opts, &mut no_progress()).unwrap();
+    let plain = m
+        .without_target_pairs()
+        .sample(2048, 4, &opts, &mut no_progress())
+        .unwrap();
+    let (dr, dp) = (pair_distance(pairs, &raked), pair_distance(pairs, &plain));
+    assert!(
+        dr < 0.15,
+        "largest TV to the released shares, raked: {dr} (unraked {dp})"
+    );
+    assert!(dr < 0.4 * dp, "raked {dr} vs the network's own rows {dp}");
+    // Row r is the same bytes whatever range asks for it.
+    let whole = m
+        .sample_range(0, 700, 9, &opts, &mut no_progress())
+        .unwrap();
+    let part = m
+        .sample_range(300, 400, 9, &opts, &mut no_progress())
+        .unwrap();
+    let idx: Vec<usize> = (300..700).collect();
+    assert_eq!(
+        format!("{:?}", whole.select_rows(&idx).columns()),
+        format!("{:?}", part.columns())
+    );
+    // Given classes are not raked (they would be redrawn); a round trip keeps the pairs, and
+    // a fine-tuning drops them.
+    let given = SampleOptions {
+        label: Some("yes".into()),
+        ..SampleOptions::default()
+    };
+    let yes = m.sample(100, 1, &given, &mut no_progress()).unwrap();
+    let ColumnData::Categorical(y) = yes.column(4) else {
+        panic!()
+    };
+    assert!(y.iter().all(|&c| c == 1));
+    let bytes = m.to_bytes().unwrap();
+    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 3);
+    let back = Synthesizer::from_bytes(&bytes).unwrap();
+    assert_eq!(back.target_pairs(), m.target_pairs());
+    let ft = FitRequest {
+        steps: Some(5),
+        seed: Some(1),
+        ..FitRequest::default()
+    };
+    let tuned = m
+        .fine_tune(&raw, &ft, &mut no_progress())
+        .expect("fine-tune");
+    assert!(tuned.0.target_pairs().is_none());
+    assert_eq!(
+        u32::from_le_bytes(tuned.0.to_bytes().unwrap()[8..12].try_into().unwrap()),
+        2,
+        "a model without pairs stays readable by older builds"
+    );
+    // Off on request, and errors for what cannot be.
+    let off = DpOptions {
+        pair_share: Some(0.0),
+        ..dp_opts()
+    };
+    let m0 = Synthesizer::fit(
+        &raw,
+        &FitRequest::from_private_options(&o, &off, public.clone()),
+        &mut no_progress(),
+    )
+    .unwrap();
+    assert!(m0.target_pairs().is_none());
+    assert_eq!(m0.record().privacy.as_ref().unwrap().phases.len(), 2);
+    for (share, pre, what) in [
+        (1.5, 0.1, "must be in [0, 1)"),
+        (-0.1, 0.1, "must be in [0, 1)"),
+        (0.6, 0.4, "leave DP-SGD no budget"),
+    ] {
+        let dp = DpOptions {
+            pair_share: Some(share),
+            preprocessing_share: pre,
+            ..dp_opts()
+        };
+        let e = Synthesizer::fit(
+            &raw,
+            &FitRequest::from_private_options(&o, &dp, public.clone()),
+            &mut no_progress(),
+        )
+        .expect_err("bad share");
+        assert!(e.message.contains(what), "{}", e.message);
+    }
+    let mut numeric_target = o.clone();
+    numeric_target.target = Some("a".into());
+    let dp = DpOptions {
+        pair_share: Some(0.3),
+        ..dp_opts()
+    };
+    let e = Synthesizer::fit(
+        &raw,
+        &FitRequest::from_private_options(&numeric_target, &dp, public.clone()),
+        &mut no_progress(),
+    )
+    .expect_err("numeric target");
+    assert!(e.message.contains("categorical 'target'"), "{}", e.message);
+    let e = Synthesizer::fit(
+        &raw,
+        &FitRequest {
+            pair_share: Some(0.3),
+            ..FitRequest::from_options(&o)
+        },
+        &mut no_progress(),
+    )
+    .expect_err("no DP");
+    assert!(e.message.contains("'pair_share'"), "{}", e.message);
+    let e = m
+        .fine_tune(
+            &raw,
+            &FitRequest {
+                pair_share: Some(0.3),
+                ..ft.clone()
+            },
+            &mut no_progress(),
+        )
+        .expect_err("fine-tuning");
+    assert!(e.message.contains("'pair_share'"), "{}", e.message);
 }

@@ -18,8 +18,8 @@ mod extend;
 mod private;
 
 pub use private::{
-    encoder_from_counts, histogram_bins, histogram_count, private_counts, PreprocessingRecord,
-    CONTINUOUS_BINS,
+    encoder_from_counts, histogram_bins, histogram_count, private_counts, project_counts,
+    PreprocessingRecord, CONTINUOUS_BINS,
 };
 
 use serde::{Deserialize, Serialize};

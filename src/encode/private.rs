@@ -37,7 +37,7 @@ pub fn histogram_bins(n: usize, noise_sd: f64) -> usize {
 /// The Euclidean projection of noisy counts onto the counts with this total (non-negative):
 /// each count less a common τ, clamped at 0. Clamping alone lifts every empty bin to its
 /// noise's positive part, which on few rows and many bins outweighs the real mass.
-fn project_counts(noisy: &[f64], total: f64) -> Vec<f64> {
+pub fn project_counts(noisy: &[f64], total: f64) -> Vec<f64> {
     let total = total.max(0.0);
     let mut sorted: Vec<f64> = noisy.iter().copied().filter(|x| x.is_finite()).collect();
     if sorted.is_empty() || total == 0.0 {

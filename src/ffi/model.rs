@@ -60,9 +60,12 @@ pub struct sv_fit_options {
     /// "all", "biases" under DP), "calibrate" (match the level frequencies to the rows'
     /// counts after training, noisy counts under DP: a fine-tuning, default true under DP, or
     /// a private fit, default false), and for private fits "max_grad_norm",
-    /// "sample_rate", "augment", "preprocessing_share", "categorical_weight", "quantile_map"
+    /// "sample_rate", "augment", "preprocessing_share" (default 0.1; 0.3 for a new fit below 10,000 rows), "categorical_weight", "quantile_map"
     /// (a new private fit: map the numeric output onto the noisy quantiles after training;
-    /// post-processing; default true), "noise_seed" (test only). The fields above may also be given here by their request names
+    /// post-processing; default true), "pair_share" (a new private fit with a categorical
+    /// target: the share of ε spent on the target's pair counts with every other column,
+    /// which sampling rakes to; default 0.4 below 10,000 rows, else 0), "noise_seed" (test
+    /// only). The fields above may also be given here by their request names
     /// ("target", "steps", "batch_size", "lr", "seed", "threads", "epsilon", "delta",
     /// "schema"), but not both here and in a field. An unknown key is an error.
     pub extra_json: *const c_char,

@@ -384,6 +384,8 @@ impl Synthesizer {
             timesteps: self.timesteps,
             weights,
             record,
+            // The released pairs describe the pre-training rows, not these.
+            pairs: None,
         };
         if let Some(counts) = calibration_counts {
             let sample = super::SampleOptions {

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Synthesizer, TrainingRecord};
+use super::{Synthesizer, TargetPairs, TrainingRecord};
 use crate::encode::Encoder;
 use crate::error::{Error, Result};
 use crate::limits::{MAX_LAYERS, MAX_TIMESTEPS, MAX_WIDTH};
@@ -12,7 +12,7 @@ use crate::nn::{Denoiser, DenoiserConfig};
 
 const MAGIC: &[u8; 8] = b"SYNTHVOL";
 /// The format this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 const FIXED: usize = 8 + 4 + 4 + 8;
 
 #[derive(Serialize, Deserialize)]
@@ -21,6 +21,8 @@ struct Header {
     net: DenoiserConfig,
     timesteps: usize,
     record: TrainingRecord,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pairs: Option<TargetPairs>,
 }
 
 impl Synthesizer {
@@ -31,12 +33,20 @@ impl Synthesizer {
             net: self.net.clone(),
             timesteps: self.timesteps,
             record: self.record.clone(),
+            pairs: self.pairs.clone(),
         };
         let json = serde_json::to_vec(&header)
             .map_err(|e| Error::format(format!("cannot serialise the model: {e}")))?;
         let mut out = Vec::with_capacity(FIXED + json.len() + 8 + 4 * self.weights.len() + 4);
         out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        // A model that samples by target pairs needs a reader that knows them: an older build
+        // would ignore the field and sample other rows without a word.
+        let version = if self.pairs.is_some() {
+            FORMAT_VERSION
+        } else {
+            2
+        };
+        out.extend_from_slice(&version.to_le_bytes());
         out.extend_from_slice(&0u32.to_le_bytes());
         out.extend_from_slice(&(json.len() as u64).to_le_bytes());
         out.extend_from_slice(&json);
@@ -123,6 +133,9 @@ impl Synthesizer {
                 header.timesteps
             )));
         }
+        if let Some(p) = &header.pairs {
+            p.validate(&header.encoder.schema)?;
+        }
         let net = Denoiser::new(header.net.clone());
         if net.n_params != weights.len() {
             return Err(Error::format(
@@ -140,6 +153,7 @@ impl Synthesizer {
             timesteps: header.timesteps,
             weights,
             record: header.record,
+            pairs: header.pairs,
         })
     }
 

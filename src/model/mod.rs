@@ -9,6 +9,7 @@ mod quantile_map;
 mod request;
 pub(crate) mod sampler;
 mod sampling;
+mod target_pairs;
 
 pub use crate::encode::PreprocessingRecord;
 pub use crate::nn::Trainable;
@@ -19,12 +20,17 @@ pub use calibrate::{
 pub use fine_tune::{FineTuneOptions, FineTuneRecord, FINE_TUNE_EPOCHS, MIN_FINE_TUNE_STEPS};
 pub use format::FORMAT_VERSION;
 pub use private::{
-    DpOptions, PrivacyRecord, DP_TIMESTEPS, PRIVATE_CALIBRATION_SHARE, PRIVATE_FIT_CALIBRATE,
-    PRIVATE_FIT_QUANTILE_MAP, PRIVATE_TRAINABLE,
+    pair_share_for, DpOptions, PrivacyRecord, DP_TIMESTEPS, PAIR_ROWS, PRIVATE_CALIBRATION_SHARE,
+    PRIVATE_FIT_CALIBRATE, PRIVATE_FIT_QUANTILE_MAP, PRIVATE_PAIR_SHARE, PRIVATE_TRAINABLE,
+    SMALL_TABLE_PREPROCESSING_SHARE,
 };
 pub use quantile_map::{QuantileMapRecord, QUANTILE_MAP_LEVELS, QUANTILE_MAP_ROWS};
 pub use request::{FineTunePlan, FitKind, FitPlan, FitRequest};
 pub use sampling::{shard_range, BLOCK_ROWS};
+pub use target_pairs::{
+    pair_bins, PairMarginal, TargetPairs, TargetPairsRecord, PAIR_MAX_BINS, PAIR_MIN_BINS,
+    PAIR_POOL,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -244,6 +250,8 @@ pub struct Synthesizer {
     /// EMA weights, used for sampling.
     weights: Vec<f32>,
     record: TrainingRecord,
+    /// A private fit's released target-pair marginals, which sampling rakes to.
+    pairs: Option<TargetPairs>,
 }
 
 impl Synthesizer {
@@ -287,6 +295,21 @@ impl Synthesizer {
 
     /// What fitting recorded: the options, the loss history, the privacy spend, the
     /// fine-tunings.
+    /// A private fit's released target-pair marginals, which sampling rakes to (None for a
+    /// model that samples the network's rows as they come).
+    pub fn target_pairs(&self) -> Option<&TargetPairs> {
+        self.pairs.as_ref()
+    }
+
+    /// The model without its target pairs: it samples the network's rows as they come
+    /// (for comparison, or for sampling [`PAIR_POOL`] times faster).
+    pub fn without_target_pairs(&self) -> Synthesizer {
+        Synthesizer {
+            pairs: None,
+            ..self.clone()
+        }
+    }
+
     pub fn record(&self) -> &TrainingRecord {
         &self.record
     }
@@ -345,6 +368,7 @@ impl Synthesizer {
             timesteps: opts.timesteps,
             weights,
             record,
+            pairs: None,
         })
     }
 

@@ -73,6 +73,10 @@ pub struct FitRequest {
     /// released one (post-processing; costs no privacy). Default
     /// [`super::PRIVATE_FIT_QUANTILE_MAP`].
     pub quantile_map: Option<bool>,
+    /// A new private fit with a categorical target: the share of ε spent on releasing the
+    /// target's pair counts with every other column, which sampling then rakes to (0: none).
+    /// Default [`super::PRIVATE_PAIR_SHARE`] on fewer than [`super::PAIR_ROWS`] rows, else 0.
+    pub pair_share: Option<f64>,
     /// Seed (default 0): the same seed gives the same model (a private fit's noise excepted).
     pub seed: Option<u64>,
     /// Threads (default 0: all cores).
@@ -92,8 +96,10 @@ pub struct FitRequest {
     pub sample_rate: Option<f64>,
     /// Draws of (t, ε) per row and step (private fits; default 1).
     pub augment: Option<usize>,
-    /// Share of ε spent on preprocessing (private fits; default 0.1; a private fine-tuning
-    /// that calibrates, [`super::PRIVATE_CALIBRATION_SHARE`]).
+    /// Share of ε spent on preprocessing (private fits; default 0.1, and
+    /// [`super::SMALL_TABLE_PREPROCESSING_SHARE`] for a new fit on fewer than
+    /// [`super::PAIR_ROWS`] rows; a private fine-tuning that calibrates,
+    /// [`super::PRIVATE_CALIBRATION_SHARE`]).
     pub preprocessing_share: Option<f64>,
     /// Weight of the categorical part of the loss (private fits; default 20).
     pub categorical_weight: Option<f64>,
@@ -211,11 +217,13 @@ impl FitRequest {
             max_grad_norm: Some(dp.max_grad_norm),
             sample_rate: dp.sample_rate,
             augment: Some(dp.augment),
-            preprocessing_share: Some(dp.preprocessing_share),
+            preprocessing_share: (!dp.preprocessing_share_by_rows)
+                .then_some(dp.preprocessing_share),
             categorical_weight: Some(dp.categorical_weight),
             noise_seed: dp.noise_seed,
             calibrate: Some(dp.calibrate),
             quantile_map: Some(dp.quantile_map),
+            pair_share: dp.pair_share,
             schema: Some(schema),
             // a private fit keeps full precision (FitOptions' default is the plain fit's)
             precision: None,
@@ -359,6 +367,11 @@ impl FitRequest {
                 )));
             }
         }
+        if self.pair_share.is_some() {
+            return Err(Error::invalid(
+                "option 'pair_share' applies to a new private fit; a fine-tuning drops any target pairs (they describe the pre-training rows)",
+            ));
+        }
         if self.quantile_map.is_some() {
             return Err(Error::invalid(
                 "option 'quantile_map' applies to a new private fit; a fine-tuning keeps the pre-trained encoder and drops any map (the network it describes changes)",
@@ -487,6 +500,7 @@ impl FitRequest {
             (self.preprocessing_share.is_some(), "preprocessing_share"),
             (self.categorical_weight.is_some(), "categorical_weight"),
             (self.noise_seed.is_some(), "noise_seed"),
+            (self.pair_share.is_some(), "pair_share"),
         ];
         let Some(epsilon) = self.epsilon else {
             if let Some((_, key)) = dp_only.iter().find(|(set, _)| *set) {
@@ -508,6 +522,8 @@ impl FitRequest {
             noise_seed: self.noise_seed,
             calibrate: false,
             quantile_map: false,
+            pair_share: self.pair_share,
+            preprocessing_share_by_rows: self.preprocessing_share.is_none(),
         };
         check_dp(&dp)?;
         if optim.batch_size < dp.augment {
@@ -552,6 +568,19 @@ pub(crate) fn check_dp(dp: &DpOptions) -> Result<()> {
             "option 'preprocessing_share' (the share of ε spent on preprocessing) must be in (0, 1), got {}",
             dp.preprocessing_share
         )));
+    }
+    if let Some(s) = dp.pair_share {
+        if !(0.0..1.0).contains(&s) {
+            return Err(Error::invalid(format!(
+                "option 'pair_share' (the share of ε spent on target-pair marginals) must be in [0, 1), got {s}"
+            )));
+        }
+        if dp.preprocessing_share + s >= 1.0 {
+            return Err(Error::invalid(format!(
+                "options 'preprocessing_share' ({}) and 'pair_share' ({s}) leave DP-SGD no budget; together they must be below 1",
+                dp.preprocessing_share
+            )));
+        }
     }
     if !(dp.categorical_weight > 0.0 && dp.categorical_weight.is_finite()) {
         return Err(Error::invalid(format!(

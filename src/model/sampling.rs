@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use super::sampler::{upload_weights, Sampler};
-use super::{SampleOptions, Synthesizer};
+use super::{SampleOptions, Synthesizer, TargetPairs, PAIR_POOL};
 use crate::backend::{run_job_with_rows, DiffusionOps, Job, Relay, RowSink};
 use crate::diffusion::{uniform, Layout, Schedule};
 use crate::error::{Error, Result};
@@ -157,6 +157,9 @@ impl Synthesizer {
             ))
         })?;
         let labels = self.given_labels(opts, count)?;
+        if let (Some(pairs), false, None) = (&self.pairs, scores, &labels) {
+            return self.stream_raked(pairs, start, end, seed, opts, progress, sink);
+        }
         let job = StreamJob {
             model: self,
             start,
@@ -167,6 +170,69 @@ impl Synthesizer {
             scores,
         };
         run_job_with_rows(opts.device, opts.threads, progress, Some(sink), job)?;
+        Ok(())
+    }
+
+    /// Rows `start..end` of a model with target pairs: output block b is chosen from the
+    /// model's rows b × P × BLOCK_ROWS.. (b + 1) × P × BLOCK_ROWS (P = [`PAIR_POOL`]) by
+    /// [`TargetPairs::select`] with a draw keyed by (seed, b).
+    #[allow(clippy::too_many_arguments)]
+    fn stream_raked(
+        &self,
+        pairs: &TargetPairs,
+        start: u64,
+        end: u64,
+        seed: u64,
+        opts: &SampleOptions,
+        progress: ProgressFn,
+        sink: RowSink<'_>,
+    ) -> Result<()> {
+        let block = BLOCK_ROWS as u64;
+        let pool = (PAIR_POOL * BLOCK_ROWS) as u64;
+        let first = start / block;
+        let last = (end - 1) / block;
+        let too_far = || {
+            Error::invalid(format!(
+                "rows up to {end} of a model that rakes its rows to target pairs reach past the last row number it can make (2^64 / {PAIR_POOL})"
+            ))
+        };
+        let pool_start = first.checked_mul(pool).ok_or_else(too_far)?;
+        let pool_end = (last + 1).checked_mul(pool).ok_or_else(too_far)?;
+        let mut buffer: Option<Table> = None;
+        let mut b = first;
+        let mut inner = |t: &Table| -> Result<()> {
+            let mut all = match buffer.take() {
+                Some(held) => held.concat(t)?,
+                None => t.clone(),
+            };
+            while all.n_rows() >= pool as usize {
+                let rest: Vec<usize> = (pool as usize..all.n_rows()).collect();
+                let here = all.select_rows(&(0..pool as usize).collect::<Vec<_>>());
+                all = all.select_rows(&rest);
+                let picks = pairs.select(&here, BLOCK_ROWS, Self::rake_draw(seed, b))?;
+                let b_start = b * block;
+                let lo = (start.max(b_start) - b_start) as usize;
+                let hi = (end.min(b_start + block) - b_start) as usize;
+                sink(&here.select_rows(&picks[lo..hi]))?;
+                b += 1;
+            }
+            buffer = Some(all);
+            Ok(())
+        };
+        let opts = SampleOptions {
+            batch_size: opts.batch_size.max(1).saturating_mul(PAIR_POOL),
+            ..opts.clone()
+        };
+        let job = StreamJob {
+            model: self,
+            start: pool_start,
+            end: pool_end,
+            seed,
+            blocks_in_flight: opts.batch_size.div_ceil(BLOCK_ROWS).max(1),
+            labels: None,
+            scores: false,
+        };
+        run_job_with_rows(opts.device, opts.threads, progress, Some(&mut inner), job)?;
         Ok(())
     }
 

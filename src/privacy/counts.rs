@@ -12,11 +12,18 @@ const COUNTS_STREAM: u64 = u64::MAX;
 /// times the L2 sensitivity of the vector (√m for m histograms a row falls into once each).
 /// The caller post-processes (clamps, normalises): that costs no privacy.
 pub fn gaussian_counts(counts: &[f64], std: f64, key: &[u8; 32]) -> Vec<f64> {
+    gaussian_release(counts, std, key, 0)
+}
+
+/// [`gaussian_counts`] for the fit's release number `release` (0: preprocessing), whose noise
+/// is independent of every other release's under the same key (its chunks are numbered from
+/// `release` × 2³²).
+pub fn gaussian_release(counts: &[f64], std: f64, key: &[u8; 32], release: u32) -> Vec<f64> {
     let mut out = counts.to_vec();
     let mut z = vec![0f32; CHUNK];
     for (c, chunk) in out.chunks_mut(CHUNK).enumerate() {
         let z = &mut z[..chunk.len()];
-        normals(key, COUNTS_STREAM, c as u64, z);
+        normals(key, COUNTS_STREAM, ((release as u64) << 32) | c as u64, z);
         for (v, &z) in chunk.iter_mut().zip(z.iter()) {
             *v += std * z as f64;
         }

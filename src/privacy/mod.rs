@@ -7,5 +7,5 @@ pub mod audit;
 mod counts;
 mod plan;
 
-pub use counts::gaussian_counts;
+pub use counts::{gaussian_counts, gaussian_release};
 pub use plan::{plan_epsilon, plan_sigma, PlanEpsilon, DEFAULT_DELTA};

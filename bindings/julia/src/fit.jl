@@ -91,7 +91,9 @@ public `schema` (a `Schema`, a file's path or JSON text). Other options of the f
 (`precision`: `"input"`, the default, gives numbers at the training values' decimals, `"full"`
 every digit; `epochs`: steps from passes over the rows, not for a private fit; `time_dim`, `weight_decay`, `ema_rate`, `max_grad_norm`, `sample_rate`, `augment`,
 `preprocessing_share`, `categorical_weight`, `quantile_map` (a private fit maps its numeric
-output onto the noisy quantiles; `true` by default), ...) are passed by name; an unknown one is an
+output onto the noisy quantiles; `true` by default), `pair_share` (with a categorical target,
+the share of epsilon spent on the target's pair counts with every other column, which
+sampling rakes to; 0.4 below 10,000 rows, else 0), ...) are passed by name; an unknown one is an
 error naming it.
 
 `progress` is `true` (a line on stderr), a function `(stage, done, total, loss)` (returning

@@ -35,7 +35,10 @@
 #'   \[500 without DP\]; not for a private fit), and for private fits `max_grad_norm`, `sample_rate`, `augment`,
 #'   `preprocessing_share`, `categorical_weight`, `calibrate` (match the level frequencies
 #'   to noisy counts after training \[FALSE\]), `quantile_map` (map the numeric output onto
-#'   the noisy quantiles after training, post-processing \[TRUE\]), `noise_seed` (test only).
+#'   the noisy quantiles after training, post-processing \[TRUE\]), `pair_share` (with a
+#'   categorical target: the share of epsilon spent on the target's pair counts with every
+#'   other column, which sampling rakes to \[0.4 below 10,000 rows, else 0\]), `noise_seed`
+#'   (test only).
 #' @return An `sv_model`.
 #' @seealso [sv_sample()], [sv_fine_tune()], [sv_compare()], [sv_save()]
 #' @examples

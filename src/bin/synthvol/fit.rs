@@ -97,8 +97,8 @@ pub struct DpArgs {
     /// Draws per row and step (augmentation multiplicity K) [default: 1].
     #[arg(long)]
     augment: Option<usize>,
-    /// Share of ε spent on the noisy preprocessing statistics [default: 0.1; 0.7 for a private
-    /// fine-tuning that calibrates].
+    /// Share of ε spent on the noisy preprocessing statistics [default: 0.1; 0.3 for a new
+    /// private fit on fewer than 10,000 rows; 0.7 for a private fine-tuning that calibrates].
     #[arg(long)]
     preprocessing_share: Option<f64>,
     /// Weight of the categorical part of the loss under DP (clipping otherwise lets the
@@ -110,6 +110,11 @@ pub struct DpArgs {
     /// (post-processing, no privacy cost) [default: true].
     #[arg(long)]
     quantile_map: Option<bool>,
+    /// A new private fit with a categorical --target: the share of ε spent on the target's
+    /// pair counts with every other column, which sampling rakes to (0: none) [default: 0.4
+    /// below 10,000 rows, else 0].
+    #[arg(long)]
+    pair_share: Option<f64>,
     /// TEST ONLY: fix the mechanism's randomness (the model records it; no privacy against
     /// anyone who knows the seed).
     #[arg(long)]
@@ -202,6 +207,7 @@ impl FitArgs {
             preprocessing_share: d.preprocessing_share,
             categorical_weight: d.categorical_weight,
             quantile_map: d.quantile_map,
+            pair_share: d.pair_share,
             noise_seed: d.noise_seed,
             schema: d.schema.as_deref().map(read_schema).transpose()?,
             annotations: None,

@@ -83,7 +83,19 @@ fn print_privacy(what: &str, p: &PrivacyRecord) {
         p.preprocessing.sensitivity,
         p.preprocessing_epsilon
     );
-
+    if let Some(t) = &p.target_pairs {
+        println!(
+            "  target pairs: {} tables of (class, cell) counts, {} counts (numeric columns in at most {} bins of the model's output), noise multiplier {:.3}, sensitivity {:.3}, ε alone {:.4} ({} of ε); sampling rakes each block from {} blocks of the model's rows (post-processing)",
+            t.tables,
+            t.counts,
+            t.bins,
+            t.noise_multiplier,
+            t.sensitivity,
+            p.target_pairs_epsilon.unwrap_or(f64::NAN),
+            t.share,
+            t.pool
+        );
+    }
     println!("  accountant: {}", p.accountant);
     println!(
         "  rows: {} ({}); noise: {}",
