@@ -660,3 +660,35 @@ fn target_pairs_are_accounted_and_raked_to_and_ranges_still_reproduce() {
         .expect_err("fine-tuning");
     assert!(e.message.contains("'pair_share'"), "{}", e.message);
 }
+
+#[test]
+fn a_target_alone_is_a_clear_error_plain_and_private() {
+    let raw = mixed_table(50, 17).select_columns(&[4]);
+    let public = PublicSchema::from_table(&raw);
+    let o = quick_options(0);
+    for (what, request) in [
+        ("plain", FitRequest::from_options(&o)),
+        (
+            "private",
+            FitRequest::from_private_options(&o, &dp_opts(), public.clone()),
+        ),
+        (
+            "private with pairs",
+            FitRequest::from_private_options(
+                &o,
+                &DpOptions {
+                    pair_share: Some(0.3),
+                    ..dp_opts()
+                },
+                public.clone(),
+            ),
+        ),
+    ] {
+        let e = Synthesizer::fit(&raw, &request, &mut no_progress()).expect_err(what);
+        assert!(
+            e.message.contains("no column besides the target 'y'"),
+            "{what}: {}",
+            e.message
+        );
+    }
+}

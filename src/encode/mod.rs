@@ -187,6 +187,19 @@ pub struct Encoded {
     pub n: usize,
 }
 
+/// Checks that a categorical target `t` is not the table's only column: the model would be
+/// conditioned on it with nothing to generate (and the network would have no input).
+pub fn check_beside_target(table: &Table, t: usize) -> Result<()> {
+    let spec = &table.schema().columns[t];
+    if table.n_cols() == 1 && matches!(spec.kind, ColumnKind::Categorical { .. }) {
+        return Err(Error::data(format!(
+            "the data have no column besides the target '{}': a model conditioned on it would have nothing to generate; add columns, or fit without a target",
+            spec.name
+        )));
+    }
+    Ok(())
+}
+
 /// Checks that a table can be learned, with messages that say what to do.
 pub fn check_trainable(table: &Table, target: Option<&str>) -> Result<Option<usize>> {
     if table.n_cols() == 0 {
@@ -221,6 +234,7 @@ pub fn check_trainable(table: &Table, target: Option<&str>) -> Result<Option<usi
                     )));
                 }
             }
+            check_beside_target(table, t)?;
             Some(t)
         }
     };

@@ -333,6 +333,9 @@ impl Synthesizer {
             .as_deref()
             .map(|t| table.schema().require(t))
             .transpose()?;
+        if let Some(t) = target {
+            crate::encode::check_beside_target(&table, t)?;
+        }
         let steps = opts.optim.steps as u64;
         let q = sample_rate(n, opts, dp);
         check_plan(q, steps, dp.delta)?;
