@@ -401,6 +401,8 @@ sv_status sv_sample(const sv_model *model,
  * "threads" (0: all cores), "device" ("auto", "cpu", "cuda:N"), "batch_size" (rows denoised
  * together; speed and memory only), "labels" (the target's class per row, by label, for a
  * model with a categorical target), "label" (one class for every row; not with "labels");
+ * a private model with target pairs rakes its drawn rows to them (each 256-row block chosen
+ * from four of the network's), but rows of given classes come as the network makes them;
  * an unknown key is an error. The whole range is held in
  * memory: `sv_sample_stream` is for large volumes. Progress and cancellation as `sv_fit`.
  */

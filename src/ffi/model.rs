@@ -272,6 +272,8 @@ fn sample_options(json: *const c_char) -> FfiResult<SampleOptions> {
 /// "threads" (0: all cores), "device" ("auto", "cpu", "cuda:N"), "batch_size" (rows denoised
 /// together; speed and memory only), "labels" (the target's class per row, by label, for a
 /// model with a categorical target), "label" (one class for every row; not with "labels");
+/// a private model with target pairs rakes its drawn rows to them (each 256-row block chosen
+/// from four of the network's), but rows of given classes come as the network makes them;
 /// an unknown key is an error. The whole range is held in
 /// memory: `sv_sample_stream` is for large volumes. Progress and cancellation as `sv_fit`.
 #[no_mangle]

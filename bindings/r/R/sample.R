@@ -14,7 +14,8 @@
 #'   makes the call reproducible.
 #' @param labels For a model conditioned on a categorical target: the target's value for
 #'   each row (a vector of length `n`, or one value for every row), instead of draws from
-#'   the training frequencies.
+#'   the training frequencies. A private model with target pairs rakes drawn rows to them;
+#'   rows of given labels come as the network makes them.
 #' @param start The number of the first row (0 for the start of the sample).
 #' @param threads Threads \[0: all cores\].
 #' @param batch_size Rows denoised together (speed and memory only) \[4096\].
