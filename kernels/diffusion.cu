@@ -1,34 +1,59 @@
-// The diffusion's per-row updates on the device: the Gaussian part of forward noising, and the
-// multinomial part's log-space softmax (one thread per row and block of levels).
-#include "sv_math.cuh"
+// The diffusion's per-batch updates on the device, one thread per row (grid-stride): forward
+// noising, the loss and its gradient, the prior and the ancestral step. The row functions live
+// in sv_diffusion.cuh (tested against src/diffusion.rs on the host); `blocks` holds the one-hot
+// block sizes of the layout, the schedule arrays are f64 as on the host.
+#include "sv_diffusion.cuh"
 
-// x_t = √ᾱ_t·x0 + √(1 − ᾱ_t)·ε for the n_num numeric columns of each row (row width `width`);
-// `alpha_bar` is the schedule (f64), `t` the rows' steps, `eps` the drawn noise.
-extern "C" __global__ void sv_q_sample_num(const float *x0, const float *t,
-                                           const double *alpha_bar, const float *eps,
-                                           sv_u64 rows, sv_u64 width, sv_u64 n_num, float *xt) {
-    for (sv_u64 i = blockIdx.x * (sv_u64)blockDim.x + threadIdx.x; i < rows * n_num;
-         i += (sv_u64)blockDim.x * gridDim.x) {
-        sv_u64 r = i / n_num, j = i % n_num;
-        double ab = alpha_bar[(sv_u64)t[r]];
-        xt[r * width + j] = sv_q_sample_num(ab, x0[r * width + j], eps[r * width + j]);
+#define SV_ROWS(r, n) \
+    for (sv_u64 r = blockIdx.x * (sv_u64)blockDim.x + threadIdx.x; r < (n); r += (sv_u64)blockDim.x * gridDim.x)
+
+// x_t and ε for rows of x0 at their steps t; the random streams number rows from row0.
+extern "C" __global__ void sv_q_sample(const float *x0, const float *t, sv_u64 rows, int n_num,
+                                       const int *blocks, int n_blocks, sv_u64 width,
+                                       const double *alpha_bar, sv_u64 seed, sv_u64 stream,
+                                       sv_u64 row0, float *xt, float *eps) {
+    sv_u64 nn = n_num > 0 ? (sv_u64)n_num : 1;
+    SV_ROWS(r, rows) {
+        sv_rng rng = sv_row_rng(seed, stream, row0 + r);
+        sv_q_sample_row(n_num, blocks, n_blocks, alpha_bar[(sv_u64)t[r]], x0 + r * width, &rng,
+                        xt + r * width, eps + r * nn);
     }
 }
 
-// p = softmax(z) over one block of k levels at column `off` of each row, into p (same layout).
-extern "C" __global__ void sv_block_softmax(const float *z, sv_u64 rows, sv_u64 width,
-                                            sv_u64 off, int k, float *p) {
-    for (sv_u64 r = blockIdx.x * (sv_u64)blockDim.x + threadIdx.x; r < rows;
-         r += (sv_u64)blockDim.x * gridDim.x) {
-        const float *zr = z + r * width + off;
-        float *pr = p + r * width + off;
-        float m = zr[0];
-        for (int i = 1; i < k; i++) m = zr[i] > m ? zr[i] : m;
-        float s = 0.0f;
-        for (int i = 0; i < k; i++) {
-            pr[i] = sv_softmax_term(zr[i], m);
-            s += pr[i];
-        }
-        for (int i = 0; i < k; i++) pr[i] /= s;
+// The loss's gradient with respect to the model output, and each row's loss.
+extern "C" __global__ void sv_loss_grad(const float *out, const float *x0, const float *xt,
+                                        const float *eps, const float *t, sv_u64 rows,
+                                        int n_num, const int *blocks, int n_blocks,
+                                        sv_u64 width, const double *alpha,
+                                        const double *alpha_bar, float wg, float wm,
+                                        float *dout, float *row_loss) {
+    sv_u64 nn = n_num > 0 ? (sv_u64)n_num : 1;
+    SV_ROWS(r, rows) {
+        int ti = (int)t[r];
+        double wp = ti == 0 ? 1.0 : alpha_bar[ti - 1];
+        sv_u64 o = r * width;
+        row_loss[r] = sv_loss_grad_row(n_num, blocks, n_blocks, ti, alpha[ti], wp, out + o,
+                                       x0 + o, xt + o, eps + r * nn, wg, wm, dout + o);
+    }
+}
+
+// x_T: rows of Gaussian noise and uniform categories.
+extern "C" __global__ void sv_prior(float *x, sv_u64 rows, int n_num, const int *blocks,
+                                    int n_blocks, sv_u64 width, sv_u64 seed, sv_u64 stream) {
+    SV_ROWS(r, rows) {
+        sv_rng rng = sv_row_rng(seed, stream, r);
+        sv_prior_row(n_num, blocks, n_blocks, x + r * width, &rng);
+    }
+}
+
+// One ancestral step x_t → x_{t−1}, in place.
+extern "C" __global__ void sv_p_sample(const float *out, float *x, sv_u64 rows, int n_num,
+                                       const int *blocks, int n_blocks, sv_u64 width,
+                                       sv_step st, double score_limit, sv_u64 seed,
+                                       sv_u64 stream) {
+    SV_ROWS(r, rows) {
+        sv_rng rng = sv_row_rng(seed, stream, r);
+        sv_p_sample_row(n_num, blocks, n_blocks, &st, score_limit, out + r * width,
+                        x + r * width, &rng);
     }
 }

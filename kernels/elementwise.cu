@@ -59,3 +59,18 @@ extern "C" __global__ void sv_gather_rows(const float *table, const float *idx, 
         dst[i] = table[(sv_u64)idx[r] * cols + c];
     }
 }
+
+// dst[idx[r]] += src[r] for rows of width cols: one thread per column, rows in order (so
+// repeated indices add up in the CPU backend's order, and no two threads touch one element).
+extern "C" __global__ void sv_scatter_add_rows(const float *src, const float *idx, sv_u64 rows,
+                                               sv_u64 cols, float *dst) {
+    SV_GRID_STRIDE(c, cols) {
+        for (sv_u64 r = 0; r < rows; r++) dst[(sv_u64)idx[r] * cols + c] += src[r * cols + c];
+    }
+}
+
+// x ← (x + std·z)·scale: a DP step's noise z (drawn by random.cu) added and the sum scaled.
+extern "C" __global__ void sv_noise_scale(float *x, const float *z, sv_u64 len, float std,
+                                          float scale) {
+    SV_GRID_STRIDE(i, len) { x[i] = (x[i] + std * z[i]) * scale; }
+}

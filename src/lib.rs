@@ -68,6 +68,9 @@ pub mod internals {
     pub mod diffusion {
         pub use crate::diffusion::*;
     }
+    pub mod fastmath {
+        pub use crate::fastmath::*;
+    }
     pub mod encode {
         pub use crate::encode::*;
     }

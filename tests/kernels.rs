@@ -362,3 +362,161 @@ fn device_cuda_is_a_clear_device_error_and_auto_runs_on_the_cpu() {
     let ran = run_job(synthvol::Device::Auto, 1, &mut |_| true, Nothing).unwrap();
     assert_eq!(ran.backend, "cpu");
 }
+
+/// A random one-hot layout row: numeric values then one hot level per block.
+fn row_of(rng: &mut Xoshiro256PlusPlus, layout: &Layout) -> Vec<f32> {
+    let mut x = random(rng, layout.n_num, 2.0);
+    for &k in &layout.blocks {
+        let h = (rng.next_u32() as usize) % k;
+        x.extend((0..k).map(|i| if i == h { 1.0 } else { 0.0 }));
+    }
+    x
+}
+
+fn layout_words(layout: &Layout) -> String {
+    let b: Vec<String> = layout.blocks.iter().map(|k| k.to_string()).collect();
+    format!("{} {} {}", layout.n_num, layout.blocks.len(), b.join(" "))
+}
+
+#[test]
+fn the_diffusion_rows_agree_with_the_cpu_backend() {
+    use synthvol::internals::backend::cuda::params::StepConsts;
+    use synthvol::internals::diffusion::{
+        fill_normal, loss_grad_row, p_sample_row, prior_row, q_sample_row, row_rng, uniform,
+        LossWeights,
+    };
+    use synthvol::internals::encode::SCORE_LIMIT;
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(19);
+
+    // the per-row streams: uniforms bit for bit, Box–Muller normals to f32 rounding
+    for (seed, stream, row) in [(0u64, 0u64, 0u64), (7, 3, 12345), (u64::MAX, 99, 1 << 40)] {
+        let mut r = row_rng(seed, stream, row);
+        let want: Vec<f64> = (0..9).map(|_| uniform(&mut r)).collect();
+        let mut z = vec![0.0f32; 7];
+        fill_normal(&mut row_rng(seed, stream, row), &mut z);
+        let lines = host(&[
+            format!("uniform {seed} {stream} {row} 9"),
+            format!("normals {seed} {stream} {row} 7"),
+        ]);
+        let got: Vec<f64> = lines[0]
+            .split_whitespace()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert_eq!(got, want, "uniforms of ({seed}, {stream}, {row})");
+        close("normals", &nums(&lines[1]), &z, 1e-6);
+    }
+
+    // the softmax's exponential: the CPU's own polynomial, bit for bit
+    let xs: Vec<f32> = (0..200)
+        .map(|i| -100.0 + i as f32 * 0.95 + unit(&mut rng))
+        .collect();
+    let want: Vec<f32> = xs
+        .iter()
+        .map(|&x| synthvol::internals::fastmath::exp_f32(x))
+        .collect();
+    let got = nums(&host(&[format!("exp {} {}", xs.len(), join(&xs))])[0]);
+    assert_eq!(got, want, "sv_exp_f32 against fastmath::exp_f32");
+
+    let sched = Schedule::cosine(200);
+    for layout in [
+        Layout {
+            n_num: 5,
+            blocks: vec![2, 5, 40],
+        },
+        Layout {
+            n_num: 0,
+            blocks: vec![3],
+        },
+        Layout {
+            n_num: 6,
+            blocks: vec![],
+        },
+    ] {
+        let w = layout.width();
+        let lw = layout_words(&layout);
+        for (i, t) in [0usize, 1, 57, 199].into_iter().enumerate() {
+            let (seed, stream, row) = (5u64, 2 + i as u64, 40 + i as u64);
+            // forward noising
+            let x0 = row_of(&mut rng, &layout);
+            let (mut xt, mut eps) = (vec![0.0f32; w], vec![0.0f32; layout.n_num]);
+            q_sample_row(
+                &layout,
+                &sched,
+                t,
+                &x0,
+                &mut row_rng(seed, stream, row),
+                &mut xt,
+                &mut eps,
+            );
+            let line = host(&[format!(
+                "qrow {lw} {:e} {seed} {stream} {row} {}",
+                sched.alpha_bar[t],
+                join(&x0)
+            )])
+            .remove(0);
+            let got = nums(&line);
+            close(&format!("q_sample {lw} t {t} x_t"), &got[..w], &xt, 1e-6);
+            close(&format!("q_sample {lw} t {t} eps"), &got[w..], &eps, 1e-6);
+
+            // the loss and its gradient, at a model output of moderate logits
+            let out = random(&mut rng, w, 4.0);
+            let e = random(&mut rng, layout.n_num, 1.5);
+            let lwts = LossWeights::new(&layout, 64);
+            let mut dout = vec![0.0f32; w];
+            let loss = loss_grad_row(
+                &layout,
+                &sched,
+                t,
+                &out,
+                &x0,
+                &xt,
+                &e,
+                lwts,
+                &mut dout,
+                &mut Vec::new(),
+            );
+            let wp = sched.alpha_bar_prev(t);
+            let line = host(&[format!(
+                "loss {lw} {t} {:e} {wp:e} {:e} {:e} {} {} {} {}",
+                sched.alpha[t],
+                lwts.gaussian,
+                lwts.multinomial,
+                join(&out),
+                join(&x0),
+                join(&xt),
+                join(&e)
+            )])
+            .remove(0);
+            let got = nums(&line);
+            close(&format!("loss {lw} t {t}"), &got[..1], &[loss], 1e-5);
+            close(&format!("loss gradient {lw} t {t}"), &got[1..], &dout, 1e-5);
+
+            // one ancestral step, with the launcher's host-side constants
+            let st = StepConsts::at(&sched, t);
+            let mut x = xt.clone();
+            p_sample_row(
+                &layout,
+                &sched,
+                t,
+                &out,
+                &mut x,
+                &mut row_rng(seed, stream, row),
+                &mut Vec::new(),
+            );
+            let line = host(&[format!(
+                "psample {lw} {:e} {:e} {:e} {:e} {:e} {:e} {:e} {} {SCORE_LIMIT:e} {seed} {stream} {row} {} {}",
+                st.c0, st.c1, st.m1, st.m2, st.abp, st.a, st.sd, st.t,
+                join(&out),
+                join(&xt)
+            )])
+            .remove(0);
+            close(&format!("p_sample {lw} t {t}"), &nums(&line), &x, 1e-5);
+
+            // the prior
+            let mut x = vec![0.0f32; w];
+            prior_row(&layout, &mut x, &mut row_rng(seed, stream, row));
+            let line = host(&[format!("prior {lw} {seed} {stream} {row}")]).remove(0);
+            close(&format!("prior {lw}"), &nums(&line), &x, 1e-6);
+        }
+    }
+}

@@ -8,6 +8,7 @@
 #define SV_HD __host__ __device__ __forceinline__
 #else
 #include <math.h>
+#include <string.h>
 #define SV_HD static inline
 #endif
 

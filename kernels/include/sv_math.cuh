@@ -82,4 +82,35 @@ SV_HD float sv_multinomial_weight(double alpha_bar, int k, int is_hot) {
     return is_hot ? (float)alpha_bar + c : c;
 }
 
+// fastmath::exp_f32: Cody–Waite reduction and Cephes' degree-6 polynomial, 2^n from the
+// exponent bits; 0 below −87.3, +∞ above 88.72 (the CPU backend's softmax exponential, so the
+// multinomial steps round as the CPU's do).
+SV_HD float sv_bits_f32(sv_u32 b) {
+#if defined(__CUDACC_RTC__) || defined(__CUDACC__)
+    return __uint_as_float(b);
+#else
+    float f;
+    memcpy(&f, &b, sizeof f);
+    return f;
+#endif
+}
+
+SV_HD float sv_exp_f32(float x) {
+    float xc = x < -87.4f ? -87.4f : (x > 88.8f ? 88.8f : x);
+    float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = (xc - n * (355.0f / 512.0f)) - n * -2.1219444e-4f;
+    float p = (((((1.9875692e-4f * r + 1.3981999e-3f) * r + 8.333452e-3f) * r + 4.1665796e-2f) * r +
+                1.6666665e-1f) *
+                   r +
+               0.5f) *
+                  (r * r) +
+              r + 1.0f;
+    int k = n == n ? (int)n : 0;
+    int k1 = k >> 1, k2 = k - (k >> 1);
+    float y = p * sv_bits_f32((sv_u32)(k1 + 127) << 23) * sv_bits_f32((sv_u32)(k2 + 127) << 23);
+    if (x < -87.3f) return 0.0f;
+    if (x > 88.72f) return sv_bits_f32(0x7f800000u); // +∞
+    return y;
+}
+
 #endif

@@ -3,7 +3,9 @@
 // (floats with 9 significant digits, words in hex). The test compares them with the CPU
 // backend and with published test vectors.
 #include "sv_chacha20.cuh"
+#include "sv_diffusion.cuh"
 #include "sv_math.cuh"
+#include "sv_rng.cuh"
 
 #include <cstdio>
 #include <cstring>
@@ -16,6 +18,20 @@ static std::vector<float> floats(std::istringstream &in, size_t n) {
     std::vector<float> v(n);
     for (auto &x : v) in >> x;
     return v;
+}
+
+// NB b1 .. bNB: a layout's one-hot block sizes; returns their total width.
+static std::vector<int> blocks_of(std::istringstream &in) {
+    int nb; in >> nb;
+    std::vector<int> b(nb);
+    for (auto &k : b) in >> k;
+    return b;
+}
+
+static sv_u64 width_of(int n_num, const std::vector<int> &b) {
+    sv_u64 w = (sv_u64)n_num;
+    for (int k : b) w += (sv_u64)k;
+    return w;
 }
 
 static void put(const std::vector<float> &v) {
@@ -105,6 +121,63 @@ int main() {
             float z0, z1;
             sv_box_muller(w0, w1, &z0, &z1);
             put({z0, z1});
+        } else if (op == "uniform") { // uniform SEED STREAM ROW N -> N uniforms (f64)
+            sv_u64 seed, stream, row; size_t n; in >> seed >> stream >> row >> n;
+            sv_rng r = sv_row_rng(seed, stream, row);
+            for (size_t i = 0; i < n; i++) std::printf(i ? " %.17g" : "%.17g", sv_uniform(&r));
+            std::printf("\n");
+        } else if (op == "normals") { // normals SEED STREAM ROW N -> fill_normal's N values
+            sv_u64 seed, stream, row; size_t n; in >> seed >> stream >> row >> n;
+            sv_rng r = sv_row_rng(seed, stream, row);
+            std::vector<float> z(n);
+            sv_fill_normal(&r, z.data(), n);
+            put(z);
+        } else if (op == "exp") { // exp N x... -> sv_exp_f32
+            size_t n; in >> n;
+            auto x = floats(in, n);
+            for (auto &v : x) v = sv_exp_f32(v);
+            put(x);
+        } else if (op == "qrow") { // qrow NNUM BLOCKS AB SEED STREAM ROW x0... -> xt..., eps...
+            int n_num; in >> n_num;
+            auto b = blocks_of(in);
+            double ab; sv_u64 seed, stream, row; in >> ab >> seed >> stream >> row;
+            sv_u64 w = width_of(n_num, b);
+            auto x0 = floats(in, w);
+            std::vector<float> xt(w), eps(n_num);
+            sv_rng r = sv_row_rng(seed, stream, row);
+            sv_q_sample_row(n_num, b.data(), (int)b.size(), ab, x0.data(), &r, xt.data(), eps.data());
+            xt.insert(xt.end(), eps.begin(), eps.end());
+            put(xt);
+        } else if (op == "loss") { // loss NNUM BLOCKS T A WP WG WM out... x0... xt... eps... -> loss, dout...
+            int n_num; in >> n_num;
+            auto b = blocks_of(in);
+            int t; double a, wp; float wg, wm; in >> t >> a >> wp >> wg >> wm;
+            sv_u64 w = width_of(n_num, b);
+            auto out = floats(in, w), x0 = floats(in, w), xt = floats(in, w), eps = floats(in, n_num);
+            std::vector<float> d(w);
+            float l = sv_loss_grad_row(n_num, b.data(), (int)b.size(), t, a, wp, out.data(), x0.data(),
+                                       xt.data(), eps.data(), wg, wm, d.data());
+            d.insert(d.begin(), l);
+            put(d);
+        } else if (op == "psample") { // psample NNUM BLOCKS C0 C1 M1 M2 ABP A SD T LIMIT SEED STREAM ROW out... x... -> x...
+            int n_num; in >> n_num;
+            auto b = blocks_of(in);
+            sv_step st; double limit; sv_u64 seed, stream, row;
+            in >> st.c0 >> st.c1 >> st.m1 >> st.m2 >> st.abp >> st.a >> st.sd >> st.t >> limit >> seed >>
+                stream >> row;
+            sv_u64 w = width_of(n_num, b);
+            auto out = floats(in, w), x = floats(in, w);
+            sv_rng r = sv_row_rng(seed, stream, row);
+            sv_p_sample_row(n_num, b.data(), (int)b.size(), &st, limit, out.data(), x.data(), &r);
+            put(x);
+        } else if (op == "prior") { // prior NNUM BLOCKS SEED STREAM ROW -> x...
+            int n_num; in >> n_num;
+            auto b = blocks_of(in);
+            sv_u64 seed, stream, row; in >> seed >> stream >> row;
+            std::vector<float> x(width_of(n_num, b));
+            sv_rng r = sv_row_rng(seed, stream, row);
+            sv_prior_row(n_num, b.data(), (int)b.size(), x.data(), &r);
+            put(x);
         } else {
             std::printf("unknown command %s\n", op.c_str());
             return 2;

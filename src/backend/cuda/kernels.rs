@@ -5,7 +5,7 @@ use super::nvrtc::Nvrtc;
 use crate::error::Result;
 
 /// The headers, by the name the kernels `#include`.
-pub const HEADERS: [(&str, &str); 3] = [
+pub const HEADERS: [(&str, &str); 5] = [
     (
         "sv_device.cuh",
         include_str!("../../../kernels/include/sv_device.cuh"),
@@ -13,6 +13,14 @@ pub const HEADERS: [(&str, &str); 3] = [
     (
         "sv_math.cuh",
         include_str!("../../../kernels/include/sv_math.cuh"),
+    ),
+    (
+        "sv_rng.cuh",
+        include_str!("../../../kernels/include/sv_rng.cuh"),
+    ),
+    (
+        "sv_diffusion.cuh",
+        include_str!("../../../kernels/include/sv_diffusion.cuh"),
     ),
     (
         "sv_chacha20.cuh",
