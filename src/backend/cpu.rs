@@ -10,7 +10,9 @@ use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
 use super::openblas::{blas_threads, set_blas_threads};
-use super::{Act, AdamStep, Backend, DiffusionOps, Gemm, GradNoise, LinearGrad, NormTerm, Scalar};
+use super::{
+    Act, AdamStep, Backend, DiffusionOps, Gemm, GradNoise, LinearGrad, NormTerm, RowStreams, Scalar,
+};
 use crate::csprng::{normals, CHUNK as NOISE_CHUNK};
 use crate::diffusion::{self, Layout, LossWeights, Schedule};
 
@@ -921,8 +923,7 @@ impl DiffusionOps for CpuBackend<f32> {
         layout: &Layout,
         x: &mut Vec<f32>,
         rows: usize,
-        seed: u64,
-        stream: u64,
+        streams: RowStreams,
     ) -> crate::error::Result<()> {
         let w = layout.width();
         x[..rows * w]
@@ -930,7 +931,8 @@ impl DiffusionOps for CpuBackend<f32> {
             .enumerate()
             .with_min_len(min_rows(8 * layout.width()))
             .for_each(|(i, xr)| {
-                let mut rng = diffusion::row_rng(seed, stream, i as u64);
+                let (seed, stream, row) = streams.of(i);
+                let mut rng = diffusion::row_rng(seed, stream, row);
                 diffusion::prior_row(layout, xr, &mut rng);
             });
         Ok(())
@@ -944,8 +946,7 @@ impl DiffusionOps for CpuBackend<f32> {
         out: &Vec<f32>,
         x: &mut Vec<f32>,
         rows: usize,
-        seed: u64,
-        stream: u64,
+        streams: RowStreams,
     ) -> crate::error::Result<()> {
         let w = layout.width();
         x[..rows * w]
@@ -955,7 +956,8 @@ impl DiffusionOps for CpuBackend<f32> {
             .with_min_len(min_rows(8 * layout.width()))
             .for_each(|(i, (xr, o))| {
                 SCRATCH.with_borrow_mut(|scratch| {
-                    let mut rng = diffusion::row_rng(seed, stream, i as u64);
+                    let (seed, stream, row) = streams.of(i);
+                    let mut rng = diffusion::row_rng(seed, stream, row);
                     diffusion::p_sample_row(layout, sched, t, o, xr, &mut rng, scratch);
                 })
             });
@@ -966,6 +968,41 @@ impl DiffusionOps for CpuBackend<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One call over consecutive blocks draws what one call per block draws (sampling's GPU
+    /// launches rely on it).
+    #[test]
+    fn blocked_streams_equal_one_call_per_block() {
+        let be = CpuBackend::<f32>::new();
+        let layout = Layout {
+            n_num: 3,
+            blocks: vec![4, 2],
+        };
+        let sched = Schedule::cosine(30);
+        let (rows, per, w) = (64, 16, layout.width());
+        let out: Vec<f32> = (0..rows * w).map(|i| (i % 13) as f32 * 0.4 - 2.5).collect();
+        let blocked = |stream| RowStreams {
+            seed: 9,
+            stream,
+            block_rows: per,
+            stride: 1 << 32,
+        };
+        let mut x = vec![0.0f32; rows * w];
+        be.prior(&layout, &mut x, rows, blocked(7)).unwrap();
+        be.p_sample(&layout, &sched, 12, &out, &mut x, rows, blocked(12))
+            .unwrap();
+        for j in 0..rows / per {
+            let mut xb = vec![0.0f32; per * w];
+            let s = |t: u64| RowStreams::single(9, t + ((j as u64) << 32));
+            be.prior(&layout, &mut xb, per, s(7)).unwrap();
+            let ob = out[j * per * w..(j + 1) * per * w].to_vec();
+            be.p_sample(&layout, &sched, 12, &ob, &mut xb, per, s(12))
+                .unwrap();
+            assert_eq!(xb, x[j * per * w..(j + 1) * per * w], "block {j}");
+        }
+        // and the blocks differ from each other
+        assert_ne!(x[..per * w], x[per * w..2 * per * w]);
+    }
 
     /// The f32 AVX2 dot product (the clipping pass's, for f32) against f64, for lengths that
     /// end in each of its loops: 32-wide, 8-wide, scalar tail.

@@ -388,16 +388,16 @@ pub trait DiffusionOps: Backend<Elem = f32> {
         dout: &mut Self::Buf,
         row_loss: &mut Self::Buf,
     ) -> crate::error::Result<()>;
-    /// x_T for the first `rows` rows.
+    /// x_T for the first `rows` rows, row i drawing from `streams.of(i)`.
     fn prior(
         &self,
         layout: &Layout,
         x: &mut Self::Buf,
         rows: usize,
-        seed: u64,
-        stream: u64,
+        streams: RowStreams,
     ) -> crate::error::Result<()>;
-    /// One ancestral step at timestep `t` for the first `rows` rows of `x`, in place.
+    /// One ancestral step at timestep `t` for the first `rows` rows of `x`, in place, row i
+    /// drawing from `streams.of(i)`.
     #[allow(clippy::too_many_arguments)]
     fn p_sample(
         &self,
@@ -407,7 +407,49 @@ pub trait DiffusionOps: Backend<Elem = f32> {
         out: &Self::Buf,
         x: &mut Self::Buf,
         rows: usize,
-        seed: u64,
-        stream: u64,
+        streams: RowStreams,
     ) -> crate::error::Result<()>;
+    /// How many of sampling's fixed blocks of rows one sampler should hold, run through the
+    /// network and the diffusion steps together. The CPU backend runs blocks one per thread
+    /// (1); a GPU needs many rows per launch to be busy. Each block draws from its own streams
+    /// ([`RowStreams`]) and every launch has the same shape, so a row's values do not depend
+    /// on how many blocks a sample has.
+    fn blocks_per_launch(&self) -> usize {
+        1
+    }
+}
+
+/// Where each row of a sampling call draws its random numbers: row i of the call uses
+/// `rng::row_rng(seed, stream + (i / block_rows)·stride, i % block_rows)`, so that one call
+/// over several consecutive blocks of `block_rows` rows draws what one call per block, with
+/// streams `stride` apart, draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowStreams {
+    pub seed: u64,
+    pub stream: u64,
+    pub block_rows: usize,
+    pub stride: u64,
+}
+
+impl RowStreams {
+    /// One stream for every row of the call.
+    pub fn single(seed: u64, stream: u64) -> RowStreams {
+        RowStreams {
+            seed,
+            stream,
+            block_rows: usize::MAX,
+            stride: 0,
+        }
+    }
+
+    /// Row i's (seed, stream, row) for `rng::row_rng`.
+    pub fn of(&self, i: usize) -> (u64, u64, u64) {
+        let b = self.block_rows.max(1);
+        (
+            self.seed,
+            self.stream
+                .wrapping_add(((i / b) as u64).wrapping_mul(self.stride)),
+            (i % b) as u64,
+        )
+    }
 }

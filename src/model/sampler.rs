@@ -2,7 +2,7 @@
 //! one workspace. The weights live in a buffer that several samplers (one per block of rows)
 //! share; [`super::sampling`] runs them over fixed blocks.
 
-use crate::backend::DiffusionOps;
+use crate::backend::{DiffusionOps, RowStreams};
 use crate::diffusion::{Layout, Schedule};
 use crate::nn::{Denoiser, DenoiserConfig, Workspace};
 
@@ -14,7 +14,13 @@ pub struct Sampler<'a, B: DiffusionOps> {
     pub sched: &'a Schedule,
     params: &'a B::Buf,
     ws: Workspace<B>,
+    /// Rows per block of random streams (see [`Sampler::with_blocks`]).
+    block_rows: usize,
 }
+
+/// How far apart the streams of consecutive sampling blocks are: block b's step t draws from
+/// stream `b·BLOCK_STREAM_STRIDE + t` (see `sampling`).
+pub const BLOCK_STREAM_STRIDE: u64 = 1 << 32;
 
 /// The weights on the backend.
 pub fn upload_weights<B: DiffusionOps>(be: &B, weights: &[f32]) -> crate::error::Result<B::Buf> {
@@ -62,7 +68,26 @@ impl<'a, B: DiffusionOps> Sampler<'a, B> {
             sched,
             params,
             ws,
+            block_rows: usize::MAX,
         })
+    }
+
+    /// Treats the rows as consecutive blocks of `block_rows`, each with its own streams: the
+    /// `stream` given to [`Sampler::prior`] and [`Sampler::step`] is the first block's, block j
+    /// draws from `stream + j·BLOCK_STREAM_STRIDE`, so one sampler runs what one sampler per
+    /// block would.
+    pub fn with_blocks(mut self, block_rows: usize) -> Self {
+        self.block_rows = block_rows.max(1);
+        self
+    }
+
+    fn streams(&self, seed: u64, stream: u64) -> RowStreams {
+        RowStreams {
+            seed,
+            stream,
+            block_rows: self.block_rows,
+            stride: BLOCK_STREAM_STRIDE,
+        }
     }
 
     /// Sets the labels of the first rows.
@@ -72,8 +97,8 @@ impl<'a, B: DiffusionOps> Sampler<'a, B> {
 
     /// x_T for the first `rows` rows.
     pub fn prior(&mut self, rows: usize, seed: u64, stream: u64) -> crate::error::Result<()> {
-        self.be
-            .prior(self.layout, &mut self.ws.x, rows, seed, stream)
+        let streams = self.streams(seed, stream);
+        self.be.prior(self.layout, &mut self.ws.x, rows, streams)
     }
 
     /// One denoising step x_t → x_{t−1} for the first `rows` rows.
@@ -85,6 +110,7 @@ impl<'a, B: DiffusionOps> Sampler<'a, B> {
         stream: u64,
     ) -> crate::error::Result<()> {
         let be = self.be;
+        let streams = self.streams(seed, stream);
         be.fill(&mut self.ws.t, 0, rows, t as f64)?;
         self.net
             .forward_shared_t(be, self.params, &mut self.ws, rows)?;
@@ -95,8 +121,7 @@ impl<'a, B: DiffusionOps> Sampler<'a, B> {
             &self.ws.out,
             &mut self.ws.x,
             rows,
-            seed,
-            stream,
+            streams,
         )
     }
 

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use super::sampler::{upload_weights, Sampler};
+use super::sampler::{upload_weights, Sampler, BLOCK_STREAM_STRIDE};
 use super::{SampleOptions, Synthesizer, TargetPairs, PAIR_POOL};
 use crate::backend::{run_job_with_rows, DiffusionOps, Job, Relay, RowSink};
 use crate::diffusion::{uniform, Layout, Schedule};
@@ -342,28 +342,39 @@ impl Job for StreamJob<'_> {
         let first = self.start / BLOCK_ROWS as u64;
         let last = (self.end - 1) / BLOCK_ROWS as u64;
         let n_blocks = last - first + 1;
-        let in_flight = (self.blocks_in_flight as u64).min(n_blocks) as usize;
+        // A worker holds `per` consecutive blocks (one on the CPU, many on a GPU), each on its
+        // own streams; the last worker's blocks past the range are computed and dropped, so
+        // every launch has the same shape and a row does not depend on the sample's size.
+        let per = be.blocks_per_launch().max(1);
+        let rows_per = per * BLOCK_ROWS;
+        let groups = n_blocks.div_ceil(per as u64);
+        let in_flight = if per > 1 {
+            1
+        } else {
+            (self.blocks_in_flight as u64).min(n_blocks) as usize
+        };
         let mut workers = (0..in_flight)
             .map(|_| {
                 Ok(Worker {
-                    sampler: Sampler::new(be, &net, &layout, &sched, &params, BLOCK_ROWS)?,
+                    sampler: Sampler::new(be, &net, &layout, &sched, &params, rows_per)?
+                        .with_blocks(BLOCK_ROWS),
                     block: 0,
-                    x: vec![0f32; BLOCK_ROWS * w],
-                    labels: vec![0u32; BLOCK_ROWS],
+                    x: vec![0f32; rows_per * w],
+                    labels: vec![0u32; rows_per],
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let rounds = n_blocks.div_ceil(in_flight as u64);
+        let rounds = groups.div_ceil(in_flight as u64);
         let total = rounds as usize * m.timesteps;
         let mut done = 0usize;
         let conditional = m.encoder.label.is_some();
         for round in 0..rounds {
-            let b0 = first + round * in_flight as u64;
-            let active = (last + 1 - b0).min(in_flight as u64) as usize;
+            let g0 = round * in_flight as u64;
+            let active = (groups - g0).min(in_flight as u64) as usize;
             // Labels of every place of every block (rows outside the range get the drawn
             // label: they are computed and discarded, but draw what they always draw).
             for (i, wk) in workers[..active].iter_mut().enumerate() {
-                wk.block = b0 + i as u64;
+                wk.block = first + (g0 + i as u64) * per as u64;
                 if conditional {
                     for (p, l) in wk.labels.iter_mut().enumerate() {
                         let r = wk.block * BLOCK_ROWS as u64 + p as u64;
@@ -380,14 +391,15 @@ impl Job for StreamJob<'_> {
                 }
             }
             let seed = self.seed;
+            let stream = |block: u64, t: u64| block.wrapping_mul(BLOCK_STREAM_STRIDE) | t;
             be.for_each_shard(&mut workers[..active], &|wk| {
                 wk.sampler
-                    .prior(BLOCK_ROWS, seed, (wk.block << 32) | 0xFFFF_FFFF)
+                    .prior(rows_per, seed, stream(wk.block, 0xFFFF_FFFF))
             })?;
             for t in (0..m.timesteps).rev() {
                 be.for_each_shard(&mut workers[..active], &|wk| {
                     wk.sampler
-                        .step(t, BLOCK_ROWS, seed, (wk.block << 32) | t as u64)
+                        .step(t, rows_per, seed, stream(wk.block, t as u64))
                 })?;
                 done += 1;
                 let p = Progress {
@@ -401,13 +413,17 @@ impl Job for StreamJob<'_> {
                 }
             }
             // The rows of the range these blocks hold, decoded, in order.
-            let mut x = Vec::with_capacity(active * BLOCK_ROWS * w);
-            let mut labels = Vec::with_capacity(active * BLOCK_ROWS);
+            let mut x = Vec::with_capacity(active * rows_per * w);
+            let mut labels = Vec::with_capacity(active * rows_per);
             for wk in workers[..active].iter_mut() {
                 wk.sampler.download(&mut wk.x)?;
                 let b_start = wk.block * BLOCK_ROWS as u64;
+                let b_end = b_start + rows_per as u64;
+                if b_start >= self.end {
+                    continue;
+                }
                 let lo = self.start.max(b_start) - b_start;
-                let hi = self.end.min(b_start + BLOCK_ROWS as u64) - b_start;
+                let hi = self.end.min(b_end) - b_start;
                 let (lo, hi) = (lo as usize, hi as usize);
                 x.extend_from_slice(&wk.x[lo * w..hi * w]);
                 labels.extend_from_slice(&wk.labels[lo..hi]);
@@ -427,7 +443,7 @@ impl Job for StreamJob<'_> {
     }
 }
 
-/// One block in flight: its sampler (workspace), which block it holds, its rows and labels.
+/// Blocks in flight: their sampler (workspace), the first block it holds, its rows and labels.
 struct Worker<'a, B: DiffusionOps> {
     sampler: Sampler<'a, B>,
     block: u64,
