@@ -37,11 +37,19 @@ extern "C" __global__ void sv_loss_grad(const float *out, const float *x0, const
     }
 }
 
+// Row r of a sampling launch draws from stream + (r / block_rows)·stride, row r % block_rows
+// (backend::RowStreams): several fixed blocks of rows in one launch, each on its own streams.
+static __device__ __forceinline__ sv_rng sv_block_rng(sv_u64 seed, sv_u64 stream, sv_u64 block_rows, sv_u64 stride,
+                          sv_u64 r) {
+    return sv_row_rng(seed, stream + (r / block_rows) * stride, r % block_rows);
+}
+
 // x_T: rows of Gaussian noise and uniform categories.
 extern "C" __global__ void sv_prior(float *x, sv_u64 rows, int n_num, const int *blocks,
-                                    int n_blocks, sv_u64 width, sv_u64 seed, sv_u64 stream) {
+                                    int n_blocks, sv_u64 width, sv_u64 seed, sv_u64 stream,
+                                    sv_u64 block_rows, sv_u64 stride) {
     SV_ROWS(r, rows) {
-        sv_rng rng = sv_row_rng(seed, stream, r);
+        sv_rng rng = sv_block_rng(seed, stream, block_rows, stride, r);
         sv_prior_row(n_num, blocks, n_blocks, x + r * width, &rng);
     }
 }
@@ -50,9 +58,9 @@ extern "C" __global__ void sv_prior(float *x, sv_u64 rows, int n_num, const int 
 extern "C" __global__ void sv_p_sample(const float *out, float *x, sv_u64 rows, int n_num,
                                        const int *blocks, int n_blocks, sv_u64 width,
                                        sv_step st, double score_limit, sv_u64 seed,
-                                       sv_u64 stream) {
+                                       sv_u64 stream, sv_u64 block_rows, sv_u64 stride) {
     SV_ROWS(r, rows) {
-        sv_rng rng = sv_row_rng(seed, stream, r);
+        sv_rng rng = sv_block_rng(seed, stream, block_rows, stride, r);
         sv_p_sample_row(n_num, blocks, n_blocks, &st, score_limit, out + r * width,
                         x + r * width, &rng);
     }

@@ -45,7 +45,8 @@ fn adult_reduced_size_meets_the_quality_bars() {
     );
     let gap = u.accuracy_gap_points.expect("classification");
     eprintln!(
-        "mean column {:.4}, correlation {:.4}, accuracy real {:.4} synthetic {:.4} (gap {:.2} points)",
+        "on {}: mean column {:.4}, correlation {:.4}, accuracy real {:.4} synthetic {:.4} (gap {:.2} points)",
+        model.record().backend,
         r.fidelity.mean_column_score,
         r.fidelity.correlation_similarity.unwrap_or(f64::NAN),
         real_acc, syn_acc, gap

@@ -34,10 +34,17 @@ fn lib_dir() -> PathBuf {
             .join("ffi");
         let release = !cfg!(debug_assertions);
         let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "--lib", "--no-default-features", "--manifest-path"])
-            .arg(root().join("Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&target);
+        cmd.args([
+            "build",
+            "--lib",
+            "--no-default-features",
+            "--features",
+            "cuda",
+            "--manifest-path",
+        ])
+        .arg(root().join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target);
         if release {
             cmd.arg("--release");
         }

@@ -59,6 +59,8 @@ fn small_fit() -> FitOptions {
         timesteps: 20,
         seed: 7,
         threads: 2,
+        // The pins are the CPU backend's bytes (`auto` would take a GPU where there is one).
+        device: synthvol::Device::Cpu,
         ..FitOptions::default()
     };
     o.optim.steps = 30;
@@ -81,6 +83,7 @@ fn small_fits_and_samples_keep_their_bytes() {
             &SampleOptions {
                 batch_size: 128,
                 threads: 2,
+                device: synthvol::Device::Cpu,
                 ..SampleOptions::default()
             },
             &mut |_| true,
@@ -103,6 +106,7 @@ fn small_fits_and_samples_keep_their_bytes() {
     let mut ft = FineTuneOptions {
         seed: 5,
         threads: 2,
+        device: synthvol::Device::Cpu,
         ..FineTuneOptions::default()
     };
     ft.optim.steps = 20;
@@ -118,7 +122,15 @@ fn small_fits_and_samples_keep_their_bytes() {
         )
         .unwrap();
     let tuned_sample = tuned
-        .sample(200, 9, &SampleOptions::default(), &mut |_| true)
+        .sample(
+            200,
+            9,
+            &SampleOptions {
+                device: synthvol::Device::Cpu,
+                ..SampleOptions::default()
+            },
+            &mut |_| true,
+        )
         .unwrap();
 
     let got = [

@@ -17,8 +17,8 @@ use crate::table::Table;
 /// A compute device: `auto` (a GPU when one is usable, else the CPU), `cpu`, or `cuda:N`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Device {
-    /// The GPU when a driver and a device are present and this build has a GPU backend,
-    /// otherwise the CPU. Never an error.
+    /// GPU 0 when a driver and a device are present, this build has the GPU backend and its
+    /// start-up self-test agrees with the CPU backend; otherwise the CPU. Never an error.
     #[default]
     Auto,
     /// The CPU backend (OpenBLAS and rayon).
@@ -129,8 +129,9 @@ pub struct Ran<T> {
 }
 
 /// Runs `job` on `device` with `threads` host threads (0: all cores), relaying progress
-/// reports to `progress` on the calling thread. `cuda` is a [`crate::error::ErrorKind::Device`] error
-/// until this build has a GPU backend; `auto` then means the CPU.
+/// reports to `progress` on the calling thread. `cuda` that cannot run (no driver, no such
+/// device, a missing library, a build without the `cuda` feature) is a
+/// [`crate::error::ErrorKind::Device`] error; `auto` then means the CPU.
 pub fn run_job<J: Job>(
     device: Device,
     threads: usize,
@@ -163,8 +164,8 @@ pub fn run_job_with_rows<J: Job>(
             None => true,
         },
     };
-    let result = match device {
-        Device::Auto | Device::Cpu => {
+    let result = match resolve(device)? {
+        Resolved::Cpu => {
             let be = CpuBackend::<f32>::new();
             run_parallel(threads, &mut on_event, |send| {
                 job.run(&be, &mut Relay { send })
@@ -175,15 +176,92 @@ pub fn run_job_with_rows<J: Job>(
                 backend: super::Backend::name(&be),
             })
         }
-        Device::Cuda(n) => Err(Error::device(format!(
-            "device 'cuda:{n}' was asked for, but this release of synthvol cannot run on a GPU yet (its CUDA kernels compile, their launchers are still to come); this machine has {}; use device \"cpu\" or \"auto\" (which runs on the CPU)",
-            super::cuda::probe()
-        ))),
+        #[cfg(feature = "cuda")]
+        Resolved::Cuda(be) => {
+            // One job at a time on a GPU: its stream and cuBLAS handle are shared.
+            let _one = be.1.lock().unwrap_or_else(|p| p.into_inner());
+            let gpu = &be.0;
+            run_parallel(threads, &mut on_event, |send| {
+                job.run(gpu, &mut Relay { send })
+            })
+            .and_then(|r| r)
+            .map(|output| Ran {
+                output,
+                backend: super::Backend::name(gpu),
+            })
+        }
     };
     // The sink's own error explains a stop better than "cancelled".
     match (result, sink_error) {
         (Err(_), Some(e)) => Err(e),
         (r, _) => r,
+    }
+}
+
+/// The backend a device resolves to.
+enum Resolved {
+    Cpu,
+    #[cfg(feature = "cuda")]
+    Cuda(Arc<GpuSlot>),
+}
+
+/// A GPU backend, opened once per process and device, with the lock its jobs take.
+#[cfg(feature = "cuda")]
+type GpuSlot = (super::cuda::CudaBackend, std::sync::Mutex<()>);
+
+#[cfg(feature = "cuda")]
+fn gpu(ordinal: u32) -> Result<Arc<GpuSlot>> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static OPEN: OnceLock<Mutex<HashMap<u32, Arc<GpuSlot>>>> = OnceLock::new();
+    let open = OPEN.get_or_init(Default::default);
+    let mut open = open.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(g) = open.get(&ordinal) {
+        return Ok(g.clone());
+    }
+    let g = Arc::new((
+        super::cuda::CudaBackend::new(ordinal as usize)?,
+        Mutex::new(()),
+    ));
+    open.insert(ordinal, g.clone());
+    Ok(g)
+}
+
+/// `auto`'s choice, made once per process: GPU 0 when a driver reports a device, the backend
+/// opens (driver, cuBLAS, NVRTC, kernels) and its self-test agrees with the CPU; otherwise the
+/// CPU, whatever went wrong (`auto` is never an error).
+#[cfg(feature = "cuda")]
+fn auto_gpu() -> Option<Arc<GpuSlot>> {
+    use std::sync::OnceLock;
+    static CHOICE: OnceLock<Option<Arc<GpuSlot>>> = OnceLock::new();
+    CHOICE
+        .get_or_init(|| {
+            let super::cuda::Probe::Driver { devices: 1.., .. } = super::cuda::probe() else {
+                return None;
+            };
+            let g = gpu(0).ok()?;
+            g.0.self_test().ok()?;
+            Some(g)
+        })
+        .clone()
+}
+
+fn resolve(device: Device) -> Result<Resolved> {
+    match device {
+        Device::Cpu => Ok(Resolved::Cpu),
+        #[cfg(feature = "cuda")]
+        Device::Auto => Ok(auto_gpu().map_or(Resolved::Cpu, Resolved::Cuda)),
+        #[cfg(feature = "cuda")]
+        Device::Cuda(n) => gpu(n).map(Resolved::Cuda),
+        #[cfg(not(feature = "cuda"))]
+        Device::Auto => Ok(Resolved::Cpu),
+        #[cfg(not(feature = "cuda"))]
+        Device::Cuda(n) => Err(Error::device(format!(
+            "device 'cuda:{n}' was asked for, but this build of synthvol has no GPU backend \
+             (it was built without the `cuda` feature); this machine has {}; use device \
+             \"cpu\" or \"auto\"",
+            super::cuda::probe()
+        ))),
     }
 }
 

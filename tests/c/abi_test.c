@@ -358,7 +358,7 @@ int main(int argc, char **argv) {
     expect(sv_sample_range(m, 11, 0, 10, "{\"batchsize\": 7}", NULL, NULL, NULL, &s2), SV_E_INVALID_ARGUMENT,
            "unknown field `batchsize`", "unknown sample option");
     expect(sv_sample_range(m, 11, 0, 10, "{\"device\": \"cuda\"}", NULL, NULL, NULL, &s2), SV_E_DEVICE,
-           "cannot run on a GPU yet", "cuda without a GPU");
+           "device 'cuda:0' was asked for, but", "cuda without a GPU");
     expect(sv_sample_range(m, 11, 0, 3, "{\"labels\": [\"no\", \"maybe\", \"yes\"]}", NULL, NULL, NULL, &s2),
            SV_E_INVALID_ARGUMENT, "'maybe' is not a class", "unknown label");
     sv_table_free(r1);

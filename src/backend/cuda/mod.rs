@@ -12,8 +12,12 @@
 )]
 
 pub mod kernels;
+#[cfg(feature = "cuda")]
+mod launch;
 pub mod nvrtc;
 pub mod params;
 mod probe;
 
+#[cfg(feature = "cuda")]
+pub use launch::CudaBackend;
 pub use probe::{probe, Probe};

@@ -40,7 +40,7 @@ test_that("every option is checked by the engine, which names it", {
   expect_sv_error(sv_fit(a, epsilon = 1), "needs a public schema")
   expect_sv_error(sv_fit(a, batch_size = 0), "option 'batch_size' must be at least 1")
   expect_sv_error(sv_fit(a, layers = numeric()), "option 'layers'")
-  expect_sv_error(sv_fit(a, device = "cuda"), "cannot run on a GPU yet")
+  expect_sv_error(sv_fit(a, device = "cuda"), "device .cuda:0. was asked for, but")
   expect_sv_error(sv_fit(a, bogus = 3), "unknown field `bogus`")
   expect_sv_error(sv_fit(a, delta = 0.1), "option 'delta' applies to private fits only")
   expect_sv_error(sv_fit(a, schema = 42), "'schema' must be")
