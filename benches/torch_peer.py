@@ -15,7 +15,12 @@ decoder NLL at t = 0) and its gradient. The network-only step (`*_mse_*` keys) r
 on one fixed batch with an MSE loss: a lower bound on what a user's PyTorch step costs.
 
 Run: python3 benches/torch_peer.py [--json] [--quick] [--serve]   (needs torch; uses 2 threads or
-$SYNTHVOL_TORCH_THREADS)."""
+$SYNTHVOL_TORCH_THREADS).
+
+`--gpu` (benches/gpu.rs) times the same steps on CUDA (eager mode, every step waited for):
+the Adult network's training step at batch 4096, the small network's at batch 256, and
+sampling 1,000,000 rows of [512, 512] with T = 200 (TabDDPM's sampling step at 32,768 rows a
+step, scaled), as JSON."""
 import json
 import math
 import os
@@ -30,6 +35,12 @@ D_IN, DIM_T, N_CLASSES = 107, 128, 2
 # The benchmark's Adult-like layout (benches/engine.rs): 6 numeric columns, then one-hot blocks.
 N_NUM, BLOCKS = 6, [9, 16, 7, 15, 6, 5, 2, 41]
 T_STEPS = 1000
+
+
+def generator(seed):
+    """A seeded generator on the default device (CUDA under --gpu)."""
+    dev = torch.get_default_device() if hasattr(torch, "get_default_device") else "cpu"
+    return torch.Generator(device=dev).manual_seed(seed)
 
 
 def timestep_embedding(t, dim, max_period=10000):
@@ -185,7 +196,7 @@ class TabDDPMSampler:
         self.log_k = torch.tensor(BLOCKS, dtype=torch.float32).log()[self.block]
         self.offsets = torch.tensor([sum(BLOCKS[:b]) for b in range(len(BLOCKS))])
         self.width = sum(BLOCKS)
-        g = torch.Generator().manual_seed(2)
+        g = generator(2)
         self.x_num = torch.randn(rows, N_NUM, generator=g)
         cats = torch.stack([torch.randint(0, k, (rows,), generator=g) for k in BLOCKS], 1)
         self.log_x = self.to_log(cats)
@@ -244,7 +255,7 @@ def sample_step_fn(layers, rows=10_000):
 
 def tab_data(n):
     """n rows: numeric columns, category codes per block, labels."""
-    g = torch.Generator().manual_seed(1)
+    g = generator(1)
     x_num = torch.rand(n, N_NUM, generator=g) * 2 - 1
     cats = torch.stack([torch.randint(0, k, (n,), generator=g) for k in BLOCKS], 1)
     return x_num, cats, torch.randint(0, N_CLASSES, (n,), generator=g)
@@ -415,10 +426,37 @@ def bench(layers, batch, train_reps, fwd_reps):
     }
 
 
+def gpu_figures(quick):
+    """PyTorch eager on CUDA: seconds per training step, and per million sampled rows."""
+    torch.set_default_device("cuda")
+
+    def timed(f, reps):
+        f()
+        torch.cuda.synchronize()
+        s = time.perf_counter()
+        for _ in range(reps):
+            f()
+        torch.cuda.synchronize()
+        return (time.perf_counter() - s) / reps
+
+    out = {"version": torch.__version__, "device": torch.cuda.get_device_name()}
+    for key, layers, batch in (("big", NETS["big"][0], 4096), ("small", NETS["small"][0], 256)):
+        train, _ = tabddpm_step_fns(layers, batch)
+        out[key] = {"train_s": timed(train, 10 if quick else 50)}
+    rows = 32_768
+    step = sample_step_fn([512, 512], rows)
+    per_step = timed(step, 10 if quick else 40)
+    out["sample"] = {"step_s": per_step, "million_s": per_step * 200 * 1_000_000 / rows}
+    return out
+
+
 def main():
     torch.set_num_threads(int(os.environ.get("SYNTHVOL_TORCH_THREADS", "2")))
     if "--serve" in sys.argv:
         return serve()
+    if "--gpu" in sys.argv:
+        print(json.dumps(gpu_figures("--quick" in sys.argv)))
+        return
     quick = "--quick" in sys.argv
     out = {
         "version": torch.__version__,
