@@ -219,10 +219,22 @@ fn gpu(ordinal: u32) -> Result<Arc<GpuSlot>> {
     if let Some(g) = open.get(&ordinal) {
         return Ok(g.clone());
     }
-    let g = Arc::new((
-        super::cuda::CudaBackend::new(ordinal as usize)?,
-        Mutex::new(()),
-    ));
+    // cudarc panics where a CUDA library lacks a symbol it wants (an older driver or
+    // toolkit): opening the backend touches most of them, so a panic there is a device error.
+    let opened = std::panic::catch_unwind(|| super::cuda::CudaBackend::new(ordinal as usize))
+        .unwrap_or_else(|p| {
+            let why = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            Err(Error::device(format!(
+                "device 'cuda:{ordinal}' was asked for, but its CUDA libraries failed to load \
+                 ({why}); update the NVIDIA driver and the CUDA libraries, or use device \
+                 \"cpu\""
+            )))
+        });
+    let g = Arc::new((opened?, Mutex::new(())));
     open.insert(ordinal, g.clone());
     Ok(g)
 }
@@ -240,8 +252,8 @@ fn auto_gpu() -> Option<Arc<GpuSlot>> {
                 return None;
             };
             let g = gpu(0).ok()?;
-            g.0.self_test().ok()?;
-            Some(g)
+            let tested = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.0.self_test()));
+            matches!(tested, Ok(Ok(()))).then_some(g)
         })
         .clone()
 }
