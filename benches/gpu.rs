@@ -10,48 +10,16 @@
 use std::process::Command;
 use std::time::Instant;
 
+mod common;
+
+use common::{data, layout, median};
 use synthvol::internals::backend::cuda::CudaBackend;
 use synthvol::internals::backend::{Backend, Gemm};
-use synthvol::internals::diffusion::{Layout, Schedule};
-use synthvol::internals::encode::Encoded;
+use synthvol::internals::diffusion::Schedule;
 use synthvol::internals::nn::{Denoiser, DenoiserConfig};
 use synthvol::internals::train::{DpConfig, OptimConfig, Trainer};
 use synthvol::internals::{upload_weights, Sampler};
 use synthvol::model::BLOCK_ROWS;
-
-/// Adult-like row: 6 numeric columns and one-hot blocks adding up to 107 inputs (as
-/// benches/engine.rs and PEERS.md).
-fn layout() -> Layout {
-    Layout {
-        n_num: 6,
-        blocks: vec![9, 16, 7, 15, 6, 5, 2, 41],
-    }
-}
-
-fn data(layout: &Layout, n: usize) -> Encoded {
-    let w = layout.width();
-    let mut x = vec![0f32; n * w];
-    for i in 0..n {
-        for j in 0..layout.n_num {
-            x[i * w + j] = (((i * 31 + j * 17) % 97) as f32 / 48.0) - 1.0;
-        }
-        let mut off = layout.n_num;
-        for (b, &k) in layout.blocks.iter().enumerate() {
-            x[i * w + off + (i + b) % k] = 1.0;
-            off += k;
-        }
-    }
-    Encoded {
-        x,
-        labels: Some((0..n).map(|i| (i % 2) as u32).collect()),
-        n,
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 /// Median seconds per call of `f` (which waits for the GPU) over `reps` blocks of `per` calls.
 fn time_blocks(reps: usize, per: usize, mut f: impl FnMut()) -> f64 {

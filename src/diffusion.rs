@@ -60,6 +60,55 @@ impl Schedule {
     }
 }
 
+/// One ancestral step's constants at step t, in f64 (see [`p_sample_row`]). `#[repr(C)]`: the
+/// GPU kernels take it by value (`sv_step` in kernels/include/sv_diffusion.cuh).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepConsts {
+    /// √(1/ᾱ_t) and √(1/ᾱ_t − 1): the predicted x0 from x_t and ε̂.
+    pub c0: f64,
+    pub c1: f64,
+    /// The posterior mean's factors of x0 and x_t.
+    pub m1: f64,
+    pub m2: f64,
+    /// ᾱ_{t−1} and α_t.
+    pub abp: f64,
+    pub a: f64,
+    /// The step's standard deviation (TabDDPM's "fixed large" variance).
+    pub sd: f32,
+    pub t: i32,
+}
+
+impl Schedule {
+    /// The constants of the ancestral step at `t` (`t < steps`).
+    pub fn step_consts(&self, t: usize) -> StepConsts {
+        let ab = self.alpha_bar[t];
+        let abp = self.alpha_bar_prev(t);
+        let beta = self.beta[t];
+        let a = self.alpha[t];
+        let var = if t == 0 {
+            // "fixed large": the first entry is the posterior variance at t = 1.
+            if self.steps > 1 {
+                self.beta[1] * (1.0 - self.alpha_bar[0]) / (1.0 - self.alpha_bar[1])
+            } else {
+                0.0
+            }
+        } else {
+            beta
+        };
+        StepConsts {
+            c0: (1.0 / ab).sqrt(),
+            c1: (1.0 / ab - 1.0).sqrt(),
+            m1: beta * abp.sqrt() / (1.0 - ab),
+            m2: (1.0 - abp) * a.sqrt() / (1.0 - ab),
+            abp,
+            a,
+            sd: var.sqrt() as f32,
+            t: t as i32,
+        }
+    }
+}
+
 /// Where the numeric part and the one-hot blocks lie in a row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Layout {
@@ -328,25 +377,16 @@ pub fn p_sample_row(
     rng: &mut Xoshiro256PlusPlus,
     scratch: &mut Vec<f32>,
 ) {
-    let ab = sched.alpha_bar[t];
-    let abp = sched.alpha_bar_prev(t);
-    let beta = sched.beta[t];
-    let a = sched.alpha[t];
-    let c0 = (1.0 / ab).sqrt();
-    let c1 = (1.0 / ab - 1.0).sqrt();
-    let m1 = beta * abp.sqrt() / (1.0 - ab);
-    let m2 = (1.0 - abp) * a.sqrt() / (1.0 - ab);
-    let var = if t == 0 {
-        // "fixed large": the first entry is the posterior variance at t = 1.
-        if sched.steps > 1 {
-            sched.beta[1] * (1.0 - sched.alpha_bar[0]) / (1.0 - sched.alpha_bar[1])
-        } else {
-            0.0
-        }
-    } else {
-        beta
-    };
-    let sd = var.sqrt() as f32;
+    let StepConsts {
+        c0,
+        c1,
+        m1,
+        m2,
+        abp,
+        a,
+        sd,
+        ..
+    } = sched.step_consts(t);
     if layout.n_num > 0 {
         scratch.clear();
         scratch.resize(layout.n_num, 0.0);

@@ -380,7 +380,6 @@ fn layout_words(layout: &Layout) -> String {
 
 #[test]
 fn the_diffusion_rows_agree_with_the_cpu_backend() {
-    use synthvol::internals::backend::cuda::params::StepConsts;
     use synthvol::internals::diffusion::{
         fill_normal, loss_grad_row, p_sample_row, prior_row, q_sample_row, row_rng, uniform,
         LossWeights,
@@ -491,8 +490,8 @@ fn the_diffusion_rows_agree_with_the_cpu_backend() {
             close(&format!("loss {lw} t {t}"), &got[..1], &[loss], 1e-5);
             close(&format!("loss gradient {lw} t {t}"), &got[1..], &dout, 1e-5);
 
-            // one ancestral step, with the launcher's host-side constants
-            let st = StepConsts::at(&sched, t);
+            // one ancestral step, with the constants the launcher passes (Schedule::step_consts)
+            let st = sched.step_consts(t);
             let mut x = xt.clone();
             p_sample_row(
                 &layout,

@@ -1114,7 +1114,7 @@ impl DiffusionOps for CudaBackend {
         }
         let w = layout.width();
         check("p_sample", rows * w, out.len().min(x.len()))?;
-        let st = StepConsts::at(sched, t);
+        let st = sched.step_consts(t);
         let mut cache = self.cache.lock().map_err(|_| poisoned())?;
         self.blocks_and_schedule(&mut cache, layout, None)?;
         let Some((_, blocks)) = &cache.blocks else {
