@@ -1,10 +1,10 @@
 // Random numbers from ChaCha20 (a cryptographically secure keystream): standard normals for
-// the DP noise and the diffusion, uniforms for Poisson sampling. Element i uses keystream
-// words 2i and 2i+1 of `stream` (the nonce), so the numbers do not depend on the launch shape.
+// the DP noise, uniforms for Poisson sampling. Block b of the keystream has counter b under the
+// nonce `stream`, so the numbers do not depend on the launch shape.
 #include "sv_chacha20.cuh"
 
 // out[i] = a standard normal for i < len: block b = i / 8 of the keystream gives elements
-// 8b..8b+7 (16 words, Box–Muller pairs).
+// 8b..8b+7 (16 words, four words per Box–Muller pair).
 extern "C" __global__ void sv_normal_chacha20(const sv_u32 *key, sv_u64 stream, float *out,
                                               sv_u64 len) {
     sv_u32 k[8];
@@ -16,7 +16,7 @@ extern "C" __global__ void sv_normal_chacha20(const sv_u32 *key, sv_u64 stream, 
         sv_chacha20_block(k, (sv_u32)b, nonce, w);
         for (int j = 0; j < 8 && b * 8 + j < len; j += 2) {
             float z0, z1;
-            sv_box_muller(w[2 * j], w[2 * j + 1], &z0, &z1);
+            sv_box_muller(w[2 * j], w[2 * j + 1], w[2 * j + 2], w[2 * j + 3], &z0, &z1);
             out[b * 8 + j] = z0;
             if (b * 8 + j + 1 < len) out[b * 8 + j + 1] = z1;
         }

@@ -323,7 +323,8 @@ fn chacha20_matches_rfc_8439() {
     // RFC 8439 §2.3.2: key 00 01 .. 1f, block counter 1, nonce 00 00 00 09 00 00 00 4a 00 00 00 00.
     let lines = host(&[
         "chacha 03020100 07060504 0b0a0908 0f0e0d0c 13121110 17161514 1b1a1918 1f1e1d1c 1 09000000 4a000000 00000000".into(),
-        "normal 80000000 00000000".into(),
+        "normal 80000000 00000000 00000000 00000000".into(),
+        "normal 00000000 00000000 00000000 00000000".into(),
     ]);
     assert_eq!(
         lines[0],
@@ -334,6 +335,11 @@ fn chacha20_matches_rfc_8439() {
     let z = nums(&lines[1]);
     assert!((z[0] - (2.0f32 * 2f32.ln()).sqrt()).abs() < 1e-5, "{z:?}");
     assert!(z[1].abs() < 1e-6, "{z:?}");
+    // the smallest radius uniform, 2^-54: the DP noise's tails reach √(2·54·ln 2) = 8.65 sd
+    // (24-bit uniforms would stop them at 5.9 sd, a truncated Gaussian)
+    let z = nums(&lines[2]);
+    let top = (2.0f64 * 54.0 * 2f64.ln()).sqrt() as f32;
+    assert!((z[0] - top).abs() < 1e-4 && z[0] > 8.6, "{z:?}");
 }
 
 #[test]

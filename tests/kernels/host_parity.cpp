@@ -116,10 +116,10 @@ int main() {
             sv_chacha20_block(key, counter, nonce, out);
             for (int i = 0; i < 16; i++) std::printf(i ? " %08x" : "%08x", out[i]);
             std::printf("\n");
-        } else if (op == "normal") { // normal W0 W1 (hex) -> two normals
-            sv_u32 w0, w1; in >> std::hex >> w0 >> w1;
+        } else if (op == "normal") { // normal W0 W1 W2 W3 (hex) -> two normals
+            sv_u32 w0, w1, w2, w3; in >> std::hex >> w0 >> w1 >> w2 >> w3;
             float z0, z1;
-            sv_box_muller(w0, w1, &z0, &z1);
+            sv_box_muller(w0, w1, w2, w3, &z0, &z1);
             put({z0, z1});
         } else if (op == "uniform") { // uniform SEED STREAM ROW N -> N uniforms (f64)
             sv_u64 seed, stream, row; size_t n; in >> seed >> stream >> row >> n;
