@@ -751,8 +751,9 @@ fn help_states_the_engines_defaults() {
     use synthvol::metrics::EvaluateOptions;
     use synthvol::model::{
         DpOptions, FineTuneOptions, FitOptions, SampleOptions, DP_TIMESTEPS, FINE_TUNE_EPOCHS,
-        FIT_EPOCHS, PAIR_ROWS, PRIVATE_CALIBRATION_SHARE, PRIVATE_PAIR_SHARE, PRIVATE_TRAINABLE,
-        SMALL_TABLE_LAYERS, SMALL_TABLE_PREPROCESSING_SHARE, SMALL_TABLE_ROWS,
+        FIT_EPOCHS, NARROW_TABLE_LAYERS, NARROW_TABLE_WIDTH, PAIR_ROWS, PRIVATE_CALIBRATION_SHARE,
+        PRIVATE_PAIR_SHARE, PRIVATE_TRAINABLE, SMALL_TABLE_LAYERS, SMALL_TABLE_PREPROCESSING_SHARE,
+        SMALL_TABLE_ROWS,
     };
     let help = |cmd: &str| {
         let r = run(&[cmd, "--help"]);
@@ -776,10 +777,12 @@ fn help_states_the_engines_defaults() {
         format!("[default without --steps and without DP: {FIT_EPOCHS}; fine-tuning: {FINE_TUNE_EPOCHS}]"),
         format!("[default: {}]", f.optim.batch_size),
         format!(
-            "[default: {}; a fit without DP on fewer than {SMALL_TABLE_ROWS} rows: {}]",
+            "[default: {}; a fit without DP on fewer than {SMALL_TABLE_ROWS} rows: {}, or {} when its rows have at most {NARROW_TABLE_WIDTH} numeric values and levels]",
             layers.join(","),
-            SMALL_TABLE_LAYERS.map(|w| w.to_string()).join(",")
+            SMALL_TABLE_LAYERS.map(|w| w.to_string()).join(","),
+            NARROW_TABLE_LAYERS.map(|w| w.to_string()).join(",")
         ),
+        format!("[default: {}]", f.smoothing),
         format!("[default: {}; private fits: {DP_TIMESTEPS},", f.timesteps),
         format!("[default: {}]", f.dim_t),
         format!("[default: {}; fine-tuning: {}]", f.optim.lr, t.optim.lr),

@@ -51,7 +51,7 @@ pub struct sv_fit_options {
     /// without DP it declares level sets and bounds. NULL for none. Not for `sv_fine_tune`.
     pub schema_json: *const c_char,
     /// Other options of the fit request as a JSON object, or NULL: "layers" (array of
-    /// widths; default [512, 512], [256, 256] for a fit without DP on fewer than 8192 rows), "timesteps" (default 200; 20 for a private fit), "time_dim", "weight_decay",
+    /// widths; default [512, 512], [256, 256] for a fit without DP on fewer than 8192 rows, [64, 64] when those rows encode to at most 12 numeric values and levels), "smoothing" (a fit without DP: the bandwidth of one smoothed copy of each row trained on beside it, 0 to 10; default 0, none; not under DP or for a fine-tuning), "timesteps" (default 200; 20 for a private fit), "time_dim", "weight_decay",
     /// "ema_rate", "device" ("auto", "cpu", "cuda:N"), "precision" ("input": numbers at the
     /// training values' decimals, the default; "full"), "holdout" (share of the rows held out
     /// to choose the steps by early stopping; default 0, off; not under DP), "epochs"

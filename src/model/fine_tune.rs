@@ -140,6 +140,8 @@ impl Synthesizer {
         }
         let opts = &opts;
         let mut run = self.record.options.clone();
+        // a fine-tuning trains on its rows alone (the pre-training's smoothing is not its own)
+        run.smoothing = 0.0;
         run.optim = opts.optim.clone();
         run.seed = opts.seed;
         run.threads = opts.threads;

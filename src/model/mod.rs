@@ -9,6 +9,7 @@ mod quantile_map;
 mod request;
 pub(crate) mod sampler;
 mod sampling;
+mod smoothing;
 mod target_pairs;
 
 pub use crate::encode::PreprocessingRecord;
@@ -53,8 +54,9 @@ pub struct FitOptions {
     /// Widths of the denoiser's hidden blocks.
     pub layers: Vec<usize>,
     /// The request left the layers to the engine: a fit without DP on fewer than
-    /// [`SMALL_TABLE_ROWS`] rows gets [`SMALL_TABLE_LAYERS`] in place of `layers` (the record
-    /// keeps the layers it ran with). Absent: exactly `layers`.
+    /// [`SMALL_TABLE_ROWS`] rows gets [`SMALL_TABLE_LAYERS`] in place of `layers`, or
+    /// [`NARROW_TABLE_LAYERS`] when its rows encode to at most [`NARROW_TABLE_WIDTH`] values
+    /// (the record keeps the layers it ran with). Absent: exactly `layers`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub layers_by_rows: bool,
     /// Width of the time embedding.
@@ -78,6 +80,14 @@ pub struct FitOptions {
     /// The precision of generated numeric values (models written before it existed: full).
     #[serde(default)]
     pub precision: Precision,
+    /// Bandwidth h of the smoothed copy of each row that training adds (`smoothing.rs`);
+    /// 0: none (and in models written before the option existed).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub smoothing: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 /// The precision of generated numeric values.
@@ -108,6 +118,7 @@ impl Default for FitOptions {
             threads: 0,
             device: Device::Auto,
             precision: Precision::Input,
+            smoothing: 0.0,
         }
     }
 }
@@ -136,6 +147,18 @@ pub const SMALL_TABLE_LAYERS: [usize; 2] = [256, 256];
 /// workflow's 21,790 pre-training rows).
 pub const SMALL_TABLE_ROWS: usize = 8192;
 
+/// The most encoded values (numeric columns, one-hot levels) a row of a narrow table has.
+pub const NARROW_TABLE_WIDTH: usize = 12;
+
+/// The hidden layers of a new fit without DP on a narrow small table, when the request does
+/// not set them. Chosen on seven small tables (README "Small tables", `SEEDS=5
+/// scripts/small-tables`): on the four narrow ones (7–10 numeric columns, 221–343 rows)
+/// [`SMALL_TABLE_LAYERS`]' 256 units a layer reproduce the rows (DCR share 0.546–0.622),
+/// and 64 give 0.514–0.565 with the column, correlation and utility scores held. Boston's 13
+/// columns lose linear TSTR at 64 (R² 0.652 -> 0.610) and the wide table its column score,
+/// so wider rows keep 256.
+pub const NARROW_TABLE_LAYERS: [usize; 2] = [64, 64];
+
 /// The fewest steps an epoch budget gives a new fit.
 pub const MIN_FIT_STEPS: usize = 100;
 
@@ -155,16 +178,28 @@ pub(crate) fn epoch_steps(
 }
 
 impl FitOptions {
-    /// These options with the steps an epoch budget gives on `n_rows` rows (unchanged
-    /// without one), and the layers for `n_rows` when the engine chooses them.
-    pub(crate) fn for_rows(&self, n_rows: usize) -> FitOptions {
+    /// These options with the layers for `n_rows` rows of `width` encoded values when the
+    /// engine chooses them, and the steps an epoch budget gives on the rows trained on (the
+    /// rows and any smoothed copies; unchanged without a budget).
+    pub(crate) fn for_rows(&self, n_rows: usize, width: usize) -> FitOptions {
         let mut o = self.clone();
-        if o.layers_by_rows && n_rows < SMALL_TABLE_ROWS {
-            o.layers = SMALL_TABLE_LAYERS.to_vec();
+        let small = n_rows < SMALL_TABLE_ROWS;
+        let narrow = small && width <= NARROW_TABLE_WIDTH;
+        if o.layers_by_rows && small {
+            o.layers = if narrow {
+                NARROW_TABLE_LAYERS.to_vec()
+            } else {
+                SMALL_TABLE_LAYERS.to_vec()
+            };
         }
+        let trained = if o.smoothing > 0.0 {
+            2 * n_rows
+        } else {
+            n_rows
+        };
         if let Some(e) = o.epochs {
             o.optim.steps =
-                epoch_steps(e, n_rows, o.optim.batch_size, MIN_FIT_STEPS, o.optim.steps);
+                epoch_steps(e, trained, o.optim.batch_size, MIN_FIT_STEPS, o.optim.steps);
         }
         o
     }
@@ -344,11 +379,11 @@ impl Synthesizer {
         opts: &FitOptions,
         progress: ProgressFn,
     ) -> Result<Synthesizer> {
-        let opts = &opts.for_rows(table.n_rows());
-        validate_options(opts)?;
         let target = check_trainable(table, opts.target.as_deref())?;
         let start = std::time::Instant::now();
         let mut encoder = Encoder::fit(table, target)?;
+        let opts = &opts.for_rows(table.n_rows(), encoder.width());
+        validate_options(opts)?;
         if opts.precision == Precision::Input {
             encoder.learn_precision(table);
         }
@@ -393,14 +428,17 @@ impl Synthesizer {
         progress: ProgressFn,
     ) -> Result<crate::backend::Ran<Trained>> {
         let net = Denoiser::new(Self::net_config(encoder, opts));
-        let batch = opts.optim.batch_size.min(table.n_rows());
+        // A smoothed copy of each row doubles the rows trained on (never under DP, where a
+        // row would count twice).
+        let copies = opts.smoothing > 0.0 && dp.is_none();
+        let rows = table.n_rows() * if copies { 2 } else { 1 };
+        let batch = opts.optim.batch_size.min(rows);
         crate::limits::check_memory(
             &format!(
-                "training a network of {} parameters on {} rows in batches of {batch}",
+                "training a network of {} parameters on {rows} rows in batches of {batch}",
                 net.n_params,
-                table.n_rows()
             ),
-            crate::train::memory_estimate(&net, table.n_rows(), batch, opts.timesteps),
+            crate::train::memory_estimate(&net, rows, batch, opts.timesteps),
             "use narrower or fewer layers (option 'layers'), a smaller time embedding ('time_dim'), a smaller batch ('batch_size') or fewer rows",
         )?;
         let layout = Layout {
@@ -418,8 +456,25 @@ impl Synthesizer {
             init,
             dp,
         };
+        let smooth = |data: Encoded| -> Result<Encoded> {
+            if !copies {
+                return Ok(data);
+            }
+            // a numeric target is conditioned on, not moved
+            let target = encoder.numeric.iter().position(|e| {
+                opts.target.as_deref() == Some(encoder.schema.columns[e.column].name.as_str())
+            });
+            smoothing::with_smoothed_copies(
+                &data,
+                encoder.n_numeric(),
+                encoder.n_classes(),
+                target,
+                opts.smoothing,
+                opts.seed,
+            )
+        };
         let Some(es) = opts.optim.early_stopping.filter(|_| parts.dp.is_none()) else {
-            let data = encoder.encode(table)?;
+            let data = smooth(encoder.encode(table)?)?;
             return run_job(
                 opts.device,
                 opts.threads,
@@ -442,7 +497,7 @@ impl Synthesizer {
             .clamp(1, n - 1);
         let order = crate::rng::permutation(n, opts.seed, 0x401D);
         let (v_rows, t_rows) = order.split_at(held);
-        let fit_part = encoder.encode(&table.select_rows(t_rows))?;
+        let fit_part = smooth(encoder.encode(&table.select_rows(t_rows))?)?;
         let val_part = encoder.encode(&table.select_rows(v_rows))?;
         let first = run_job(
             opts.device,
@@ -452,7 +507,7 @@ impl Synthesizer {
         )?;
         let record = first.output.validation.clone();
         let chosen = record.as_ref().map_or(opts.optim.steps, |r| r.best_step);
-        let data = encoder.encode(table)?;
+        let data = smooth(encoder.encode(table)?)?;
         let mut ran = if chosen == 0 {
             // No step beat the starting weights: keep them.
             crate::backend::Ran {

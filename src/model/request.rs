@@ -34,7 +34,9 @@ pub struct FitRequest {
     /// Rows per step (default 1024, capped at the number of rows).
     pub batch_size: Option<usize>,
     /// Widths of the denoiser's hidden layers (default [512, 512]; a new fit without DP on
-    /// fewer than [`super::SMALL_TABLE_ROWS`] rows, [`super::SMALL_TABLE_LAYERS`]).
+    /// fewer than [`super::SMALL_TABLE_ROWS`] rows, [`super::SMALL_TABLE_LAYERS`], or
+    /// [`super::NARROW_TABLE_LAYERS`] when its rows encode to at most
+    /// [`super::NARROW_TABLE_WIDTH`] values).
     pub layers: Option<Vec<usize>>,
     /// Diffusion steps T (default 200; private fits 20).
     pub timesteps: Option<usize>,
@@ -77,6 +79,13 @@ pub struct FitRequest {
     /// target's pair counts with every other column, which sampling then rakes to (0: none).
     /// Default [`super::PRIVATE_PAIR_SHARE`] on fewer than [`super::PAIR_ROWS`] rows, else 0.
     pub pair_share: Option<f64>,
+    /// A new fit without DP: train on the rows and one smoothed copy of each, whose numeric
+    /// values move within the spread that the row's label and categorical cells leave, by
+    /// this bandwidth h (0 to 10; 0: no copies). It keeps the rows' correlations and lowers
+    /// the share of generated rows that sit closer to a training row than to a fresh one.
+    /// Default 0. The copies count in the epoch budget. Not for a private fit (a row and its
+    /// copy would both count) or a fine-tuning.
+    pub smoothing: Option<f64>,
     /// Seed (default 0): the same seed gives the same model (a private fit's noise excepted).
     pub seed: Option<u64>,
     /// Threads (default 0: all cores).
@@ -201,6 +210,7 @@ impl FitRequest {
             threads: Some(o.threads),
             device: Some(o.device),
             precision: Some(o.precision),
+            smoothing: Some(o.smoothing),
             ..FitRequest::default()
         }
     }
@@ -227,6 +237,7 @@ impl FitRequest {
             schema: Some(schema),
             // a private fit keeps full precision (FitOptions' default is the plain fit's)
             precision: None,
+            smoothing: None,
             ..FitRequest::from_options(o)
         }
     }
@@ -253,6 +264,12 @@ impl FitRequest {
         if self.trainable.is_some_and(|t| t != Trainable::All) {
             return Err(Error::invalid(
                 "option 'trainable' chooses what a fine-tuning trains; a new fit trains every parameter",
+            ));
+        }
+        let smoothing = self.smoothing()?;
+        if private && smoothing.is_some_and(|h| h > 0.0) {
+            return Err(Error::invalid(
+                "option 'smoothing' adds a copy of each row, which a private fit may not: each row would count twice against the budget; leave it out (or 0)",
             ));
         }
         let mut optim = self.optim(&d.optim, 0.0)?;
@@ -316,6 +333,7 @@ impl FitRequest {
                     ))
                 }
             },
+            smoothing: smoothing.unwrap_or(0.0),
         };
         if let Some(t) = &self.target {
             if t.is_empty() {
@@ -370,6 +388,11 @@ impl FitRequest {
         if self.pair_share.is_some() {
             return Err(Error::invalid(
                 "option 'pair_share' applies to a new private fit; a fine-tuning drops any target pairs (they describe the pre-training rows)",
+            ));
+        }
+        if self.smoothing.is_some() {
+            return Err(Error::invalid(
+                "option 'smoothing' applies to a new fit without DP; a fine-tuning trains on its rows as they are",
             ));
         }
         if self.quantile_map.is_some() {
@@ -488,6 +511,19 @@ impl FitRequest {
             )));
         }
         Ok(t)
+    }
+
+    /// The requested smoothing bandwidth, checked.
+    fn smoothing(&self) -> Result<Option<f64>> {
+        match self.smoothing {
+            Some(h) if !(0.0..=super::smoothing::MAX_SMOOTHING).contains(&h) => {
+                Err(Error::invalid(format!(
+                    "option 'smoothing' (the bandwidth of each row's smoothed copy) must be from 0 (no copies) to {}, got {h}",
+                    super::smoothing::MAX_SMOOTHING
+                )))
+            }
+            h => Ok(h),
+        }
     }
 
     /// The DP options when `epsilon` is set; a DP-only option without it is an error.
@@ -685,14 +721,21 @@ mod tests {
         // Both: the steps cap the budget.
         let p = plan(r#"{"epochs": 20, "steps": 900}"#).unwrap();
         assert_eq!((p.options.epochs, p.options.optim.steps), (Some(20.0), 900));
-        // The budget on rows: 500 epochs of 221 rows in batches of 221 are 500 steps; of
-        // 32,561 rows in batches of 1024 they reach the cap; a few rows get the floor.
+        // The budget on rows: 500 epochs of 221 rows in batches of 221 are 500 steps (and of
+        // 221 rows with their 221 smoothed copies in batches of 442); of 32,561 rows in
+        // batches of 1024 they reach the cap; a few rows get the floor.
         let o = plan("{}").unwrap().options;
         assert_eq!(o.epochs, Some(FIT_EPOCHS));
-        assert_eq!(o.for_rows(221).optim.steps, FIT_EPOCHS as usize);
-        assert_eq!(o.for_rows(32_561).optim.steps, d);
+        assert_eq!(o.for_rows(221, 100).optim.steps, FIT_EPOCHS as usize);
+        let smoothed = plan(r#"{"smoothing": 1}"#).unwrap().options;
+        assert_eq!(smoothed.for_rows(221, 8).optim.steps, FIT_EPOCHS as usize);
+        // 700 rows and their copies in batches of 1024: 500 · 1400 / 1024 steps (700 rows
+        // alone in batches of 700: 500).
+        assert_eq!(smoothed.for_rows(700, 8).optim.steps, 684);
+        assert_eq!(o.for_rows(700, 8).optim.steps, 500);
+        assert_eq!(o.for_rows(32_561, 8).optim.steps, d);
         let few = plan(r#"{"epochs": 1}"#).unwrap().options;
-        assert_eq!(few.for_rows(50).optim.steps, MIN_FIT_STEPS);
+        assert_eq!(few.for_rows(50, 8).optim.steps, MIN_FIT_STEPS);
         // A private fit is never budgeted by its rows.
         let schema = crate::datasets::adult_schema().unwrap();
         let private = FitRequest {

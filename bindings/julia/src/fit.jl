@@ -84,12 +84,15 @@ are supported, each with `missing` values (learned, never dropped).
 Every keyword left `nothing` takes the engine's default: `target` (a column name; a
 categorical target conditions generation), `steps` (without DP 500 epochs of the rows, at
 most 4000; 4000 for a private fit; with `epochs` the most), `batch_size` (1024), `layers`
-([512, 512]; [256, 256] without DP on fewer than 8192 rows), `timesteps` (200; 20 for a private fit), `lr` (0.002), `seed` (0), `threads`
+([512, 512]; [256, 256] without DP on fewer than 8192 rows, [64, 64] when those rows encode to
+at most 12 numeric values and levels), `timesteps` (200; 20 for a private fit), `lr` (0.002), `seed` (0), `threads`
 (0: all cores), `device` ("auto", "cpu", "cuda:N"). With `epsilon` the fit is
 (epsilon, delta)-differentially private with respect to one row (`delta` 1e-5) and needs a
 public `schema` (a `Schema`, a file's path or JSON text). Other options of the fit request
 (`precision`: `"input"`, the default, gives numbers at the training values' decimals, `"full"`
-every digit; `epochs`: steps from passes over the rows, not for a private fit; `time_dim`, `weight_decay`, `ema_rate`, `max_grad_norm`, `sample_rate`, `augment`,
+every digit; `epochs`: steps from passes over the rows, not for a private fit; `smoothing`:
+without DP, the bandwidth of one smoothed copy of each row trained on beside it, 0 to 10, by
+default 0 (none); `time_dim`, `weight_decay`, `ema_rate`, `max_grad_norm`, `sample_rate`, `augment`,
 `preprocessing_share`, `categorical_weight`, `quantile_map` (a private fit maps its numeric
 output onto the noisy quantiles; `true` by default), `pair_share` (with a categorical target,
 the share of epsilon spent on the target's pair counts with every other column, which

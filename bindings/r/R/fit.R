@@ -14,7 +14,8 @@
 #'   fits 4000\]. With `epochs` (in `...`) the most steps.
 #' @param batch_size Rows per step \[1024, capped at the number of rows\].
 #' @param layers Widths of the denoiser's hidden layers \[`c(512, 512)`; a fit
-#'   without DP on fewer than 8192 rows: `c(256, 256)`\].
+#'   without DP on fewer than 8192 rows: `c(256, 256)`, or `c(64, 64)` when those rows
+#'   have at most 12 numeric values and levels\].
 #' @param timesteps Diffusion steps \[200; private fits 20\].
 #' @param lr Initial learning rate, decayed linearly to 0 \[0.002\].
 #' @param seed Seed \[0\]: the same seed gives the same model (a private fit's noise aside).
@@ -30,6 +31,8 @@
 #'   `function(stage, done, total, loss)`. Ctrl-C stops the fit within a step.
 #' @param ... Other options of the fit request by name: `time_dim`, `weight_decay`, `precision`
 #'   (`"input"`, the default: numbers at the training values' decimals; `"full"`),
+#'   `smoothing` (without DP: the bandwidth of one smoothed copy of each row trained on
+#'   beside it, 0 to 10 \[0, none\]),
 #'   `ema_rate`, `holdout` (share of the rows held out to choose the steps by early
 #'   stopping \[0, off\]), `epochs` (steps from passes over the rows, at most `steps`
 #'   \[500 without DP\]; not for a private fit), and for private fits `max_grad_norm`, `sample_rate`, `augment`,

@@ -22,7 +22,8 @@ pub struct TrainingArgs {
     #[arg(long)]
     batch_size: Option<usize>,
     /// Widths of the denoiser's hidden layers, comma-separated [default: 512,512; a fit
-    /// without DP on fewer than 8192 rows: 256,256].
+    /// without DP on fewer than 8192 rows: 256,256, or 64,64 when its rows have at most 12
+    /// numeric values and levels].
     #[arg(long, value_delimiter = ',')]
     layers: Option<Vec<usize>>,
     /// Number of diffusion steps T [default: 200; private fits: 20, which learns better under
@@ -73,6 +74,11 @@ pub struct TrainingArgs {
     /// (full) [default: input; full for a private fit].
     #[arg(long, value_parser = ["input", "full"])]
     precision: Option<String>,
+    /// A new fit without DP: also train on one smoothed copy of each row, its numeric values
+    /// moved within the spread its label, numeric target and categorical cells leave, by this
+    /// bandwidth (0 to 10; 0: none; the copies count in the epoch budget) [default: 0].
+    #[arg(long)]
+    smoothing: Option<f64>,
 }
 
 /// The privacy options of a fit request.
@@ -199,6 +205,7 @@ impl FitArgs {
                 .map(|p| serde_json::from_value(serde_json::Value::String(p.into())))
                 .transpose()
                 .map_err(|e| Error::invalid(format!("--precision: {e}")))?,
+            smoothing: t.smoothing,
             epsilon: d.epsilon,
             delta: d.delta,
             max_grad_norm: d.max_grad_norm,

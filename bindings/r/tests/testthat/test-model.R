@@ -71,3 +71,14 @@ test_that("the same seed gives the rows the command line gives for the same mode
   loaded <- sv_load(m2)
   expect_s3_class(sv_sample(loaded, 10, seed = 1)$sex, "factor")
 })
+
+test_that("options pass through by name: smoothing is recorded, and checked by the engine", {
+  a <- adult()
+  m <- quick(a$train[1:300, ], target = "income", smoothing = 1.5)
+  expect_equal(m$info$training$options$smoothing, 1.5)
+  plain <- quick(a$train[1:300, ], target = "income")
+  expect_null(plain$info$training$options$smoothing)
+  expect_error(quick(a$train[1:300, ], smoothing = -1), "option 'smoothing'")
+  expect_error(sv_fine_tune(m, a$train[301:400, ], steps = 5, smoothing = 1, progress = FALSE),
+               "option 'smoothing' applies to a new fit")
+})
