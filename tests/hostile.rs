@@ -488,3 +488,51 @@ fn messages_say_what_went_wrong() {
         "{r}"
     );
 }
+
+/// Smoothed copies are planned with the memory they take: a tall table that trains within a
+/// small limit is refused, before any work and with the option named, when smoothing would
+/// pass it.
+#[test]
+fn smoothing_counts_in_the_memory_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("tall.csv");
+    let mut text = String::from("a,b\n");
+    for i in 0..400_000u32 {
+        let u = (i.wrapping_mul(2_654_435_761) % 10_007) as f64 / 10_007.0;
+        text += &format!("{:.4},{:.4}\n", u, u * u + (i % 7) as f64);
+    }
+    std::fs::write(&csv, text).unwrap();
+    let out = dir.path().join("m.svmodel");
+    let fit = |h: &str| {
+        Command::new(env!("CARGO_BIN_EXE_synthvol"))
+            .args([
+                "fit",
+                "--data",
+                s(&csv),
+                "--steps",
+                "1",
+                "--layers",
+                "8",
+                "--time-dim",
+                "2",
+                "--batch-size",
+                "8",
+                "--smoothing",
+                h,
+                "--out",
+                s(&out),
+            ])
+            .env("SYNTHVOL_MAX_MEMORY_MB", "30")
+            .output()
+            .expect("run synthvol")
+    };
+    assert!(fit("0").status.success(), "the plain fit fits in 30 MB");
+    std::fs::remove_file(&out).unwrap();
+    let r = fit("1");
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        !r.status.success() && err.contains("needs about") && err.contains("'smoothing' 0"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}

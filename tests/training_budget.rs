@@ -145,6 +145,21 @@ fn smoothing_is_checked() {
     assert!(e.message.contains("private fit"), "{}", e.message);
     let plan = check(&private("0")).unwrap();
     assert_eq!(plan.options.smoothing, 0.0);
+    // Nothing to move: no numeric column besides a numeric target.
+    let cats = synthvol::datasets::adult_train().unwrap();
+    let cats = cats.select_rows(&(0..100).collect::<Vec<_>>());
+    let keep: Vec<usize> = (0..cats.n_cols())
+        .filter(|&j| {
+            matches!(
+                cats.schema().columns[j].kind,
+                synthvol::table::ColumnKind::Categorical { .. }
+            )
+        })
+        .collect();
+    let cats = cats.select_columns(&keep);
+    let req = FitRequest::from_json(r#"{"steps": 2, "smoothing": 1}"#).unwrap();
+    let e = Synthesizer::fit(&cats, &req, &mut no_progress()).unwrap_err();
+    assert!(e.message.contains("no numeric column"), "{}", e.message);
     // A fine-tuning trains on its rows as they are.
     let pre = fit(120, r#"{"time_dim": 16, "timesteps": 10, "steps": 3}"#);
     let e = FitRequest::from_json(r#"{"smoothing": 1}"#)

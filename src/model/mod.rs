@@ -384,6 +384,13 @@ impl Synthesizer {
         let mut encoder = Encoder::fit(table, target)?;
         let opts = &opts.for_rows(table.n_rows(), encoder.width());
         validate_options(opts)?;
+        if opts.smoothing > 0.0
+            && encoder.n_numeric() <= usize::from(smoothed_target(&encoder, opts).is_some())
+        {
+            return Err(Error::invalid(
+                "option 'smoothing' moves a row's numeric values, and the data have no numeric column besides the target; leave it out (or 0)",
+            ));
+        }
         if opts.precision == Precision::Input {
             encoder.learn_precision(table);
         }
@@ -438,8 +445,18 @@ impl Synthesizer {
                 "training a network of {} parameters on {rows} rows in batches of {batch}",
                 net.n_params,
             ),
-            crate::train::memory_estimate(&net, rows, batch, opts.timesteps),
-            "use narrower or fewer layers (option 'layers'), a smaller time embedding ('time_dim'), a smaller batch ('batch_size') or fewer rows",
+            crate::train::memory_estimate(&net, rows, batch, opts.timesteps)
+                + if copies {
+                    smoothing::working_bytes(
+                        table.n_rows(),
+                        encoder.width(),
+                        encoder.n_numeric(),
+                        encoder.n_classes(),
+                    )
+                } else {
+                    0
+                },
+            "use narrower or fewer layers (option 'layers'), a smaller time embedding ('time_dim'), a smaller batch ('batch_size'), no smoothing ('smoothing' 0) or fewer rows",
         )?;
         let layout = Layout {
             n_num: encoder.n_numeric(),
@@ -460,15 +477,11 @@ impl Synthesizer {
             if !copies {
                 return Ok(data);
             }
-            // a numeric target is conditioned on, not moved
-            let target = encoder.numeric.iter().position(|e| {
-                opts.target.as_deref() == Some(encoder.schema.columns[e.column].name.as_str())
-            });
             smoothing::with_smoothed_copies(
                 &data,
                 encoder.n_numeric(),
                 encoder.n_classes(),
-                target,
+                smoothed_target(encoder, opts),
                 opts.smoothing,
                 opts.seed,
             )
@@ -732,6 +745,13 @@ impl Job for TrainJob<'_> {
 }
 
 /// Checks options built in the engine (a fine-tuning's run): the rules of [`FitRequest`].
+/// A numeric target's place among the numeric scores: smoothing conditions on it, not moving it.
+fn smoothed_target(encoder: &Encoder, opts: &FitOptions) -> Option<usize> {
+    encoder.numeric.iter().position(|e| {
+        opts.target.as_deref() == Some(encoder.schema.columns[e.column].name.as_str())
+    })
+}
+
 fn validate_options(o: &FitOptions) -> Result<()> {
     FitRequest::from_options(o).check().map(|_| ())
 }

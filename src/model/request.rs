@@ -80,9 +80,10 @@ pub struct FitRequest {
     /// Default [`super::PRIVATE_PAIR_SHARE`] on fewer than [`super::PAIR_ROWS`] rows, else 0.
     pub pair_share: Option<f64>,
     /// A new fit without DP: train on the rows and one smoothed copy of each, whose numeric
-    /// values move within the spread that the row's label and categorical cells leave, by
-    /// this bandwidth h (0 to 10; 0: no copies). It keeps the rows' correlations and lowers
-    /// the share of generated rows that sit closer to a training row than to a fresh one.
+    /// values move within the spread that the row's label, numeric target and categorical
+    /// cells leave, by this bandwidth h (0 to 10; 0: no copies). It keeps the rows'
+    /// correlations and lowers the share of generated rows that sit closer to a training row
+    /// than to a fresh one.
     /// Default 0. The copies count in the epoch budget. Not for a private fit (a row and its
     /// copy would both count) or a fine-tuning.
     pub smoothing: Option<f64>,
@@ -210,7 +211,7 @@ impl FitRequest {
             threads: Some(o.threads),
             device: Some(o.device),
             precision: Some(o.precision),
-            smoothing: Some(o.smoothing),
+            smoothing: (o.smoothing > 0.0).then_some(o.smoothing),
             ..FitRequest::default()
         }
     }

@@ -39,6 +39,21 @@ const QUARTILES: [f64; 3] = [-0.674_489_750_196_081_7, 0.0, 0.674_489_750_196_08
 /// The largest bandwidth a request may ask for.
 pub const MAX_SMOOTHING: f64 = 10.0;
 
+/// Bytes the copies of `n` rows of `width` values (`n_num` numeric, `n_classes` labels) need
+/// while they are made: the rows in f64, the regression's design, its fit and residuals, and
+/// the output (the rows and their copies in f32).
+pub fn working_bytes(n: usize, width: usize, n_num: usize, n_classes: usize) -> u128 {
+    // intercept, a numeric target, the groups, and the categorical cells unless too many
+    let lead = 2 + n_classes.max(QUARTILES.len() + 1);
+    let design = if lead + width <= MAX_DESIGN_COLUMNS {
+        lead + width
+    } else {
+        lead
+    };
+    let per_row = 8 * (width + design + 3 * n_num) + 4 * 2 * width;
+    n as u128 * per_row as u128
+}
+
 /// `data` followed by one smoothed copy of each row, with bandwidth `h` (> 0), drawn from the
 /// fit's `seed`; `n_num` numeric scores lead each row, `n_classes` labels (0 without one).
 /// `target`, a numeric target's score, is conditioned on like the label and kept as it is.
